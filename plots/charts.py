@@ -1,0 +1,711 @@
+"""The charts of a results folder: one function per chart, each writes PNGs.
+
+Every chart reads the folder through results.py only. Titles carry the
+workload (protocol, sizes, loop) and the machine (CPU model, CPUs, pinning);
+axes carry units; a log scale is used where values span more than ~20x; error
+bars span min..max over the successful repetitions. Each model variant keeps
+one colour and marker in every chart (Style), so charts read side by side.
+
+    import charts, results
+    for chart in charts.render_all(results.load(folder), folder): print(chart.filename)
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on a benchmark machine
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator  # noqa: E402
+from matplotlib.transforms import blended_transform_factory  # noqa: E402
+
+import results as rs  # noqa: E402
+
+DPI = 100                 # ~800x460 px per chart: readable, a few tens of KiB
+WIDE = (8.0, 4.6)
+PANELS3 = (13.0, 4.4)
+PNG_COLORS = 128
+LOG_SPAN = 20.0           # use a log axis when max/min reaches this
+KNEE_FACTOR = 3.0         # open loop: the tail has turned up at 3x its low-load p99
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+          "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
+PERCENTILE_TICKS = ((2, "50%"), (10, "90%"), (100, "99%"), (1e3, "99.9%"),
+                    (1e4, "99.99%"), (1e5, "99.999%"), (1e6, "99.9999%"))
+# Units of a micro-benchmark family's trailing argument, when the name does
+# not say (BM_Poll/epoll/1000: 1000 idle descriptors).
+BENCH_ARG_NAMES = {"BM_Poll": "idle file descriptors", "BM_Select": "idle file descriptors",
+                   "BM_Epoll": "idle file descriptors"}
+
+
+@dataclass
+class Chart:
+    filename: str   # beside the report, e.g. "throughput_echo_m64.png"
+    section: str    # report section, e.g. "Throughput"
+    title: str
+    caption: str
+
+
+class Style:
+    """A fixed colour and marker per model variant."""
+
+    def __init__(self, labels):
+        self.map = {l: (COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)])
+                    for i, l in enumerate(labels)}
+
+    def color(self, label):
+        return self.map.get(label, ("black", "o"))[0]
+
+    def marker(self, label):
+        return self.map.get(label, ("black", "o"))[1]
+
+
+# --- formatting ---------------------------------------------------------------
+
+def fmt_us(v: float) -> str:
+    """Microseconds with a readable unit: 850 -> '850µs', 2500 -> '2.5ms'."""
+    if v is None:
+        return "—"
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v / 1e6:.3g}s"
+    if a >= 1e3:
+        return f"{v / 1e3:.3g}ms"
+    if a >= 1 or a == 0:
+        return f"{v:.3g}µs"
+    return f"{v * 1e3:.3g}ns"
+
+
+def fmt_ns(v: float) -> str:
+    return fmt_us(v / 1e3) if v is not None else "—"
+
+
+def _fmt_count(v, _pos=None) -> str:
+    return rs.format_count(v)
+
+
+def _positive(values):
+    return [v for v in values if v is not None and v > 0]
+
+
+def _spans_decades(values, span=LOG_SPAN) -> bool:
+    vals = _positive(values)
+    return len(vals) > 1 and max(vals) / min(vals) >= span
+
+
+def _value_axis(ax, values, formatter, axis="y", force_log=False):
+    """Log scale when the values span decades; tick labels with units."""
+    ax_ = ax.yaxis if axis == "y" else ax.xaxis
+    log = force_log or _spans_decades(values)
+    if log:
+        (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+        vals = _positive(values)
+        # Under ~2.5 decades (~1.5 on a crowded x axis) label 2x and 5x
+        # too, or there may be only one labelled tick.
+        if vals and max(vals) / min(vals) < (300 if axis == "y" else 30):
+            ax_.set_minor_formatter(FuncFormatter(
+                lambda v, p: formatter(v) if _mantissa(v) in (2, 5) else ""))
+        else:
+            ax_.set_minor_formatter(NullFormatter())
+    ax_.set_major_formatter(FuncFormatter(lambda v, p: formatter(v)))
+    return log
+
+
+def _mantissa(v: float) -> int:
+    if v <= 0:
+        return 0
+    s = f"{v:.0e}"
+    return int(s[0])
+
+
+def _x_axis(ax, xs, label):
+    """Connection counts or rates: ticks at exactly the measured values."""
+    xs = sorted(set(xs))
+    if _spans_decades(xs, 10):
+        ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(xs))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(_fmt_count))
+    ax.set_xlabel(label)
+    if len(xs) == 1:
+        ax.set_xlim(xs[0] * 0.5, xs[0] * 1.5)
+
+
+def _title(fig, what: str, res: rs.Results, workload: Optional[rs.Workload] = None,
+           machine: Optional[str] = None):
+    line1 = what + (f" — {workload.describe()}" if workload else "")
+    fig.suptitle(f"{line1}\n{machine or res.machine()}", fontsize=11)
+
+
+def _legend_right(ax_or_fig, handles=None, labels=None, title=None):
+    kwargs = dict(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+                  fontsize=9, frameon=False, title=title, title_fontsize=9)
+    if handles is not None:
+        return ax_or_fig.legend(handles, labels, **kwargs)
+    return ax_or_fig.legend(**kwargs)
+
+
+def _save(fig, out_dir: str, filename: str) -> str:
+    path = os.path.join(out_dir, filename)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    _shrink_png(path)
+    return filename
+
+
+def _shrink_png(path: str):
+    """A palette of 128 colours cuts a chart's PNG to about a quarter, with no
+    visible change (charts are flat colours plus anti-aliased edges)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(path) as im:
+        small = im.convert("RGB").quantize(colors=PNG_COLORS, method=Image.Quantize.MEDIANCUT,
+                                           dither=Image.Dither.NONE)
+    small.save(path, optimize=True)
+
+
+def _errorbars(stats):
+    below, above = zip(*(s.error_bar() for s in stats)) if stats else ((), ())
+    return [list(below), list(above)]
+
+
+def _reps_caption(res: rs.Results) -> str:
+    n = rs.number(res.config.get("repeat"))
+    reps = f"{int(n)} repetitions" if n is not None else "the repetitions"
+    return f"Points are means over {reps}; error bars span min–max."
+
+
+def _plot_series(ax, series, style: Style, with_labels=True):
+    """One line per model variant, error bars from the repetitions."""
+    for label, pts in series.items():
+        xs = [x for x, _ in pts]
+        stats = [s for _, s in pts]
+        ax.errorbar(xs, [s.mean for s in stats], yerr=_errorbars(stats), capsize=3,
+                    color=style.color(label), marker=style.marker(label), markersize=6,
+                    linewidth=1.6, elinewidth=1.0, label=label if with_labels else None)
+
+
+# --- 1. throughput vs connections ---------------------------------------------
+
+def throughput(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Optional[Chart]:
+    series = res.series(wl, "requests_per_s")
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
+    _plot_series(ax, series, style)
+    _value_axis(ax, [s.mean for pts in series.values() for _, s in pts], rs.format_count)
+    ax.set_ylabel("throughput (requests/s)")
+    _x_axis(ax, res.xs(wl), "concurrent connections")
+    failed = _mark_failed_cells(ax, res, wl, style)
+    ax.grid(True, which="major", alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    if failed:
+        handles.append(Line2D([], [], color="black", marker="x", linestyle="", markersize=8,
+                              markeredgewidth=2))
+        labels.append("all repetitions failed")
+    _legend_right(ax, handles, labels, title="model:variant")
+    _title(fig, "Throughput vs connections", res, wl)
+    name = _save(fig, out_dir, f"throughput_{wl.slug()}.png")
+    return Chart(name, "Throughput", f"Throughput — {wl.describe()}",
+                 _reps_caption(res) + (" An × on the axis marks a cell whose every "
+                                       "repetition failed." if failed else ""))
+
+
+def _mark_failed_cells(ax, res, wl, style) -> bool:
+    """An x at the bottom of the axis where a cell produced no successful run."""
+    trans = blended_transform_factory(ax.transData, ax.transAxes)
+    any_failed = False
+    for cell in res.cells_of(wl):
+        if cell.runs and not cell.ok_runs and cell.key.x is not None:
+            ax.plot([cell.key.x], [0.03], marker="x", markersize=9, markeredgewidth=2,
+                    color=style.color(cell.key.label), transform=trans, clip_on=False)
+            any_failed = True
+    return any_failed
+
+
+# --- 2. latency percentiles vs connections --------------------------------------
+
+LATENCY_PANELS = (("p50_us", "p50"), ("p99_us", "p99"), ("p99_9_us", "p99.9"))
+
+
+def latency(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Optional[Chart]:
+    panels = [(title, res.series(wl, metric)) for metric, title in LATENCY_PANELS]
+    if not any(series for _, series in panels):
+        return None
+    fig, axes = plt.subplots(1, 3, figsize=PANELS3, sharey=True, layout="constrained")
+    values = [s.mean for _, series in panels for pts in series.values() for _, s in pts]
+    for ax, (title, series) in zip(axes, panels):
+        _plot_series(ax, series, style, with_labels=ax is axes[0])
+        ax.set_title(f"{title} latency", fontsize=10)
+        _x_axis(ax, res.xs(wl), "concurrent connections")
+        ax.grid(True, which="major", alpha=0.3)
+        if not series:
+            ax.text(0.5, 0.5, "not measured", ha="center", transform=ax.transAxes,
+                    color="0.5")
+    _value_axis(axes[0], values, fmt_us)
+    axes[0].set_ylabel("latency (log scale)" if _spans_decades(values) else "latency")
+    _legend_right(axes[-1], *axes[0].get_legend_handles_labels(), title="model:variant")
+    _title(fig, "Latency percentiles vs connections", res, wl)
+    name = _save(fig, out_dir, f"latency_{wl.slug()}.png")
+    return Chart(name, "Latency", f"Latency percentiles — {wl.describe()}",
+                 _reps_caption(res) + " Lower is better.")
+
+
+# --- 3. latency spectrum (HdrHistogram style) -------------------------------------
+
+def choose_spectrum_x(res: rs.Results, wl: rs.Workload, wanted=None):
+    """The connection count for the spectrum: the one asked for if measured
+    (else the nearest), otherwise the largest at which most models succeeded."""
+    xs = res.xs(wl)
+    if not xs:
+        return None
+    if wanted is not None:
+        return min(xs, key=lambda x: (abs(x - wanted), -x))
+    def ok_models(x):
+        return sum(1 for c in res.cells_of(wl) if c.key.x == x and c.ok_runs)
+    return max(xs, key=lambda x: (ok_models(x), x))
+
+
+def spectrum(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style,
+             connections=None) -> Optional[Chart]:
+    x = choose_spectrum_x(res, wl, connections)
+    if x is None:
+        return None
+    lines = []
+    for label in res.labels():
+        cell = res.cell(wl, label, x)
+        run = cell.representative_run() if cell else None
+        sp = rs.spectrum(res, run) if run else None
+        if sp and any(p < 1 for p, _ in sp.points):
+            lines.append((label, sp))
+    if not lines:
+        return None
+    fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
+    max_x = 1.0
+    fallback = []
+    for label, sp in lines:
+        pts = [(1 / (1 - p), v) for p, v in sp.points if p < 1]
+        max_x = max(max_x, max(px for px, _ in pts))
+        from_json = sp.source == "json"
+        if from_json:
+            fallback.append(label)
+        ax.plot([px for px, _ in pts], [v for _, v in pts], color=style.color(label),
+                marker=style.marker(label), markersize=6 if from_json else 4,
+                markevery=1 if from_json else max(1, len(pts) // 8),
+                linestyle="--" if from_json else "-", linewidth=1.6,
+                label=label + (" (JSON percentiles)" if from_json else ""))
+    ax.set_xscale("log")
+    ticks = [(t, l) for t, l in PERCENTILE_TICKS if t <= max_x * 1.01]
+    ax.xaxis.set_major_locator(FixedLocator([t for t, _ in ticks]))
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda v, p: dict(ticks).get(v, "")))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlim(1, max(10.0, max_x * 1.3))
+    ax.set_xlabel("percentile")
+    values = [v for _, sp in lines for _, v in sp.points]
+    log = _value_axis(ax, values, fmt_us)
+    ax.set_ylabel("latency" + (" (log scale)" if log else ""))
+    ax.grid(True, which="major", alpha=0.3)
+    _legend_right(ax, title="model:variant")
+    _title(fig, f"Latency by percentile at {rs.format_count(x)} connections", res, wl)
+    name = _save(fig, out_dir, f"spectrum_{wl.slug()}_c{int(x)}.png")
+    caption = ("One typical repetition per model variant (the one with the median p99), "
+               "from its .hgrm file.")
+    if fallback and len(fallback) == len(lines):
+        caption = ("One typical repetition per model variant (the one with the median p99), "
+                   "from the percentiles in results.json (no .hgrm files).")
+    elif fallback:
+        caption += (" Dashed lines (" + ", ".join(fallback) + ") have no .hgrm: drawn from "
+                    "the percentiles in results.json.")
+    return Chart(name, "Latency spectrum",
+                 f"Latency spectrum — {wl.describe()}, {rs.format_count(x)} connections",
+                 caption)
+
+
+# --- 4. memory -------------------------------------------------------------------------
+
+def memory(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Optional[Chart]:
+    per_conn = res.series(wl, "server_pss_per_connection_kb")
+    peak = res.series(wl, "server_pss_peak_kb")
+    if not per_conn and not peak:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.5, 4.4), layout="constrained",
+                                      gridspec_kw={"width_ratios": [1, 1.3]})
+    x = _most_covered_x(per_conn)
+    _bars_at(left, per_conn, x, style, lambda v: f"{v:.3g} KiB")
+    left.set_ylabel("PSS per connection (KiB)")
+    left.set_title(f"per connection, at {rs.format_count(x)} connections" if x is not None
+                   else "per connection: not measured", fontsize=10)
+    mib = {l: [(px, _scale_stat(s, 1 / 1024)) for px, s in pts] for l, pts in peak.items()}
+    _plot_series(right, mib, style)
+    _value_axis(right, [s.mean for pts in mib.values() for _, s in pts],
+                lambda v: f"{v:.3g}")
+    right.set_ylabel("server PSS, peak (MiB)")
+    right.set_title("whole server process tree", fontsize=10)
+    _x_axis(right, res.xs(wl), "concurrent connections")
+    right.grid(True, which="major", alpha=0.3)
+    _legend_right(right, title="model:variant")
+    _title(fig, "Server memory (PSS)", res, wl)
+    name = _save(fig, out_dir, f"memory_{wl.slug()}.png")
+    return Chart(name, "Memory", f"Memory — {wl.describe()}",
+                 "PSS of the whole server tree (smaps_rollup). Per connection = (peak − idle) "
+                 "/ connections. " + _reps_caption(res))
+
+
+def _scale_stat(s: rs.Stat, k: float) -> rs.Stat:
+    f = lambda v: v * k if v is not None else None
+    return rs.Stat(s.mean * k, f(s.median), f(s.stddev), f(s.min), f(s.max), s.n)
+
+
+def _most_covered_x(series):
+    """The largest x at which the most model variants have a value."""
+    count: dict = {}
+    for pts in series.values():
+        for x, _ in pts:
+            count[x] = count.get(x, 0) + 1
+    return max(count, key=lambda x: (count[x], x)) if count else None
+
+
+def _bars_at(ax, series, x, style, fmt):
+    labels, stats = [], []
+    for label, pts in series.items():
+        st = dict(pts).get(x)
+        if st is not None:
+            labels.append(label)
+            stats.append(st)
+    if not labels:
+        ax.text(0.5, 0.5, "not measured", ha="center", transform=ax.transAxes, color="0.5")
+        ax.set_xticks([])
+        return
+    pos = range(len(labels))
+    ax.bar(pos, [s.mean for s in stats], yerr=_errorbars(stats), capsize=3,
+           color=[style.color(l) for l in labels], edgecolor="black", linewidth=0.5)
+    for p, s in zip(pos, stats):
+        ax.annotate(fmt(s.mean), (p, s.mean), textcoords="offset points", xytext=(0, 3),
+                    ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(list(pos))
+    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=9)
+    _value_axis(ax, [s.mean for s in stats] + [s.max or s.mean for s in stats],
+                lambda v: f"{v:.3g}")
+    ax.margins(y=0.15)
+    ax.grid(True, axis="y", which="major", alpha=0.3)
+
+
+# --- 5. context switches per request ----------------------------------------------
+
+def context_switches(res: rs.Results, wl: rs.Workload, out_dir: str,
+                     style: Style) -> Optional[Chart]:
+    vol = res.series(wl, "server_voluntary_cs_per_request")
+    invol = res.series(wl, "server_involuntary_cs_per_request")
+    total = res.series(wl, "server_cs_per_request")
+    labels = [l for l in res.labels() if l in vol or l in invol or l in total]
+    if not labels:
+        return None
+    xs = res.xs(wl)
+    width_in = max(8.0, 1.0 + 0.45 * len(xs) * len(labels))
+    fig, ax = plt.subplots(figsize=(width_in, 4.6), layout="constrained")
+    width = 0.8 / len(labels)
+    tops, unsplit = [], False
+    bars = []
+    for i, x in enumerate(xs):
+        for j, label in enumerate(labels):
+            v = dict(vol.get(label, [])).get(x)
+            iv = dict(invol.get(label, [])).get(x)
+            t = dict(total.get(label, [])).get(x)
+            if v is None and iv is None:
+                if t is None:
+                    continue
+                v, unsplit = t, True  # only the sum was recorded
+            bars.append((i + (j - (len(labels) - 1) / 2) * width, label,
+                         v.mean if v else 0.0, iv.mean if iv else 0.0))
+    for pos, label, v, iv in bars:
+        tops.append(v + iv)
+    log = _spans_decades(tops)
+    for pos, label, v, iv in bars:
+        c = style.color(label)
+        ax.bar(pos, v, width, color=c, edgecolor="black", linewidth=0.5)
+        if iv > 0:
+            ax.bar(pos, iv, width, bottom=v, color=c, alpha=0.45, hatch="///",
+                   edgecolor="black", linewidth=0.5)
+        ax.annotate(f"{v + iv:.2g}", (pos, v + iv), textcoords="offset points",
+                    xytext=(0, 2), ha="center", va="bottom", fontsize=7)
+    if log:
+        ax.set_yscale("log", nonpositive="clip")
+        ax.set_ylim(min(_positive(tops)) / 3, max(tops) * 3)
+    else:
+        ax.margins(y=0.1)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, p: f"{v:g}"))
+    ax.set_xticks(range(len(xs)))
+    ax.set_xticklabels([rs.format_count(x) for x in xs])
+    ax.set_xlabel("concurrent connections")
+    ax.set_ylabel("context switches per request" + (" (log scale)" if log else ""))
+    ax.grid(True, axis="y", which="major", alpha=0.3)
+    handles = [Patch(color=style.color(l), label=l) for l in labels]
+    handles += [Patch(facecolor="0.6", edgecolor="black", label="voluntary"),
+                Patch(facecolor="0.85", edgecolor="black", hatch="///", label="involuntary")]
+    _legend_right(ax, handles, [h.get_label() for h in handles], title="model:variant")
+    _title(fig, "Server context switches per request", res, wl)
+    name = _save(fig, out_dir, f"cs_{wl.slug()}.png")
+    caption = ("Every thread and process of the server, including children that exited in "
+               "the window; solid = voluntary (blocked), hatched = involuntary (preempted). "
+               "Means over the successful repetitions.")
+    if unsplit:
+        caption += " Some cells recorded only the total: drawn solid."
+    return Chart(name, "Context switches", f"Context switches — {wl.describe()}", caption)
+
+
+# --- 6. CPU per request -------------------------------------------------------------
+
+def cpu(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Optional[Chart]:
+    series = res.series(wl, "server_cpu_us_per_request")
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
+    _plot_series(ax, series, style)
+    log = _value_axis(ax, [s.mean for pts in series.values() for _, s in pts], fmt_us)
+    ax.set_ylabel("server CPU time per request" + (" (log scale)" if log else ""))
+    if not log:
+        ax.set_ylim(bottom=0)
+    _x_axis(ax, res.xs(wl), "concurrent connections")
+    ax.grid(True, which="major", alpha=0.3)
+    _legend_right(ax, title="model:variant")
+    _title(fig, "Server CPU per request (user + sys)", res, wl)
+    name = _save(fig, out_dir, f"cpu_{wl.slug()}.png")
+    return Chart(name, "CPU", f"CPU per request — {wl.describe()}",
+                 "Server tree CPU (user + sys) in the window / requests. " + _reps_caption(res))
+
+
+# --- 7. open loop: latency vs offered rate ----------------------------------------
+
+def tail_knee(points, factor=KNEE_FACTOR):
+    """The first (rate, p99) whose p99 exceeds `factor` times the p99 at the
+    lowest offered rate: where the tail turns upward. None if it never does."""
+    pts = sorted((x, s.mean if isinstance(s, rs.Stat) else s) for x, s in points)
+    if len(pts) < 2 or pts[0][1] is None or pts[0][1] <= 0:
+        return None
+    base = pts[0][1]
+    for x, v in pts[1:]:
+        if v is not None and v > factor * base:
+            return x, v
+    return None
+
+
+def openloop(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Optional[Chart]:
+    panels = [(title, res.series(wl, metric)) for metric, title in LATENCY_PANELS]
+    achieved = res.series(wl, "requests_per_s")
+    if not any(s for _, s in panels) and not achieved:
+        return None
+    fig, axes = plt.subplots(2, 2, figsize=(11.5, 8.0), layout="constrained")
+    lat_axes = [axes[0][0], axes[0][1], axes[1][0]]
+    values = [s.mean for _, series in panels for pts in series.values() for _, s in pts]
+    xs = res.xs(wl)
+    for ax, (title, series) in zip(lat_axes, panels):
+        _plot_series(ax, series, style, with_labels=ax is lat_axes[0])
+        ax.set_title(f"{title} latency (corrected for coordinated omission)", fontsize=10)
+        _x_axis(ax, xs, "offered load (requests/s)")
+        log = _value_axis(ax, values, fmt_us)
+        if log:
+            ax.set_ylim(min(_positive(values)) / 1.5, max(values) * 1.5)
+        ax.set_ylabel("latency" + (" (log scale)" if log else ""))
+        ax.grid(True, which="major", alpha=0.3)
+    for label, pts in panels[1][1].items():
+        knee = tail_knee(pts)
+        if knee:
+            lat_axes[1].plot([knee[0]], [knee[1]], marker="o", markersize=16,
+                             markerfacecolor="none", markeredgecolor=style.color(label),
+                             markeredgewidth=2)
+    ax = axes[1][1]
+    _plot_series(ax, achieved, style, with_labels=False)
+    if xs:
+        ax.plot(xs, xs, color="0.5", linestyle=":", linewidth=1.2)
+    _x_axis(ax, xs, "offered load (requests/s)")
+    _value_axis(ax, [s.mean for pts in achieved.values() for _, s in pts] + list(xs),
+                rs.format_count, force_log=_spans_decades(xs))
+    ax.set_ylabel("achieved throughput (requests/s)")
+    ax.set_title("achieved vs offered (dotted: achieved = offered)", fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    handles, labels = lat_axes[0].get_legend_handles_labels()
+    handles.append(Line2D([], [], marker="o", markersize=12, markerfacecolor="none",
+                          markeredgecolor="black", linestyle=""))
+    labels.append(f"p99 turns up (> {KNEE_FACTOR:g}× low-load p99)")
+    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 0.9), fontsize=9,
+               frameon=False, title="model:variant", title_fontsize=9)
+    _title(fig, "Open loop: latency vs offered load", res, wl)
+    name = _save(fig, out_dir, f"openloop_{wl.slug()}.png")
+    return Chart(name, "Open loop", f"Open loop — {wl.describe()}",
+                 "Latency from each request's intended send time. A circle marks the first "
+                 f"offered rate at which p99 exceeds {KNEE_FACTOR:g}× its value at the lowest "
+                 "rate: beyond it the model no longer keeps up.")
+
+
+# --- 8. micro-benchmarks ----------------------------------------------------------------
+
+def microbench(res: rs.Results, out_dir: str, style: Style) -> list[Chart]:
+    mb = res.microbench
+    if mb is None or not mb.benches:
+        return []
+    machine = res.machine() if res.context else _microbench_machine(mb)
+    charts = []
+    singles = []
+    for family, benches in mb.families().items():
+        if len(benches) == 1 and benches[0].label == family:
+            singles.extend(benches)
+            continue
+        args = {b.arg for b in benches if b.arg is not None}
+        if len(args) >= 2:
+            charts.append(_bench_lines(family, benches, res, out_dir, machine))
+        else:
+            charts.append(_bench_bars(family, benches, res, out_dir, machine))
+    if singles:
+        charts.append(_bench_bars("other", singles, res, out_dir, machine, use_names=True))
+    return charts
+
+
+def _microbench_machine(mb: rs.Microbench) -> str:
+    host = mb.context.get("host_name", "unknown host")
+    cpus = mb.context.get("num_cpus")
+    mhz = mb.context.get("mhz_per_cpu")
+    parts = [str(host)] + ([f"{cpus} CPUs"] if cpus else []) + ([f"{mhz} MHz"] if mhz else [])
+    return " · ".join(parts)
+
+
+def _bench_bars(family, benches, res, out_dir, machine, use_names=False) -> Chart:
+    labels = [(b.name if use_names else b.label) + (f"/{b.arg}" if b.arg is not None and
+                                                     not use_names else "") for b in benches]
+    means = [b.stat.mean for b in benches]
+    fig, ax = plt.subplots(figsize=(8.0, 2.0 + 0.45 * len(benches)), layout="constrained")
+    pos = list(range(len(benches)))
+    ax.barh(pos, means, xerr=_errorbars([b.stat for b in benches]), capsize=3,
+            color=[COLORS[i % len(COLORS)] for i in pos], edgecolor="black", linewidth=0.5)
+    for p, m in zip(pos, means):
+        ax.annotate(fmt_ns(m), (m, p), textcoords="offset points", xytext=(4, 0),
+                    va="center", fontsize=8)
+    ax.set_yticks(pos)
+    ax.set_yticklabels(labels, fontsize=9)
+    ax.invert_yaxis()
+    log = _value_axis(ax, means, fmt_ns, axis="x")
+    ax.margins(x=0.2)
+    ax.set_xlabel("time per operation (wall clock)" + (", log scale" if log else ""))
+    ax.grid(True, axis="x", which="major", alpha=0.3)
+    title = "Micro-benchmarks" if family == "other" else f"Micro-benchmark {family}"
+    _title(fig, title, res, machine=machine)
+    name = _save(fig, out_dir, f"microbench_{_safe(family)}.png")
+    return Chart(name, "Micro-benchmarks", title,
+                 "Google Benchmark real time per iteration; error bars from repetitions when "
+                 "run with --benchmark_repetitions.")
+
+
+def _bench_lines(family, benches, res, out_dir, machine) -> Chart:
+    groups: dict[str, list] = {}
+    for b in benches:
+        if b.arg is not None:
+            groups.setdefault(b.label, []).append((b.arg, b.stat))
+    style = Style(list(groups))
+    fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
+    series = {l: sorted(pts, key=lambda p: p[0]) for l, pts in groups.items()}
+    _plot_series(ax, series, style)
+    xs = sorted({x for pts in series.values() for x, _ in pts})
+    arg_name = next((b.arg_name for b in benches if b.arg_name), None)
+    _x_axis(ax, xs, arg_name or BENCH_ARG_NAMES.get(family, "benchmark argument"))
+    log = _value_axis(ax, [s.mean for pts in series.values() for _, s in pts], fmt_ns)
+    ax.set_ylabel("time per operation" + (" (log scale)" if log else ""))
+    ax.grid(True, which="major", alpha=0.3)
+    _legend_right(ax)
+    title = f"Micro-benchmark {family}"
+    _title(fig, title, res, machine=machine)
+    name = _save(fig, out_dir, f"microbench_{_safe(family)}.png")
+    return Chart(name, "Micro-benchmarks", title,
+                 "Google Benchmark real time per iteration against the benchmark's argument.")
+
+
+def _safe(s: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in s)
+
+
+# --- comparison of two results folders (compare.py) --------------------------------
+
+COMPARE_METRICS = {"requests_per_s": ("throughput (requests/s)", rs.format_count),
+                   "p99_us": ("p99 latency", fmt_us),
+                   "server_cpu_us_per_request": ("server CPU per request", fmt_us)}
+
+
+def compare(res_a: rs.Results, res_b: rs.Results, names: tuple[str, str], wl: rs.Workload,
+            metric: str, out_dir: str, style: Style) -> Optional[Chart]:
+    """One metric of one workload from two folders: A dashed with hollow
+    markers, B solid."""
+    series = [res_a.series(wl, metric), res_b.series(wl, metric)]
+    if not series[0] or not series[1]:
+        return None
+    ylabel, fmt = COMPARE_METRICS[metric]
+    fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
+    for (name, ser, dashed) in ((names[0], series[0], True), (names[1], series[1], False)):
+        for label, pts in ser.items():
+            stats = [s for _, s in pts]
+            ax.errorbar([x for x, _ in pts], [s.mean for s in stats], yerr=_errorbars(stats),
+                        capsize=3, color=style.color(label), marker=style.marker(label),
+                        markersize=6, linewidth=1.4 if dashed else 1.8,
+                        linestyle="--" if dashed else "-",
+                        markerfacecolor="white" if dashed else style.color(label))
+    values = [s.mean for ser in series for pts in ser.values() for _, s in pts]
+    log = _value_axis(ax, values, fmt)
+    ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
+    xs = sorted(set(res_a.xs(wl)) | set(res_b.xs(wl)))
+    _x_axis(ax, xs, "offered load (requests/s)" if wl.is_open else "concurrent connections")
+    ax.grid(True, which="major", alpha=0.3)
+    labels = [l for l in style.map if l in series[0] or l in series[1]]
+    handles = [Line2D([], [], color=style.color(l), marker=style.marker(l), linestyle="")
+               for l in labels]
+    handles += [Line2D([], [], color="0.3", linestyle="--", marker="o",
+                       markerfacecolor="white"),
+                Line2D([], [], color="0.3", linestyle="-", marker="o")]
+    _legend_right(ax, handles, labels + [f"A: {names[0]}", f"B: {names[1]}"])
+    machine_a, machine_b = res_a.machine(), res_b.machine()
+    machine = machine_a if machine_a == machine_b else f"A: {machine_a}\nB: {machine_b}"
+    _title(fig, f"{ylabel.split(' (')[0].capitalize()}: A vs B", res_b, wl, machine=machine)
+    name = _save(fig, out_dir, f"compare_{metric}_{wl.slug()}.png")
+    return Chart(name, "Comparison", f"{ylabel} — {wl.describe()}",
+                 f"A = {names[0]} (dashed, hollow markers), B = {names[1]} (solid).")
+
+
+# --- everything ------------------------------------------------------------------------
+
+CLOSED_CHARTS: tuple[Callable, ...] = (throughput, latency, spectrum, memory,
+                                       context_switches, cpu)
+SECTIONS = ("Throughput", "Latency", "Latency spectrum", "Memory", "Context switches", "CPU",
+            "Open loop", "Micro-benchmarks")
+
+
+def render_all(res: rs.Results, out_dir: str, spectrum_connections=None,
+               style: Optional[Style] = None) -> list[Chart]:
+    """Draws every chart the folder has data for into out_dir. A chart that
+    fails is reported in res.problems and the others are still drawn."""
+    os.makedirs(out_dir, exist_ok=True)
+    style = style or Style(res.labels())
+    jobs = []
+    for wl in res.workloads("closed"):
+        for fn in CLOSED_CHARTS:
+            kwargs = {"connections": spectrum_connections} if fn is spectrum else {}
+            jobs.append((fn.__name__, lambda fn=fn, wl=wl, kw=kwargs:
+                         [fn(res, wl, out_dir, style, **kw)]))
+    for wl in res.workloads("open"):
+        jobs.append(("openloop", lambda wl=wl: [openloop(res, wl, out_dir, style)]))
+    jobs.append(("microbench", lambda: microbench(res, out_dir, style)))
+    charts = []
+    for name, job in jobs:
+        try:
+            charts.extend(c for c in job() if c is not None)
+        except Exception as e:  # one broken chart must not cost the whole report
+            plt.close("all")
+            res.problems.append(f"chart {name} failed: {type(e).__name__}: {e}")
+            traceback.print_exc()
+    return sorted(charts, key=lambda c: SECTIONS.index(c.section)
+                  if c.section in SECTIONS else len(SECTIONS))

@@ -1,0 +1,324 @@
+#!/usr/bin/python3
+"""Charts and report for one results folder.
+
+    /usr/bin/python3 plots/report.py RESULTS_DIR [--out DIR] [--spectrum-connections N]
+    ./run_all.sh plot RESULTS_DIR          (the same)
+
+Writes every chart (PNG) plus report.md and report.html into RESULTS_DIR (or
+--out): the machine, a summary table (best model per workload, the others as
+ratios to it), each chart, the failed runs and warnings, and the command that
+reproduces the numbers. report.html is self-contained apart from the PNGs
+beside it. Exit status: 0 written, 2 bad arguments or no results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import charts  # noqa: E402
+import document as doc  # noqa: E402
+import results as rs  # noqa: E402
+
+
+# --- summary: best model per workload -------------------------------------------
+
+@dataclass
+class SummaryRow:
+    """One closed-loop (workload, connections) cell group of the summary."""
+    workload: rs.Workload
+    connections: int
+    best: Optional[str]                  # model variant with the highest mean req/s
+    best_rps: Optional[float]
+    rps: dict[str, Optional[float]]      # label -> mean req/s (None: no successful run)
+    ratios: dict[str, Optional[float]]   # label -> mean req/s / best_rps
+    state: dict[str, str]                # label -> "ok", "failed" or "not run"
+    best_p99: Optional[str]              # model variant with the lowest mean p99
+    best_p99_us: Optional[float]
+
+
+def summary_rows(res: rs.Results) -> list[SummaryRow]:
+    rows = []
+    labels = res.labels()
+    for wl in res.workloads("closed"):
+        for x in res.xs(wl):
+            rps, p99, state = {}, {}, {}
+            for label in labels:
+                cell = res.cell(wl, label, x)
+                st = cell.stat("requests_per_s") if cell else None
+                lat = cell.stat("p99_us") if cell else None
+                rps[label] = st.mean if st else None
+                p99[label] = lat.mean if lat else None
+                state[label] = ("not run" if cell is None else
+                                "ok" if cell.ok_repetitions > 0 or st else "failed")
+            best = _best(rps, max)
+            best_p99 = _best(p99, min)
+            best_rps = rps[best] if best else None
+            ratios = {l: (v / best_rps if v is not None and best_rps else None)
+                      for l, v in rps.items()}
+            rows.append(SummaryRow(wl, int(x), best, best_rps, rps, ratios, state, best_p99,
+                                   p99[best_p99] if best_p99 else None))
+    return rows
+
+
+def _best(values: dict[str, Optional[float]], pick) -> Optional[str]:
+    """The label with the max (or min) value; ties go to the first label."""
+    present = [(l, v) for l, v in values.items() if v is not None]
+    if not present:
+        return None
+    target = pick(v for _, v in present)
+    return next(l for l, v in present if v == target)
+
+
+@dataclass
+class OpenLoopRow:
+    workload: rs.Workload
+    label: str
+    low_rate: Optional[float]
+    low_p99_us: Optional[float]
+    knee_rate: Optional[float]     # first offered rate where p99 > 3x low-load p99
+    max_achieved: Optional[float]
+
+
+def openloop_rows(res: rs.Results) -> list[OpenLoopRow]:
+    rows = []
+    for wl in res.workloads("open"):
+        p99 = res.series(wl, "p99_us")
+        achieved = res.series(wl, "requests_per_s")
+        for label in res.labels():
+            pts = p99.get(label, [])
+            ach = achieved.get(label, [])
+            if not pts and not ach:
+                continue
+            knee = charts.tail_knee(pts)
+            rows.append(OpenLoopRow(wl, label, pts[0][0] if pts else None,
+                                    pts[0][1].mean if pts else None,
+                                    knee[0] if knee else None,
+                                    max((s.mean for _, s in ach), default=None)))
+    return rows
+
+
+# --- formatting ------------------------------------------------------------------
+
+def fmt_rps(v) -> str:
+    return "—" if v is None else f"{v:,.0f}"
+
+
+def fmt_ratio(v) -> str:
+    return "—" if v is None else f"{v:.2f}×"
+
+
+def _machine_table(res: rs.Results) -> doc.Table:
+    c = res.ctx
+    calib = [("syscall (getppid)", c("calibration.syscall_ns"), "ns"),
+             ("loopback RTT, same CPU", c("calibration.loopback_rtt_same_cpu_us"), "µs"),
+             ("loopback RTT, across CPUs", c("calibration.loopback_rtt_cross_cpu_us"), "µs"),
+             ("thread switch", c("calibration.thread_switch_ns"), "ns"),
+             ("fiber switch", c("calibration.fiber_switch_ns"), "ns")]
+    ports = (f"{c('limits.ephemeral_port_first')}–{c('limits.ephemeral_port_last')}"
+             if c("limits.ephemeral_port_first") is not None else None)
+    git = c("git.commit")
+    if git and c("git.dirty"):
+        git += " (uncommitted changes)"
+    rows = [("host", c("host")), ("CPU", c("cpu_model")), ("CPUs online", c("cpus_online")),
+            ("pinning", rs.pinning(c("server_cpus"), c("client_cpus"))),
+            ("kernel", c("kernel")), ("OS", c("os")),
+            ("open files (RLIMIT_NOFILE)", c("limits.nofile")),
+            ("ephemeral ports", ports), ("somaxconn", c("limits.somaxconn")),
+            ("pid_max", c("limits.pid_max")),
+            ("compiler", c("build.compiler")), ("build type", c("build.build_type")),
+            ("C++ flags", c("build.flags")), ("sanitizer", c("build.sanitize") or None),
+            ("git commit", git), ("started (UTC)", c("date_utc"))]
+    rows += [(f"calibration: {name}", f"{rs.number(v):.3g} {unit}")
+             for name, v, unit in calib if rs.number(v) is not None]
+    return doc.Table(["", "value"], [[k, str(v)] for k, v in rows if v not in (None, "")])
+
+
+def _summary_tables(res: rs.Results, rows: list[SummaryRow]) -> list[doc.Block]:
+    labels = res.labels()
+    blocks: list[doc.Block] = []
+    for wl in res.workloads("closed"):
+        table = doc.Table(["connections", "best throughput", "requests/s"] + labels +
+                          ["lowest p99", "p99"], [],
+                          caption=f"{wl.describe()}: each model's throughput as a ratio of "
+                                  "the best",
+                          numeric={0, 2, len(labels) + 4} | set(range(3, 3 + len(labels))))
+        for r in (r for r in rows if r.workload == wl):
+            cells = []
+            for label in labels:
+                if r.ratios[label] is not None:
+                    text = fmt_ratio(r.ratios[label])
+                    cells.append(doc.Strong(text) if label == r.best else text)
+                else:
+                    cells.append(r.state[label] if r.state[label] != "ok" else "—")
+            table.rows.append([rs.format_count(r.connections), r.best or "—",
+                               fmt_rps(r.best_rps)] + cells +
+                              [r.best_p99 or "—", charts.fmt_us(r.best_p99_us)])
+        blocks.append(table)
+    return blocks
+
+
+def _openloop_table(rows: list[OpenLoopRow]) -> doc.Table:
+    t = doc.Table(["workload", "model", "p99 at the lowest rate", "p99 turns up at",
+                   "max achieved requests/s"], [], numeric={2, 3, 4},
+                  caption=f"Open loop: the first offered rate at which p99 exceeds "
+                          f"{charts.KNEE_FACTOR:g}× its low-load value")
+    for r in rows:
+        low = (f"{charts.fmt_us(r.low_p99_us)} at {rs.format_count(r.low_rate)}/s"
+               if r.low_p99_us is not None else "—")
+        knee = f"{rs.format_count(r.knee_rate)}/s" if r.knee_rate else "not reached"
+        t.rows.append([r.workload.describe(), r.label, low, knee, fmt_rps(r.max_achieved)])
+    return t
+
+
+def _failed_table(res: rs.Results) -> Optional[doc.Table]:
+    failed = res.failed_runs()
+    if not failed:
+        return None
+    rows = []
+    for r in failed:
+        extra = "; ".join(r.warnings + [f"{k}={v}" for k, v in r.errors.items()])
+        rows.append([r.id, r.key.describe(), r.failure_reason or r.status, extra])
+    return doc.Table(["run", "cell", "reason", "warnings, errors"], rows)
+
+
+def _warning_table(res: rs.Results) -> Optional[doc.Table]:
+    rows = []
+    for r in res.runs:
+        if r.ok and (r.warnings or r.errors):
+            errors = ", ".join(f"{k}={v}" for k, v in r.errors.items())
+            rows.append([r.id, "; ".join(r.warnings) or "—", errors or "—"])
+    return doc.Table(["run", "warnings", "errors (count by class)"], rows) if rows else None
+
+
+def _partial_cells(res: rs.Results) -> list[str]:
+    out = []
+    for cell in res.cells.values():
+        if 0 < cell.ok_repetitions < cell.repetitions:
+            out.append(f"{cell.key.describe()}: {cell.ok_repetitions} of {cell.repetitions} "
+                       "repetitions succeeded; its statistics use those only.")
+    return out
+
+
+# --- the report -------------------------------------------------------------------
+
+def build_blocks(res: rs.Results, chart_list: list[charts.Chart]) -> list[doc.Block]:
+    b: list[doc.Block] = [doc.Para(_overview(res))]
+    b += [doc.Heading("Machine"), _machine_table(res)]
+    rows = summary_rows(res)
+    b.append(doc.Heading("Summary: best model per workload"))
+    if rows:
+        b.append(doc.Para("Throughput is the mean over successful repetitions; the best model "
+                          "of each row is 1.00× and in bold, the others are its fraction. "
+                          "'failed' marks a cell none of whose repetitions succeeded."))
+        b += _summary_tables(res, rows)
+    else:
+        b.append(doc.Para("No closed-loop cells in this folder."))
+    ol = openloop_rows(res)
+    if ol:
+        b.append(_openloop_table(ol))
+    section = None
+    for chart in chart_list:
+        if chart.section != section:
+            section = chart.section
+            b.append(doc.Heading(section))
+        b.append(doc.Image(chart.filename, chart.title, chart.caption))
+    b += _problems_blocks(res)
+    b += _reproduce_blocks(res)
+    return b
+
+
+def _overview(res: rs.Results) -> str:
+    ok = sum(1 for r in res.runs if r.ok)
+    parts = [f"{len(res.runs)} runs ({ok} succeeded, {len(res.runs) - ok} failed)"]
+    profile = res.config.get("profile")
+    if profile:
+        parts.append(f"profile {profile}")
+    dur = rs.number(res.config.get("duration_s"))
+    if dur is not None:
+        parts.append(f"{dur:g} s measured per run")
+    reps = rs.number(res.config.get("repeat"))
+    if reps is not None:
+        parts.append(f"{int(reps)} repetitions per cell")
+    if res.microbench:
+        parts.append(f"{len(res.microbench.benches)} micro-benchmarks")
+    return f"Results folder {res.name}: " + ", ".join(parts) + "."
+
+
+def _problems_blocks(res: rs.Results) -> list[doc.Block]:
+    b: list[doc.Block] = [doc.Heading("Failed runs")]
+    failed = _failed_table(res)
+    b.append(failed if failed else doc.Para("None: every run succeeded."))
+    b.append(doc.Heading("Warnings"))
+    notes = _partial_cells(res) + list(res.problems)
+    warn = _warning_table(res)
+    if warn:
+        b.append(doc.Para("Runs that succeeded with warnings. 'loadgen saturated' means the "
+                          "load generator used ≥ 90% of its CPU: the server may have had more "
+                          "to give."))
+        b.append(warn)
+    if notes:
+        b.append(doc.Bullets(notes))
+    if not warn and not notes:
+        b.append(doc.Para("None."))
+    return b
+
+
+def _reproduce_blocks(res: rs.Results) -> list[doc.Block]:
+    b: list[doc.Block] = [doc.Heading("How to reproduce")]
+    cmd = res.ctx("command")
+    commit = res.ctx("git.commit")
+    if cmd:
+        where = f" at commit {commit}" if commit else ""
+        b.append(doc.Para(f"The command that produced these numbers{where}:"))
+        b.append(doc.Code(str(cmd)))
+    else:
+        b.append(doc.Para("results.json does not record the command."))
+    b.append(doc.Para("Re-draw the charts and this report from results.json:"))
+    b.append(doc.Code(f"./run_all.sh plot {res.folder}"))
+    return b
+
+
+def write_report(folder: str, out_dir: Optional[str] = None,
+                 spectrum_connections=None) -> tuple[rs.Results, list[charts.Chart], str]:
+    """Loads the folder, draws the charts and writes report.md/.html into
+    out_dir (default: the folder). Returns what it did."""
+    res = rs.load(folder)
+    out_dir = out_dir or res.folder
+    chart_list = charts.render_all(res, out_dir, spectrum_connections)
+    blocks = build_blocks(res, chart_list)
+    title = f"conc-bench results: {res.name}"
+    doc.write(os.path.join(out_dir, "report.md"), os.path.join(out_dir, "report.html"),
+              title, blocks)
+    return res, chart_list, out_dir
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="Charts (PNG), report.md and report.html for a "
+                                            "results folder.")
+    p.add_argument("results_dir", help="results folder holding results.json "
+                                       "(e.g. results/latest)")
+    p.add_argument("--out", help="write charts and report here instead (default: the folder)")
+    p.add_argument("--spectrum-connections", type=int, metavar="N",
+                   help="connection count of the latency spectrum chart (default: the largest "
+                        "at which most models succeeded)")
+    args = p.parse_args(argv)
+    try:
+        res, chart_list, out_dir = write_report(args.results_dir, args.out,
+                                                args.spectrum_connections)
+    except (OSError, ValueError) as e:
+        print(f"report.py: {e}", file=sys.stderr)
+        return 2
+    for problem in res.problems:
+        print(f"report.py: warning: {problem}", file=sys.stderr)
+    print(f"{len(chart_list)} charts; report: {os.path.join(out_dir, 'report.html')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,653 @@
+"""The one module that knows the results JSON schema (results/README.md, v1).
+
+Everything else in plots/ reads a results folder through `load(folder)` and
+the small classes below, never the raw JSON: when the schema changes, this is
+the only file to edit.
+
+The loader is deliberately tolerant. A harness that is killed leaves the runs
+finished so far; a failed run keeps only what it measured; a metric that
+could not be measured is null. None of that may crash a chart: missing or
+malformed values become None and, where worth telling the reader, a line in
+`Results.problems`.
+
+    from results import load
+    res = load("results/latest")
+    for wl in res.workloads():
+        for label, points in res.series(wl, "requests_per_s").items(): ...
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import re
+import statistics
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
+
+SCHEMA_VERSION = 1
+
+# Models in the order DESIGN.md lists them, so colours and table columns stay
+# the same from one results folder to the next.
+MODEL_ORDER = ("process", "thread", "pool", "reactor", "fiber")
+
+# Latency keys of a run's `latency` object, with the percentile each stands for.
+LATENCY_PERCENTILES = (
+    ("p50_us", 0.50), ("p75_us", 0.75), ("p90_us", 0.90),
+    ("p99_us", 0.99), ("p99_9_us", 0.999), ("p99_99_us", 0.9999),
+)
+ERROR_CLASSES = ("connect", "read", "write", "timeout", "reset", "status", "mismatch", "late")
+
+
+def lookup(obj, dotted: str):
+    """obj["a.b"] or obj["a"]["b"]: README tables name nested keys with dots."""
+    if not isinstance(obj, dict):
+        return None
+    if dotted in obj:
+        return obj[dotted]
+    head, dot, rest = dotted.partition(".")
+    if not dot:
+        return None
+    return lookup(obj.get(head), rest)
+
+
+def number(value) -> Optional[float]:
+    """A finite JSON number as float, else None (bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _ratio(numerator, denominator) -> Optional[float]:
+    n, d = number(numerator), number(denominator)
+    if n is None or d is None or d <= 0:
+        return None
+    return n / d
+
+
+# Per-run metrics by name. The first nine are the names `aggregates[].metrics`
+# uses; the rest are derived here because charts need them per run.
+RUN_METRICS: dict[str, Callable[[dict], Optional[float]]] = {
+    "requests_per_s": lambda r: number(r.get("requests_per_s")),
+    "mb_per_s": lambda r: number(r.get("mb_per_s")),
+    "p50_us": lambda r: number(lookup(r, "latency.p50_us")),
+    "p99_us": lambda r: number(lookup(r, "latency.p99_us")),
+    "p99_9_us": lambda r: number(lookup(r, "latency.p99_9_us")),
+    "server_cpu_us_per_request": lambda r: number(lookup(r, "server.cpu_us_per_request")),
+    "server_cs_per_request": lambda r: number(lookup(r, "server.cs_per_request")),
+    "server_pss_per_connection_kb": lambda r: number(lookup(r, "server.pss_per_connection_kb")),
+    "server_pss_peak_kb": lambda r: number(lookup(r, "server.pss_peak_kb")),
+    "p75_us": lambda r: number(lookup(r, "latency.p75_us")),
+    "p90_us": lambda r: number(lookup(r, "latency.p90_us")),
+    "p99_99_us": lambda r: number(lookup(r, "latency.p99_99_us")),
+    "max_us": lambda r: number(lookup(r, "latency.max_us")),
+    "server_voluntary_cs_per_request":
+        lambda r: _ratio(lookup(r, "server.voluntary_cs"), r.get("requests")),
+    "server_involuntary_cs_per_request":
+        lambda r: _ratio(lookup(r, "server.involuntary_cs"), r.get("requests")),
+    "server_pss_idle_kb": lambda r: number(lookup(r, "server.pss_idle_kb")),
+    "loadgen_cpu_utilization": lambda r: number(lookup(r, "loadgen.cpu_utilization")),
+}
+AGGREGATE_METRICS = tuple(list(RUN_METRICS)[:9])
+
+
+def format_bytes(n) -> str:
+    """64 -> '64 B', 1024 -> '1 KiB', 1536 -> '1.5 KiB'."""
+    n = number(n)
+    if n is None:
+        return "?"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:g} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:g}"
+
+
+def format_count(n) -> str:
+    """Connection counts and rates for axes and titles: 10000 -> '10k'."""
+    n = number(n)
+    if n is None:
+        return "?"
+    for div, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(n) >= div:
+            return f"{n / div:g}{suffix}"
+    return f"{n:g}"
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Statistics of one metric over a cell's successful repetitions."""
+    mean: float
+    median: Optional[float] = None
+    stddev: Optional[float] = None
+    min: Optional[float] = None
+    max: Optional[float] = None
+    n: int = 0
+
+    @staticmethod
+    def of(values: Iterable[Optional[float]]) -> Optional["Stat"]:
+        vals = [v for v in values if v is not None]
+        if not vals:
+            return None
+        stddev = statistics.stdev(vals) if len(vals) > 1 else 0.0
+        return Stat(statistics.fmean(vals), statistics.median(vals), stddev,
+                    min(vals), max(vals), len(vals))
+
+    @staticmethod
+    def from_aggregate(obj, n: int) -> Optional["Stat"]:
+        if not isinstance(obj, dict) or number(obj.get("mean")) is None:
+            return None
+        return Stat(number(obj.get("mean")), number(obj.get("median")),
+                    number(obj.get("stddev")), number(obj.get("min")),
+                    number(obj.get("max")), n)
+
+    def error_bar(self) -> tuple[float, float]:
+        """(below, above) the mean: min..max when known, else ±stddev."""
+        if self.min is not None and self.max is not None:
+            return max(self.mean - self.min, 0.0), max(self.max - self.mean, 0.0)
+        sd = self.stddev or 0.0
+        return sd, sd
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What the load generator asked for, apart from concurrency (closed loop).
+
+    Open-loop workloads also fix the connection count: their x axis is the
+    offered rate.
+    """
+    proto: str
+    msg_size_bytes: Optional[int]
+    file_size_bytes: Optional[int]
+    load: str = "closed"
+    connections: Optional[int] = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.load == "open"
+
+    def describe(self) -> str:
+        parts = [self.proto]
+        if self.msg_size_bytes is not None:
+            parts.append(f"{format_bytes(self.msg_size_bytes)} messages")
+        if self.file_size_bytes is not None:
+            parts.append(f"{format_bytes(self.file_size_bytes)} file")
+        if self.is_open:
+            parts.append(f"open loop, {format_count(self.connections)} connections")
+        else:
+            parts.append(f"{self.load} loop")
+        return ", ".join(parts)
+
+    def slug(self) -> str:
+        """A file-name-safe tag, e.g. 'echo_m64' or 'http_f1024_c100_open'."""
+        s = self.proto
+        if self.msg_size_bytes is not None:
+            s += f"_m{self.msg_size_bytes}"
+        if self.file_size_bytes is not None:
+            s += f"_f{self.file_size_bytes}"
+        if self.is_open:
+            s += f"_c{self.connections}_open"
+        elif self.load != "closed":
+            s += f"_{self.load}"
+        return re.sub(r"[^A-Za-z0-9_.-]", "-", s)
+
+    def sort_key(self):
+        return (self.load != "closed", self.proto, self.msg_size_bytes or 0,
+                self.file_size_bytes or 0, self.connections or 0)
+
+
+@dataclass(frozen=True)
+class CellKey:
+    """The keys that identify a matrix cell, in runs[] and aggregates[] alike."""
+    model: str
+    variant: str
+    proto: str
+    connections: Optional[int]
+    msg_size_bytes: Optional[int]
+    file_size_bytes: Optional[int]
+    load: str
+    rate_per_s: Optional[float]
+
+    @staticmethod
+    def of(obj: dict) -> "CellKey":
+        def as_int(v):
+            v = number(v)
+            return int(v) if v is not None else None
+        return CellKey(str(obj.get("model") or "?"), str(obj.get("variant") or ""),
+                       str(obj.get("proto") or "?"), as_int(obj.get("connections")),
+                       as_int(obj.get("msg_size_bytes")), as_int(obj.get("file_size_bytes")),
+                       str(obj.get("load") or "closed"), number(obj.get("rate_per_s")))
+
+    @property
+    def label(self) -> str:
+        """'reactor:epoll', the name a chart legend uses for a model variant."""
+        return f"{self.model}:{self.variant}" if self.variant else self.model
+
+    @property
+    def workload(self) -> Workload:
+        open_loop = self.load == "open"
+        return Workload(self.proto, self.msg_size_bytes, self.file_size_bytes, self.load,
+                        self.connections if open_loop else None)
+
+    @property
+    def x(self) -> Optional[float]:
+        """Where the cell sits on its workload's x axis."""
+        return self.rate_per_s if self.load == "open" else self.connections
+
+    def describe(self) -> str:
+        s = f"{self.label} {self.workload.describe()}"
+        if self.load == "open":
+            s += f", {format_count(self.rate_per_s)} req/s offered"
+        else:
+            s += f", {format_count(self.connections)} connections"
+        return s
+
+
+class Run:
+    """One runs[] entry: a (cell, repetition) measurement."""
+
+    def __init__(self, raw: dict):
+        self.raw = raw
+        self.key = CellKey.of(raw)
+
+    @property
+    def id(self) -> str:
+        return str(self.raw.get("id") or f"{self.key.label}_{self.key.proto}_r{self.repetition}")
+
+    @property
+    def repetition(self) -> int:
+        r = number(self.raw.get("repetition"))
+        return int(r) if r is not None else 0
+
+    @property
+    def ok(self) -> bool:
+        return self.raw.get("status") == "ok"
+
+    @property
+    def status(self) -> str:
+        return str(self.raw.get("status") or "unknown")
+
+    @property
+    def failure_reason(self) -> Optional[str]:
+        reason = self.raw.get("failure_reason")
+        return str(reason) if reason else None
+
+    @property
+    def warnings(self) -> list[str]:
+        w = self.raw.get("warnings")
+        out = [str(x) for x in w] if isinstance(w, list) else []
+        if lookup(self.raw, "loadgen.saturated") is True and not any("saturat" in x for x in out):
+            out.append("loadgen saturated")
+        return out
+
+    @property
+    def errors(self) -> dict[str, int]:
+        """Error classes with a non-zero count."""
+        errs = self.raw.get("errors")
+        if not isinstance(errs, dict):
+            return {}
+        return {k: int(v) for k, v in errs.items() if number(v) and v > 0}
+
+    def metric(self, name: str) -> Optional[float]:
+        fn = RUN_METRICS.get(name)
+        return fn(self.raw) if fn else number(lookup(self.raw, name))
+
+    @property
+    def hgrm_file(self) -> Optional[str]:
+        f = self.raw.get("hgrm_file")
+        return f if isinstance(f, str) and f else None
+
+
+class Cell:
+    """A matrix cell: its repetitions and the harness's aggregate, if any."""
+
+    def __init__(self, key: CellKey):
+        self.key = key
+        self.runs: list[Run] = []
+        self.aggregate: Optional[dict] = None
+
+    @property
+    def ok_runs(self) -> list[Run]:
+        return [r for r in self.runs if r.ok]
+
+    @property
+    def repetitions(self) -> int:
+        n = number((self.aggregate or {}).get("repetitions"))
+        return int(n) if n is not None else len(self.runs)
+
+    @property
+    def ok_repetitions(self) -> int:
+        n = number((self.aggregate or {}).get("ok_repetitions"))
+        return int(n) if n is not None else len(self.ok_runs)
+
+    def stat(self, metric: str) -> Optional[Stat]:
+        """The harness's aggregate when it has this metric, else computed here
+        from the successful runs (statistics use only those, as the harness's)."""
+        agg = lookup(self.aggregate or {}, "metrics." + metric) if self.aggregate else None
+        st = Stat.from_aggregate(agg, self.ok_repetitions)
+        if st is not None:
+            return st
+        return Stat.of(r.metric(metric) for r in self.ok_runs)
+
+    def representative_run(self, metric: str = "p99_us") -> Optional[Run]:
+        """The successful run with the median value of `metric` (lower median),
+        so a single distribution drawn for the cell is a typical one."""
+        runs = [r for r in self.ok_runs if r.metric(metric) is not None] or self.ok_runs
+        if not runs:
+            return None
+        runs = sorted(runs, key=lambda r: (r.metric(metric) or 0.0, r.repetition))
+        return runs[(len(runs) - 1) // 2]
+
+
+def label_sort_key(label: str, first_seen: dict[str, int]):
+    model = label.split(":", 1)[0]
+    rank = MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER)
+    return (rank, model if rank == len(MODEL_ORDER) else "", first_seen.get(label, 0))
+
+
+@dataclass
+class Results:
+    """A loaded results folder."""
+    folder: str
+    schema_version: Optional[int]
+    context: dict
+    config: dict
+    runs: list[Run]
+    cells: dict[CellKey, Cell]
+    microbench: Optional["Microbench"] = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(os.path.normpath(self.folder)) or self.folder
+
+    def ctx(self, dotted: str):
+        return lookup(self.context, dotted)
+
+    def labels(self) -> list[str]:
+        """Model variants in a stable order: DESIGN.md's model order, then the
+        order the matrix ran them."""
+        first_seen: dict[str, int] = {}
+        for cell in self.cells.values():
+            first_seen.setdefault(cell.key.label, len(first_seen))
+        return sorted(first_seen, key=lambda l: label_sort_key(l, first_seen))
+
+    def workloads(self, load: Optional[str] = None) -> list[Workload]:
+        wls = {c.key.workload for c in self.cells.values()
+               if load is None or c.key.load == load}
+        return sorted(wls, key=Workload.sort_key)
+
+    def cells_of(self, workload: Workload) -> list[Cell]:
+        return [c for c in self.cells.values() if c.key.workload == workload]
+
+    def xs(self, workload: Workload) -> list[float]:
+        return sorted({c.key.x for c in self.cells_of(workload) if c.key.x is not None})
+
+    def series(self, workload: Workload, metric: str) -> dict[str, list[tuple[float, Stat]]]:
+        """{label: [(x, stat)]} sorted by x, only points with a value."""
+        out: dict[str, list[tuple[float, Stat]]] = {}
+        for cell in self.cells_of(workload):
+            st = cell.stat(metric)
+            if st is not None and cell.key.x is not None:
+                out.setdefault(cell.key.label, []).append((cell.key.x, st))
+        order = self.labels()
+        return {l: sorted(out[l], key=lambda p: p[0]) for l in order if l in out}
+
+    def cell(self, workload: Workload, label: str, x) -> Optional[Cell]:
+        for c in self.cells_of(workload):
+            if c.key.label == label and c.key.x == x:
+                return c
+        return None
+
+    def failed_runs(self) -> list[Run]:
+        return [r for r in self.runs if not r.ok]
+
+    def machine(self) -> str:
+        """'Intel Xeon E5-2680 v4 · 2 CPUs · server CPU 0, client CPU 1'."""
+        cpu = str(self.ctx("cpu_model") or "")
+        cpu = re.sub(r"\((R|TM|tm|r)\)|\bCPU\b|\s+@.*$", "", cpu)
+        cpu = re.sub(r"\s+", " ", cpu).strip() or "unknown CPU"
+        cores = number(self.ctx("cpus_online"))
+        parts = [cpu]
+        if cores is not None:
+            parts.append(f"{int(cores)} CPUs")
+        parts.append(pinning(self.ctx("server_cpus"), self.ctx("client_cpus")))
+        return " · ".join(parts)
+
+
+def _cpu_list(cpus) -> Optional[str]:
+    if not isinstance(cpus, list) or not cpus:
+        return None
+    return ",".join(str(c) for c in cpus)
+
+
+def pinning(server_cpus, client_cpus) -> str:
+    s, c = _cpu_list(server_cpus), _cpu_list(client_cpus)
+    if s is None and c is None:
+        return "not pinned"
+    return (f"server CPU {s or 'any'}, client CPU {c or 'any'}")
+
+
+def load(path: str) -> Results:
+    """Reads a results folder (or its results.json) and its microbench.json."""
+    if os.path.isdir(path):
+        folder, json_path = path, os.path.join(path, "results.json")
+    else:
+        folder, json_path = os.path.dirname(path) or ".", path
+    problems: list[str] = []
+    raw: dict = {}
+    if os.path.exists(json_path):
+        with open(json_path, encoding="utf-8") as f:
+            raw = json.load(f)
+        if not isinstance(raw, dict):
+            raise ValueError(f"{json_path}: top level is not a JSON object")
+    elif not os.path.exists(os.path.join(folder, "microbench.json")):
+        raise FileNotFoundError(f"{json_path}: no results.json (and no microbench.json)")
+    version = raw.get("schema_version")
+    if raw and version != SCHEMA_VERSION:
+        problems.append(f"results.json has schema_version {version!r}; "
+                        f"these charts know version {SCHEMA_VERSION}")
+    runs, cells = _read_cells(raw, problems)
+    res = Results(folder, version, _dict(raw.get("context")), _dict(raw.get("config")),
+                  runs, cells, problems=problems)
+    mb_path = os.path.join(folder, "microbench.json")
+    if os.path.exists(mb_path):
+        try:
+            res.microbench = load_microbench(mb_path)
+            problems.extend(res.microbench.problems)
+        except (ValueError, OSError) as e:
+            problems.append(f"microbench.json not read: {e}")
+    return res
+
+
+def _dict(v) -> dict:
+    return v if isinstance(v, dict) else {}
+
+
+def _read_cells(raw: dict, problems: list[str]):
+    runs: list[Run] = []
+    cells: dict[CellKey, Cell] = {}
+    for i, r in enumerate(raw.get("runs") or []):
+        if not isinstance(r, dict) or not r.get("model"):
+            problems.append(f"runs[{i}] has no model: skipped")
+            continue
+        run = Run(r)
+        runs.append(run)
+        cells.setdefault(run.key, Cell(run.key)).runs.append(run)
+    for i, a in enumerate(raw.get("aggregates") or []):
+        if not isinstance(a, dict) or not a.get("model"):
+            problems.append(f"aggregates[{i}] has no model: skipped")
+            continue
+        key = CellKey.of(a)
+        cells.setdefault(key, Cell(key)).aggregate = a
+    return runs, cells
+
+
+# --- latency distributions (.hgrm) -------------------------------------------
+
+def read_hgrm(path: str) -> list[tuple[float, float]]:
+    """[(percentile as a fraction 0..1, value)] from an HdrHistogram
+    percentile-distribution text file; values in the file's own unit."""
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) < 3 or line.lstrip().startswith("#"):
+                continue
+            try:
+                value, pct = float(fields[0]), float(fields[1])
+            except ValueError:
+                continue  # the header line
+            if 0.0 <= pct <= 1.0 and math.isfinite(value):
+                rows.append((pct, value))
+    return rows
+
+
+def _value_at(rows: list[tuple[float, float]], p: float) -> Optional[float]:
+    for pct, value in rows:
+        if pct >= p:
+            return value
+    return rows[-1][1] if rows else None
+
+
+def hgrm_scale_to_us(rows, run: Run) -> float:
+    """The factor that turns the file's values into microseconds.
+
+    HdrHistogram's text format carries no unit. The load generator writes
+    milliseconds (the HdrHistogram/wrk convention); a file in microseconds is
+    recognised by comparing its median with the run's p50_us.
+    """
+    p50_us = run.metric("p50_us")
+    median = _value_at(rows, 0.5)
+    if p50_us is None or not median:
+        return 1000.0
+    as_ms = abs(math.log(median * 1000.0 / p50_us)) if p50_us > 0 else math.inf
+    as_us = abs(math.log(median / p50_us)) if p50_us > 0 else math.inf
+    return 1000.0 if as_ms <= as_us else 1.0
+
+
+@dataclass
+class Spectrum:
+    """A latency distribution: percentiles (fractions) and values in µs."""
+    points: list[tuple[float, float]]
+    source: str  # "hgrm" or "json"
+    run: Run
+
+
+def spectrum(res: Results, run: Run) -> Optional[Spectrum]:
+    """The run's distribution from its .hgrm, else the JSON percentiles."""
+    candidates = [run.hgrm_file, os.path.join("runs", run.id + ".hgrm")]
+    for rel in candidates:
+        if not rel:
+            continue
+        path = rel if os.path.isabs(rel) else os.path.join(res.folder, rel)
+        if not os.path.exists(path):
+            continue
+        try:
+            rows = read_hgrm(path)
+        except (OSError, UnicodeDecodeError) as e:
+            res.problems.append(f"{rel}: not readable ({e})")
+            continue
+        if rows:
+            scale = hgrm_scale_to_us(rows, run)
+            return Spectrum([(p, v * scale) for p, v in rows], "hgrm", run)
+    pts = [(p, run.metric(k)) for k, p in LATENCY_PERCENTILES]
+    pts = [(p, v) for p, v in pts if v is not None]
+    return Spectrum(pts, "json", run) if pts else None
+
+
+# --- micro-benchmarks (Google Benchmark JSON) -----------------------------------
+
+_TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+# Name parts Google Benchmark appends for options, not for the thing measured.
+_OPTION_PART = re.compile(r"^(real_time|process_time|manual_time|"
+                          r"(min_time|min_warmup_time|iterations|repeats):.*)$")
+_ARG_PART = re.compile(r"^(?:([A-Za-z_][A-Za-z0-9_]*):)?(\d+)$")
+
+
+@dataclass
+class Bench:
+    """One benchmark (all its repetitions): time per iteration in ns."""
+    name: str
+    family: str
+    label: str           # the name between the family and a trailing number
+    arg: Optional[int]   # the trailing number (e.g. idle fds), if any
+    arg_name: Optional[str]
+    stat: Stat
+
+
+@dataclass
+class Microbench:
+    context: dict
+    benches: list[Bench]
+    problems: list[str] = field(default_factory=list)
+
+    def families(self) -> dict[str, list[Bench]]:
+        """{family: benches} grouped by the name before the first '/'."""
+        out: dict[str, list[Bench]] = {}
+        for b in self.benches:
+            out.setdefault(b.family, []).append(b)
+        return out
+
+
+def split_bench_name(name: str):
+    """'BM_Poll/epoll/1000' -> ('BM_Poll', 'epoll', 1000, None)."""
+    parts = [p for p in name.split("/") if p and not _OPTION_PART.match(p)]
+    family = parts[0] if parts else name
+    rest = parts[1:]
+    arg = arg_name = None
+    if rest:
+        m = _ARG_PART.match(rest[-1])
+        if m and m.group(1) != "threads":  # threads:N names a variant, not an x value
+            arg_name, arg = m.group(1), int(m.group(2))
+            rest = rest[:-1]
+    label = "/".join(rest) if rest else family
+    return family, label, arg, arg_name
+
+
+def load_microbench(path: str) -> Microbench:
+    with open(path, encoding="utf-8") as f:
+        raw = json.load(f)
+    if not isinstance(raw, dict) or not isinstance(raw.get("benchmarks"), list):
+        raise ValueError("no 'benchmarks' array")
+    problems: list[str] = []
+    iterations: dict[str, list[float]] = {}
+    aggregates: dict[str, dict[str, float]] = {}
+    order: list[str] = []
+    for b in raw["benchmarks"]:
+        if not isinstance(b, dict) or "name" not in b:
+            continue
+        name = str(b.get("run_name") or b["name"])
+        if b.get("error_occurred"):
+            problems.append(f"micro-benchmark {name} failed: {b.get('error_message', '')}")
+            continue
+        t = number(b.get("real_time"))
+        scale = _TIME_UNIT_NS.get(str(b.get("time_unit", "ns")))
+        if t is None or scale is None:
+            continue
+        if name not in order:
+            order.append(name)
+        if b.get("run_type") == "aggregate":
+            aggregates.setdefault(name, {})[str(b.get("aggregate_name"))] = t * scale
+        else:
+            iterations.setdefault(name, []).append(t * scale)
+    benches = []
+    for name in order:
+        st = _bench_stat(iterations.get(name, []), aggregates.get(name, {}))
+        if st is None:
+            continue
+        family, label, arg, arg_name = split_bench_name(name)
+        benches.append(Bench(name, family, label, arg, arg_name, st))
+    return Microbench(_dict(raw.get("context")), benches, problems)
+
+
+def _bench_stat(values: list[float], agg: dict[str, float]) -> Optional[Stat]:
+    st = Stat.of(values)
+    if "mean" in agg:
+        return Stat(agg["mean"], agg.get("median"), agg.get("stddev"),
+                    st.min if st else None, st.max if st else None,
+                    st.n if st else 0)
+    return st

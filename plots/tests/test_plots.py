@@ -1,0 +1,400 @@
+"""Tests of plots/: the loader, every chart, the report and compare.py.
+
+Inputs are the checked-in fixture folders in inputs/ (see make_fixtures.py):
+quick (3 models x 2 protocols x 3 connection counts x 2 repetitions, .hgrm
+files, microbench.json), failed (failed runs, null and missing metrics) and
+openloop. Expected numbers below are worked out by hand from the run values
+quoted next to them, not by calling the code under test.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import INPUTS, PLOTS_DIR
+
+import charts
+import compare
+import report
+import results as rs
+
+FIXTURES = ("quick", "failed", "openloop")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MAX_PNG_BYTES = 100 * 1024
+
+EXPECTED_CHARTS = {
+    "quick": {f"{kind}_{wl}.png" for kind in ("throughput", "latency", "memory", "cs", "cpu")
+              for wl in ("echo_m64", "http_f1024")} |
+             {"spectrum_echo_m64_c1000.png", "spectrum_http_f1024_c1000.png",
+              "microbench_BM_Switch.png", "microbench_BM_Create.png",
+              "microbench_BM_Poll.png", "microbench_other.png"},
+    # process:fork failed at 1000 connections, so the spectrum is drawn at
+    # 100, the largest count at which all three models succeeded.
+    "failed": {f"{kind}_echo_m64.png" for kind in ("throughput", "latency", "memory", "cs",
+                                                    "cpu")} | {"spectrum_echo_m64_c100.png"},
+    "openloop": {"openloop_http_f1024_c100_open.png"},
+}
+
+
+# --- every fixture renders every chart and the report --------------------------------
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_report_renders_every_chart(name, rendered):
+    folder, res, chart_list, out = rendered(name)
+    assert out == folder
+    assert {c.filename for c in chart_list} == EXPECTED_CHARTS[name]
+    assert not [p for p in res.problems if p.startswith("chart ")], res.problems
+    for c in chart_list:
+        path = os.path.join(folder, c.filename)
+        with open(path, "rb") as f:
+            assert f.read(8) == PNG_MAGIC, c.filename
+        assert 2000 < os.path.getsize(path) < MAX_PNG_BYTES, c.filename
+    md = open(os.path.join(folder, "report.md"), encoding="utf-8").read()
+    page = open(os.path.join(folder, "report.html"), encoding="utf-8").read()
+    linked_md = set(re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md))
+    linked_html = set(re.findall(r'<img src="([^"]+)"', page))
+    assert linked_md == linked_html == EXPECTED_CHARTS[name]
+    for heading in ("Machine", "Summary: best model per workload", "Failed runs", "Warnings",
+                    "How to reproduce"):
+        assert f"## {heading}" in md
+        assert f"<h2>{heading}</h2>" in page
+    command = json.load(open(os.path.join(folder, "results.json")))["context"]["command"]
+    assert command in md and command in page
+
+
+def test_report_cli_from_another_directory(fixture_dir, tmp_path):
+    folder = fixture_dir("openloop")
+    out = tmp_path / "elsewhere"
+    proc = subprocess.run([sys.executable, os.path.join(PLOTS_DIR, "report.py"), folder,
+                           "--out", str(out)], cwd=str(tmp_path), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(os.listdir(out)) == ["openloop_http_f1024_c100_open.png", "report.html",
+                                       "report.md"]
+    assert "report.html" in proc.stdout
+
+
+def test_report_cli_missing_folder_exits_2(tmp_path):
+    assert report.main([str(tmp_path / "nothing")]) == 2
+
+
+def test_spectrum_at_requested_connections(tmp_path):
+    res = rs.load(os.path.join(INPUTS, "quick"))
+    [echo, _] = res.workloads("closed")
+    style = charts.Style(res.labels())
+    chart = charts.spectrum(res, echo, str(tmp_path), style, connections=100)
+    assert chart.filename == "spectrum_echo_m64_c100.png"
+    assert os.listdir(tmp_path) == [chart.filename]
+    # 300 was not measured: the nearest count, 100, is drawn.
+    assert charts.choose_spectrum_x(res, echo, 300) == 100
+    assert charts.choose_spectrum_x(res, echo) == 1000
+
+
+# --- the summary table matches the fixture --------------------------------------------
+
+def _row(rows, proto, conns):
+    [row] = [r for r in rows if r.workload.proto == proto and r.connections == conns]
+    return row
+
+
+def test_summary_quick_echo_100():
+    rows = report.summary_rows(rs.load(os.path.join(INPUTS, "quick")))
+    assert len(rows) == 6  # 2 protocols x 3 connection counts
+    row = _row(rows, "echo", 100)
+    # reactor:epoll 50000 and 54000 req/s -> 52000; thread 30000, 32400 -> 31200;
+    # fiber 45000, 48600 -> 46800.
+    assert row.best == "reactor:epoll"
+    assert row.best_rps == pytest.approx(52000)
+    assert row.ratios["reactor:epoll"] == pytest.approx(1.0)
+    assert row.ratios["thread:per-conn"] == pytest.approx(31200 / 52000)  # 0.60
+    assert row.ratios["fiber:hub"] == pytest.approx(46800 / 52000)        # 0.90
+    # p99: reactor 2500.0, 2314.8 -> 2407.4; fiber 2592.6, 2400.5 -> 2496.55;
+    # thread 11111.1, 10288.1.
+    assert row.best_p99 == "reactor:epoll"
+    assert row.best_p99_us == pytest.approx(2407.4)
+
+
+def test_summary_quick_tie_and_best_p99_differ():
+    rows = report.summary_rows(rs.load(os.path.join(INPUTS, "quick")))
+    row = _row(rows, "http", 10)
+    # thread and reactor both 12000, 12960 -> 12480: a tie goes to the first
+    # model in DESIGN.md's order (thread before reactor).
+    assert row.best == "thread:per-conn"
+    assert row.best_rps == pytest.approx(12480)
+    assert row.ratios["reactor:epoll"] == pytest.approx(1.0)
+    assert row.ratios["fiber:hub"] == pytest.approx((11400 + 12312) / 2 / 12480)  # 0.95
+    # p99: reactor 1041.7, 964.5 -> 1003.1; fiber 1023.4, 947.6 -> 985.5.
+    assert row.best_p99 == "fiber:hub"
+    assert row.best_p99_us == pytest.approx(985.5)
+
+
+def test_summary_numbers_in_report(rendered):
+    folder = rendered("quick")[0]
+    md = open(os.path.join(folder, "report.md"), encoding="utf-8").read()
+    assert ("| 100 | reactor:epoll | 52,000 | 0.60× | **1.00×** | 0.90× | reactor:epoll "
+            "| 2.41ms |") in md
+    assert "| 10 | thread:per-conn | 12,480 | **1.00×** | 1.00× | 0.95× | fiber:hub |" in md
+    page = open(os.path.join(folder, "report.html"), encoding="utf-8").read()
+    assert "<strong>1.00×</strong>" in page and "52,000" in page
+
+
+def test_summary_failed_fixture():
+    rows = report.summary_rows(rs.load(os.path.join(INPUTS, "failed")))
+    c10, c100, c1000 = (_row(rows, "echo", c) for c in (10, 100, 1000))
+    # c10: reactor 40000, 44000 -> 42000; pool 20000, 22000 -> 21000 (its
+    # aggregate is missing: computed from the runs); process 8000, 8800 -> 8400.
+    assert c10.best == "reactor:epoll" and c10.best_rps == pytest.approx(42000)
+    assert c10.ratios["pool:ready"] == pytest.approx(0.5)
+    assert c10.ratios["process:fork"] == pytest.approx(0.2)
+    # c100: pool's repetition 1 failed; only repetition 0 (20000) counts.
+    assert c100.rps["pool:ready"] == pytest.approx(20000)
+    assert c100.ratios["pool:ready"] == pytest.approx(20000 / 42000)
+    # c1000: process failed both repetitions.
+    assert c1000.state["process:fork"] == "failed"
+    assert c1000.ratios["process:fork"] is None
+    assert c1000.rps["pool:ready"] == pytest.approx(21000)
+    # p99 at 10 connections: reactor 312.5, 284.1 -> 298.3.
+    assert c10.best_p99 == "reactor:epoll" and c10.best_p99_us == pytest.approx(298.3)
+
+
+def test_openloop_rows():
+    rows = report.openloop_rows(rs.load(os.path.join(INPUTS, "openloop")))
+    by_label = {r.label: r for r in rows}
+    # Capacities 12k, 25k, 22k req/s; the p99 passes 3x its 1k/s value at
+    # 10k (thread: 5400 vs 490.9 us) and 20k (reactor 4500 vs 468.8; fiber
+    # 9900 vs 470.9), not before (thread at 5k: 771.4).
+    assert by_label["thread:per-conn"].knee_rate == 10000
+    assert by_label["reactor:epoll"].knee_rate == 20000
+    assert by_label["fiber:hub"].knee_rate == 20000
+    assert by_label["thread:per-conn"].max_achieved == pytest.approx(12000)
+    assert by_label["reactor:epoll"].low_p99_us == pytest.approx(468.8)
+
+
+# --- failed runs and missing metrics ------------------------------------------------
+
+def test_failed_runs_appear_in_report(rendered):
+    folder = rendered("failed")[0]
+    md = open(os.path.join(folder, "report.md"), encoding="utf-8").read()
+    page = open(os.path.join(folder, "report.html"), encoding="utf-8").read()
+    failed_section = md.split("## Failed runs", 1)[1].split("## Warnings", 1)[0]
+    for run_id, reason in (
+            ("process-fork_echo_c1000_m64_closed_r0", "server crashed (signal 11, SIGSEGV)"),
+            ("process-fork_echo_c1000_m64_closed_r1", "hang: no completed request for 10 s"),
+            ("pool-ready_echo_c100_m64_closed_r1", "startup: port not ready after 5 s")):
+        assert run_id in failed_section and reason in failed_section
+        assert run_id in page and reason in page
+    assert "reset=412" in failed_section
+    warnings = md.split("## Warnings", 1)[1]
+    assert "reactor-epoll_echo_c1000_m64_closed_r0" in warnings and "timeout=7" in warnings
+    assert "1 of 2 repetitions succeeded" in warnings
+    assert "runs[18] has no model" in warnings
+    assert "| 1k | reactor:epoll | 42,000 | failed | 0.50× | **1.00×** |" in md
+
+
+def test_saturated_loadgen_listed(rendered):
+    folder = rendered("quick")[0]
+    warnings = open(os.path.join(folder, "report.md"), encoding="utf-8").read() \
+        .split("## Warnings", 1)[1]
+    assert "reactor-epoll_echo_c1000_m64_closed_r0 | loadgen saturated" in warnings
+    assert "thread-per-conn_http_c1000_f1024_closed_r1 | errors during run | timeout=3" \
+        in warnings
+
+
+def test_missing_metrics_are_none():
+    res = rs.load(os.path.join(INPUTS, "failed"))
+    key = lambda model, variant, c: rs.CellKey(model, variant, "echo", c, 64, None,
+                                               "closed", None)
+    crashed = res.cells[key("process", "fork", 1000)]
+    assert crashed.ok_repetitions == 0 and crashed.repetitions == 2
+    assert crashed.stat("requests_per_s") is None
+    assert crashed.stat("server_voluntary_cs_per_request") is None
+    assert crashed.representative_run() is None
+    startup = [r for r in res.runs if r.id == "pool-ready_echo_c100_m64_closed_r1"][0]
+    assert startup.metric("p99_us") is None and startup.metric("server_pss_peak_kb") is None
+    assert startup.errors == {} and startup.hgrm_file is None
+    reactor10 = res.cells[key("reactor", "epoll", 10)]
+    assert reactor10.stat("p99_9_us") is None
+    assert reactor10.stat("server_pss_per_connection_kb") is None
+    # The .hgrm named in the run is missing: the spectrum falls back to JSON.
+    sp = rs.spectrum(res, reactor10.representative_run())
+    assert sp.source == "json" and sp.points[0] == (0.5, 189.4)
+    assert dict(sp.points)[0.99] == 284.1
+    assert [p for p, _ in sp.points] == [0.5, 0.75, 0.9, 0.99]
+    # Flat "server.cpu_us_per_request" keys read like nested ones.
+    flat = [r for r in res.runs if r.id == "pool-ready_echo_c1000_m64_closed_r0"][0]
+    assert flat.metric("server_cpu_us_per_request") == 18.0
+    assert res.ctx("limits.nofile") == 1024
+    # Context switches missing in one of reactor@1000's two runs: the other counts.
+    reactor1000 = res.cells[key("reactor", "epoll", 1000)]
+    assert reactor1000.stat("server_voluntary_cs_per_request").n == 1
+
+
+def test_loader_tolerates_truncated_json(tmp_path):
+    folder = tmp_path / "partial"
+    folder.mkdir()
+    (folder / "results.json").write_text(json.dumps({
+        "schema_version": 1, "context": {},
+        "runs": [{"model": "reactor", "variant": "epoll", "proto": "echo", "connections": 10,
+                  "status": "ok", "requests_per_s": 1000, "latency": None}]}))
+    res, chart_list, _ = report.write_report(str(folder))
+    assert res.machine().startswith("unknown CPU")
+    assert {c.filename for c in chart_list} == {"throughput_echo.png"}
+    assert res.problems == []
+
+
+def test_unknown_schema_version_is_reported(tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps({"schema_version": 2, "runs": []}))
+    res = rs.load(str(tmp_path))
+    assert any("schema_version 2" in p for p in res.problems)
+
+
+# --- .hgrm and micro-benchmarks --------------------------------------------------------
+
+def test_hgrm_read_in_milliseconds():
+    res = rs.load(os.path.join(INPUTS, "quick"))
+    cell = res.cells[rs.CellKey("reactor", "epoll", "echo", 100, 64, None, "closed", None)]
+    run = cell.representative_run()
+    # The repetition with the median p99 of two (2500.0, 2314.8) is the lower.
+    assert run.id == "reactor-epoll_echo_c100_m64_closed_r1"
+    sp = rs.spectrum(res, run)
+    assert sp.source == "hgrm"
+    # The file says 1.543 (ms) at 50%; the run's p50 is 1543.2 us.
+    assert dict(sp.points)[0.5] == pytest.approx(1543.0)
+    thread = res.cells[rs.CellKey("thread", "per-conn", "echo", 100, 64, None, "closed", None)]
+    assert rs.spectrum(res, thread.representative_run()).source == "json"
+
+
+def test_hgrm_in_microseconds_recognised(tmp_path):
+    path = tmp_path / "r.hgrm"
+    path.write_text("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"
+                    "     100.000 0.000000000000          1           1.00\n"
+                    "     250.000 0.500000000000         50           2.00\n"
+                    "     900.000 0.990000000000         99         100.00\n"
+                    "    1200.000 1.000000000000        100\n"
+                    "#[Mean    =      300.000, StdDeviation   =      100.000]\n")
+    rows = rs.read_hgrm(str(path))
+    assert rows == [(0.0, 100.0), (0.5, 250.0), (0.99, 900.0), (1.0, 1200.0)]
+    run = rs.Run({"model": "x", "status": "ok", "latency": {"p50_us": 251.0}})
+    assert rs.hgrm_scale_to_us(rows, run) == 1.0
+    run_ms = rs.Run({"model": "x", "status": "ok", "latency": {"p50_us": 250000.0}})
+    assert rs.hgrm_scale_to_us(rows, run_ms) == 1000.0
+
+
+def test_microbench_families():
+    mb = rs.load_microbench(os.path.join(INPUTS, "quick", "microbench.json"))
+    fam = mb.families()
+    assert list(fam) == ["BM_Switch", "BM_Create", "BM_Poll", "BM_FiberSwitch"]
+    switch = {b.label: b for b in fam["BM_Switch"]}
+    # fiber: repetitions 12.0, 12.5, 13.0 ns with Google Benchmark aggregates.
+    assert switch["fiber"].stat.mean == pytest.approx(12.5)
+    assert switch["fiber"].stat.stddev == pytest.approx(0.5)
+    assert (switch["fiber"].stat.min, switch["fiber"].stat.max) == (12.0, 13.0)
+    assert switch["process"].stat.mean == pytest.approx(2600.0)  # 2.6 us
+    create = {b.label: b for b in fam["BM_Create"]}
+    assert create["fork"].stat.mean == pytest.approx(120000.0)   # 0.12 ms, "/real_time" dropped
+    poll = [(b.label, b.arg) for b in fam["BM_Poll"]]
+    assert ("epoll", 1000) in poll and ("select", 10) in poll and len(poll) == 9
+    assert any("BM_Poll/select/2000" in p for p in mb.problems)  # error_occurred
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("BM_Poll/epoll/1000", ("BM_Poll", "epoll", 1000, None)),
+    ("BM_Switch/fiber", ("BM_Switch", "fiber", None, None)),
+    ("BM_FiberSwitch", ("BM_FiberSwitch", "BM_FiberSwitch", None, None)),
+    ("BM_Create/fork/real_time", ("BM_Create", "fork", None, None)),
+    ("BM_Poll/epoll/fds:100/min_time:0.500", ("BM_Poll", "epoll", 100, "fds")),
+    ("BM_Switch/thread/threads:2", ("BM_Switch", "thread/threads:2", None, None)),
+])
+def test_split_bench_name(name, expected):
+    assert rs.split_bench_name(name) == expected
+
+
+def test_microbench_alone(tmp_path):
+    """A bench-only folder (no results.json) still gets its charts."""
+    folder = tmp_path / "bench"
+    folder.mkdir()
+    src = os.path.join(INPUTS, "quick", "microbench.json")
+    (folder / "microbench.json").write_text(open(src).read())
+    res, chart_list, _ = report.write_report(str(folder))
+    assert len(chart_list) == 4
+    assert res.machine() == "unknown CPU · not pinned"
+
+
+# --- chart helpers ------------------------------------------------------------------------
+
+def test_tail_knee():
+    assert charts.tail_knee([(1, 100.0), (2, 250.0), (3, 301.0), (4, 900.0)]) == (3, 301.0)
+    assert charts.tail_knee([(1, 100.0), (2, 299.0)]) is None
+    assert charts.tail_knee([(1, 100.0)]) is None
+
+
+def test_style_is_stable_across_folders():
+    quick = rs.load(os.path.join(INPUTS, "quick"))
+    assert quick.labels() == ["thread:per-conn", "reactor:epoll", "fiber:hub"]
+    failed = rs.load(os.path.join(INPUTS, "failed"))
+    assert failed.labels() == ["process:fork", "pool:ready", "reactor:epoll"]
+
+
+def test_formatting():
+    assert charts.fmt_us(850) == "850µs" and charts.fmt_us(2500) == "2.5ms"
+    assert charts.fmt_us(0.5) == "500ns" and charts.fmt_us(1.5e6) == "1.5s"
+    assert rs.format_count(10000) == "10k" and rs.format_count(100) == "100"
+    assert rs.format_bytes(64) == "64 B" and rs.format_bytes(1024) == "1 KiB"
+
+
+# --- compare.py ------------------------------------------------------------------------------
+
+def _scaled_copy(src, dest, rps_factor, p99_factor):
+    """quick with every throughput x rps_factor and every p99 x p99_factor."""
+    import shutil
+    shutil.copytree(src, dest)
+    path = os.path.join(dest, "results.json")
+    d = json.load(open(path))
+    for r in d["runs"]:
+        r["requests_per_s"] *= rps_factor
+        r["latency"]["p99_us"] *= p99_factor
+    for a in d["aggregates"]:
+        for k in ("mean", "median", "min", "max", "stddev"):
+            a["metrics"]["requests_per_s"][k] *= rps_factor
+            a["metrics"]["p99_us"][k] *= p99_factor
+    json.dump(d, open(path, "w"))
+    return dest
+
+
+def test_compare_ratios(tmp_path):
+    a = os.path.join(INPUTS, "quick")
+    b = _scaled_copy(a, str(tmp_path / "faster"), 2.0, 0.5)
+    rows, chart_list, out = compare.write_compare(a, b)
+    assert out == b
+    assert len(rows) == 18  # every cell of quick
+    for r in rows:
+        assert r.ratio["requests_per_s"] == pytest.approx(2.0)
+        assert r.ratio["p99_us"] == pytest.approx(0.5)
+        assert r.ratio["server_cpu_us_per_request"] == pytest.approx(1.0)
+    geo = compare.geomean_by_label(rows)
+    assert geo["fiber:hub"]["requests_per_s"] == pytest.approx(2.0)
+    assert {c.filename for c in chart_list} == {
+        f"compare_{m}_{wl}.png" for m in ("requests_per_s", "p99_us", "server_cpu_us_per_request")
+        for wl in ("echo_m64", "http_f1024")}
+    md = open(os.path.join(b, "compare.md"), encoding="utf-8").read()
+    assert "| reactor:epoll @ 100 conns | 52,000 | 104,000 | 2.00× |" in md
+    assert os.path.exists(os.path.join(b, "compare.html"))
+
+
+def test_compare_cli_two_fixtures(tmp_path):
+    out = tmp_path / "cmp"
+    proc = subprocess.run([sys.executable, os.path.join(PLOTS_DIR, "compare.py"),
+                           os.path.join(INPUTS, "quick"), os.path.join(INPUTS, "failed"),
+                           "--out", str(out)], cwd=str(tmp_path), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "3 matching cells" in proc.stdout  # reactor:epoll echo at 10, 100, 1000
+    md = (out / "compare.md").read_text(encoding="utf-8")
+    # reactor at 100 connections: 52000 in quick, 42000 in failed.
+    assert "| reactor:epoll @ 100 conns | 52,000 | 42,000 | 0.81× |" in md
+    assert "only in B: process:fork echo, 64 B messages, closed loop, 1k connections" in md
+    assert not os.path.exists(os.path.join(INPUTS, "failed", "compare.md"))
