@@ -74,11 +74,13 @@ def fmt_us(v: float) -> str:
     if v is None:
         return "—"
     a = abs(v)
+    if a == 0:
+        return "0"
     if a >= 1e6:
         return f"{v / 1e6:.3g}s"
     if a >= 1e3:
         return f"{v / 1e3:.3g}ms"
-    if a >= 1 or a == 0:
+    if a >= 1:
         return f"{v:.3g}µs"
     return f"{v * 1e3:.3g}ns"
 

@@ -40,6 +40,7 @@ class SummaryRow:
     state: dict[str, str]                # label -> "ok", "failed" or "not run"
     best_p99: Optional[str]              # model variant with the lowest mean p99
     best_p99_us: Optional[float]
+    warnings: dict[str, list[str]]       # label -> distinct warnings of its runs
 
 
 def summary_rows(res: rs.Results) -> list[SummaryRow]:
@@ -47,7 +48,7 @@ def summary_rows(res: rs.Results) -> list[SummaryRow]:
     labels = res.labels()
     for wl in res.workloads("closed"):
         for x in res.xs(wl):
-            rps, p99, state = {}, {}, {}
+            rps, p99, state, warnings = {}, {}, {}, {}
             for label in labels:
                 cell = res.cell(wl, label, x)
                 st = cell.stat("requests_per_s") if cell else None
@@ -56,13 +57,16 @@ def summary_rows(res: rs.Results) -> list[SummaryRow]:
                 p99[label] = lat.mean if lat else None
                 state[label] = ("not run" if cell is None else
                                 "ok" if cell.ok_repetitions > 0 or st else "failed")
+                found = sorted({w for r in (cell.runs if cell else []) for w in r.warnings})
+                if found:
+                    warnings[label] = found
             best = _best(rps, max)
             best_p99 = _best(p99, min)
             best_rps = rps[best] if best else None
             ratios = {l: (v / best_rps if v is not None and best_rps else None)
                       for l, v in rps.items()}
             rows.append(SummaryRow(wl, int(x), best, best_rps, rps, ratios, state, best_p99,
-                                   p99[best_p99] if best_p99 else None))
+                                   p99[best_p99] if best_p99 else None, warnings))
     return rows
 
 
@@ -144,7 +148,7 @@ def _summary_tables(res: rs.Results, rows: list[SummaryRow]) -> list[doc.Block]:
     blocks: list[doc.Block] = []
     for wl in res.workloads("closed"):
         table = doc.Table(["connections", "best throughput", "requests/s"] + labels +
-                          ["lowest p99", "p99"], [],
+                          ["lowest p99", "p99", "warnings"], [],
                           caption=f"{wl.describe()}: each model's throughput as a ratio of "
                                   "the best",
                           numeric={0, 2, len(labels) + 4} | set(range(3, 3 + len(labels))))
@@ -158,7 +162,8 @@ def _summary_tables(res: rs.Results, rows: list[SummaryRow]) -> list[doc.Block]:
                     cells.append(r.state[label] if r.state[label] != "ok" else "—")
             table.rows.append([rs.format_count(r.connections), r.best or "—",
                                fmt_rps(r.best_rps)] + cells +
-                              [r.best_p99 or "—", charts.fmt_us(r.best_p99_us)])
+                              [r.best_p99 or "—", charts.fmt_us(r.best_p99_us),
+                               "; ".join(f"{l}: {', '.join(w)}" for l, w in r.warnings.items())])
         blocks.append(table)
     return blocks
 

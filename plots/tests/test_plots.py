@@ -138,6 +138,8 @@ def test_summary_numbers_in_report(rendered):
     assert ("| 100 | reactor:epoll | 52,000 | 0.60× | **1.00×** | 0.90× | reactor:epoll "
             "| 2.41ms |") in md
     assert "| 10 | thread:per-conn | 12,480 | **1.00×** | 1.00× | 0.95× | fiber:hub |" in md
+    assert "| 1k | reactor:epoll | 49,400 | 0.32× | **1.00×** | 0.85× | reactor:epoll | 25.3ms " \
+        "| thread:per-conn: errors during run; reactor:epoll: loadgen saturated |" in md
     page = open(os.path.join(folder, "report.html"), encoding="utf-8").read()
     assert "<strong>1.00×</strong>" in page and "52,000" in page
 
