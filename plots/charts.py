@@ -32,10 +32,16 @@ DPI = 100                 # ~800x460 px per chart: readable, a few tens of KiB
 WIDE = (8.0, 4.6)
 PANELS3 = (13.0, 4.4)
 PNG_COLORS = 128
+MAX_ANNOTATED_BARS = 20      # more value labels than this overlap
 LOG_SPAN = 20.0           # use a log axis when max/min reaches this
 KNEE_FACTOR = 3.0         # open loop: the tail has turned up at 3x its low-load p99
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-          "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
+MODEL_COLORS = {"process": "#1f77b4", "thread": "#d62728", "pool": "#2ca02c",
+                "reactor": "#ff7f0e", "fiber": "#9467bd"}
+EXTRA_COLORS = ("#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22", "#1f77b4",
+                "#d62728", "#2ca02c", "#ff7f0e", "#9467bd")
+COLORS = EXTRA_COLORS[5:] + EXTRA_COLORS[:5]
+SHADES = (0.0, 0.45, -0.4, 0.7, -0.6, 0.25)   # a model's variants: + lighter, - darker
+LINESTYLES = ("-", "--", "-.", ":")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 PERCENTILE_TICKS = ((2, "50%"), (10, "90%"), (100, "99%"), (1e3, "99.9%"),
                     (1e4, "99.99%"), (1e5, "99.999%"), (1e6, "99.9999%"))
@@ -54,17 +60,45 @@ class Chart:
 
 
 class Style:
-    """A fixed colour and marker per model variant."""
+    """A fixed colour, marker and line style per model variant.
 
-    def __init__(self, labels):
-        self.map = {l: (COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)])
-                    for i, l in enumerate(labels)}
+    With by_model, each model has one hue (in DESIGN.md's order) and its
+    variants are shades of it with their own line style, so a model's
+    variants read as a family; otherwise every label gets its own colour.
+    """
+
+    def __init__(self, labels, by_model=True):
+        self.map = {}
+        variants: dict[str, int] = {}
+        extra: dict[str, str] = {}
+        for i, label in enumerate(labels):
+            model = label.split(":", 1)[0] if by_model else label
+            k = variants.get(model, 0) if by_model else 0
+            variants[model] = k + 1
+            if by_model and model in MODEL_COLORS:
+                base = MODEL_COLORS[model]
+            else:
+                palette = EXTRA_COLORS if by_model else COLORS
+                base = extra.setdefault(model, palette[len(extra) % len(palette)])
+            self.map[label] = (_shade(base, SHADES[k % len(SHADES)]),
+                               MARKERS[i % len(MARKERS)], LINESTYLES[k % len(LINESTYLES)])
 
     def color(self, label):
-        return self.map.get(label, ("black", "o"))[0]
+        return self.map.get(label, ("black", "o", "-"))[0]
 
     def marker(self, label):
-        return self.map.get(label, ("black", "o"))[1]
+        return self.map.get(label, ("black", "o", "-"))[1]
+
+    def linestyle(self, label):
+        return self.map.get(label, ("black", "o", "-"))[2]
+
+
+def _shade(hex_color: str, t: float) -> str:
+    """Mixes the colour towards white (t > 0) or black (t < 0)."""
+    rgb = [int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    target = 1.0 if t > 0 else 0.0
+    mixed = [c + (target - c) * abs(t) for c in rgb]
+    return "#" + "".join(f"{round(c * 255):02x}" for c in mixed)
 
 
 # --- formatting ---------------------------------------------------------------
@@ -193,7 +227,8 @@ def _plot_series(ax, series, style: Style, with_labels=True):
         stats = [s for _, s in pts]
         ax.errorbar(xs, [s.mean for s in stats], yerr=_errorbars(stats), capsize=3,
                     color=style.color(label), marker=style.marker(label), markersize=6,
-                    linewidth=1.6, elinewidth=1.0, label=label if with_labels else None)
+                    linestyle=style.linestyle(label), linewidth=1.6, elinewidth=1.0,
+                    label=label if with_labels else None)
 
 
 # --- 1. throughput vs connections ---------------------------------------------
@@ -303,7 +338,7 @@ def spectrum(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style,
         ax.plot([px for px, _ in pts], [v for _, v in pts], color=style.color(label),
                 marker=style.marker(label), markersize=6 if from_json else 4,
                 markevery=1 if from_json else max(1, len(pts) // 8),
-                linestyle="--" if from_json else "-", linewidth=1.6,
+                linestyle=style.linestyle(label), linewidth=1.6,
                 label=label + (" (JSON percentiles)" if from_json else ""))
     ax.set_xscale("log")
     ticks = [(t, l) for t, l in PERCENTILE_TICKS if t <= max_x * 1.01]
@@ -326,8 +361,8 @@ def spectrum(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style,
         caption = ("One typical repetition per model variant (the one with the median p99), "
                    "from the percentiles in results.json (no .hgrm files).")
     elif fallback:
-        caption += (" Dashed lines (" + ", ".join(fallback) + ") have no .hgrm: drawn from "
-                    "the percentiles in results.json.")
+        caption += (" " + ", ".join(fallback) + " had no .hgrm: drawn (with a marker per "
+                    "point) from the percentiles in results.json.")
     return Chart(name, "Latency spectrum",
                  f"Latency spectrum — {wl.describe()}, {rs.format_count(x)} connections",
                  caption)
@@ -413,7 +448,7 @@ def context_switches(res: rs.Results, wl: rs.Workload, out_dir: str,
     if not labels:
         return None
     xs = res.xs(wl)
-    width_in = max(8.0, 1.0 + 0.45 * len(xs) * len(labels))
+    width_in = min(13.0, max(8.0, 1.0 + 0.45 * len(xs) * len(labels)))
     fig, ax = plt.subplots(figsize=(width_in, 4.6), layout="constrained")
     width = 0.8 / len(labels)
     tops, unsplit = [], False
@@ -438,8 +473,9 @@ def context_switches(res: rs.Results, wl: rs.Workload, out_dir: str,
         if iv > 0:
             ax.bar(pos, iv, width, bottom=v, color=c, alpha=0.45, hatch="///",
                    edgecolor="black", linewidth=0.5)
-        ax.annotate(f"{v + iv:.2g}", (pos, v + iv), textcoords="offset points",
-                    xytext=(0, 2), ha="center", va="bottom", fontsize=7)
+        if len(bars) <= MAX_ANNOTATED_BARS:
+            ax.annotate(f"{v + iv:.2g}", (pos, v + iv), textcoords="offset points",
+                        xytext=(0, 2), ha="center", va="bottom", fontsize=7)
     if log:
         ax.set_yscale("log", nonpositive="clip")
         ax.set_ylim(min(_positive(tops)) / 3, max(tops) * 3)
@@ -611,7 +647,7 @@ def _bench_lines(family, benches, res, out_dir, machine) -> Chart:
     for b in benches:
         if b.arg is not None:
             groups.setdefault(b.label, []).append((b.arg, b.stat))
-    style = Style(list(groups))
+    style = Style(list(groups), by_model=False)
     fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
     series = {l: sorted(pts, key=lambda p: p[0]) for l, pts in groups.items()}
     _plot_series(ax, series, style)
