@@ -1,0 +1,153 @@
+// uring.h: RAII pieces for io_uring users (reactor:uring): the ring, a ring
+// of provided receive buffers, and a probe of the running kernel.
+//
+// Provided buffers are what let one thread keep a receive posted on 10,000
+// sockets without 10,000 buffers: the kernel picks a buffer from the shared
+// ring only when data arrives, and the owner hands it back once consumed.
+#pragma once
+
+#include <liburing.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "common/counters.h"
+#include "common/fd.h"
+#include "common/socket.h"
+#include "event/event_loop.h"
+
+namespace cb::event {
+
+// True if io_uring with accept/recv/send and provided-buffer rings (Linux
+// 5.19+) works here; else false and, if why_not is set, the reason. Probes the
+// kernel, not the headers: a seccomp filter or io_uring_disabled=2 shows up.
+bool uring_supported(std::string* why_not);
+
+class UringRing {
+ public:
+  // Throws SysError. Asks for single-issuer + deferred task work (6.1+, fewer
+  // interrupts of the loop thread) and falls back to a plain ring.
+  explicit UringRing(unsigned entries);
+  ~UringRing();
+  UringRing(const UringRing&) = delete;
+  UringRing& operator=(const UringRing&) = delete;
+
+  io_uring* get() { return &ring_; }
+  // A free submission entry, submitting the queue first if it is full.
+  // Throws SysError if even that does not free one.
+  io_uring_sqe* sqe();
+
+ private:
+  io_uring ring_{};
+};
+
+class ProvidedBuffers {
+ public:
+  // `count` must be a power of two. Throws SysError (ENOMEM, or EINVAL from a
+  // kernel without buffer rings).
+  ProvidedBuffers(UringRing& ring, uint16_t group, unsigned count, unsigned size);
+  ~ProvidedBuffers();
+  ProvidedBuffers(const ProvidedBuffers&) = delete;
+  ProvidedBuffers& operator=(const ProvidedBuffers&) = delete;
+
+  uint16_t group() const { return group_; }
+  const char* data(uint16_t bid) const { return data_ + std::size_t{bid} * size_; }
+  // Returns a buffer the kernel filled (its id came in a completion).
+  void give_back(uint16_t bid);
+
+ private:
+  UringRing& ring_;
+  uint16_t group_;
+  unsigned count_;
+  unsigned size_;
+  void* map_ = nullptr;  // the io_uring_buf ring followed by the buffers
+  std::size_t map_bytes_ = 0;
+  io_uring_buf_ring* bufs_ = nullptr;
+  char* data_ = nullptr;
+};
+
+// The proactor's loop: the ring plus EventLoop's timers. run_once submits
+// what was queued, waits for a completion or the next timer, then calls
+// sink.on_completion(user_data, res, flags) for every completion (a direct
+// call: the sink's type is a template parameter) and fires due timers.
+class UringLoop {
+ public:
+  explicit UringLoop(unsigned entries) : ring_(entries) {}
+
+  UringRing& ring() { return ring_; }
+  io_uring_sqe* sqe() { return ring_.sqe(); }
+  // Queues one request: prep(sqe) fills it in, user_data tags its completions.
+  template <class Prep>
+  void post(uint64_t user_data, Prep prep) {
+    io_uring_sqe* s = ring_.sqe();
+    prep(s);
+    io_uring_sqe_set_data64(s, user_data);
+  }
+  void arm(Timer* t, Clock::time_point deadline) { timers_.arm(t, deadline); }
+  void cancel(Timer* t) { timers_.cancel(t); }
+  Clock::time_point now() const { return now_; }  // read once per wakeup
+
+  // max_wait < 0: no limit other than the next timer.
+  template <class Sink>
+  void run_once(std::chrono::nanoseconds max_wait, Sink& sink) {
+    wait(max_wait);
+    io_uring_cqe* batch[kBatch];
+    while (unsigned n = io_uring_peek_batch_cqe(ring_.get(), batch, kBatch)) {
+      for (unsigned i = 0; i < n; ++i) {
+        sink.on_completion(batch[i]->user_data, batch[i]->res, batch[i]->flags);
+      }
+      io_uring_cq_advance(ring_.get(), n);
+    }
+    while (Timer* t = timers_.pop_due(now_)) t->handler->on_event(t->handler, kTimer);
+  }
+
+ private:
+  static constexpr unsigned kBatch = 256;
+  void wait(std::chrono::nanoseconds max_wait);
+
+  UringRing ring_;
+  TimerHeap timers_;
+  Clock::time_point now_ = Clock::now();
+};
+
+// Keeps an accept posted on a listener: one multishot accept where the
+// kernel has it (5.19+), else single-shot accepts re-posted one by one. Out
+// of descriptors (EMFILE), it refuses one queued client with a clean close
+// (AcceptGuard) and pauses kBackoff before accepting again, as the readiness
+// reactors do, so a full backlog cannot make the loop spin. Its owner routes
+// completions whose user_data is `tag` to on_completion().
+class UringAcceptor {
+ public:
+  using OnAccept = std::function<void(Fd)>;  // a non-blocking, CLOEXEC socket
+  UringAcceptor(UringLoop& loop, int listen_fd, uint64_t tag, CounterBlock& stats, bool multishot,
+                OnAccept on_accept);
+
+  void start();
+  void on_completion(int res, uint32_t flags);
+  // Cancels the posted accept; connections completing later are closed.
+  void stop();
+
+ private:
+  static constexpr std::chrono::milliseconds kBackoff{10};
+  static void on_resume(Handler* h, uint32_t);
+
+  struct Resume : Handler {
+    UringAcceptor* owner;
+  };
+
+  UringLoop& loop_;
+  int listen_fd_;
+  uint64_t tag_;
+  CounterBlock& stats_;
+  bool multishot_;
+  bool stopped_ = false;
+  OnAccept on_accept_;
+  AcceptGuard guard_;
+  Resume resume_{{&UringAcceptor::on_resume}, this};
+  Timer backoff_;
+};
+
+}  // namespace cb::event
