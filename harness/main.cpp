@@ -1,0 +1,313 @@
+// main.cpp: harness, the matrix runner.
+//
+//   harness --profile quick                       (what ./run_all.sh runs)
+//   harness --profile full --models reactor,fiber --connections 100,1k
+//   harness --profile my_matrix.json --out /tmp/results --repeat 3
+//
+// Reads the matrix, checks everything it can before the first run (bad
+// input: one line on stderr, exit 2), calibrates the machine, then runs
+// every cell `repeat` times (repetition-major, so slow drift spreads over
+// all cells), rewriting results/<stamp>/results.json after each run. The
+// last line on stdout is the results folder; everything else goes to
+// stderr. Exit status: 0 when every run succeeded, 1 when some failed,
+// 130 when interrupted (the JSON of the finished runs is kept).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <exception>
+#include <set>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "common/shutdown.h"
+#include "common/status.h"
+#include "common/units.h"
+#include "context.h"
+#include "matrix.h"
+#include "progress.h"
+#include "results.h"
+#include "runner.h"
+#include "server_control.h"
+#include "workspace.h"
+
+#ifndef CB_BENCH_SERVER
+#define CB_BENCH_SERVER "bench_server"
+#endif
+
+namespace cb::harness {
+namespace {
+
+// Usage errors: main prints the message in one line and exits 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Options {
+  std::string profile = "quick";
+  std::string models, protos, connections, msg_sizes, file_sizes, rates;
+  int repeat = 0;
+  std::string duration, warmup;
+  std::string server_cpus = "0";
+  std::string client_cpus = "1";
+  int loadgen_threads = 0;
+  std::string out = "results";
+  std::string server = CB_BENCH_SERVER;
+  std::string stop_grace = "5s";
+  bool no_calibrate = false;
+  bool dry_run = false;
+};
+
+void add_options(CLI::App& app, Options& o) {
+  app.add_option("--profile", o.profile, "quick, full or a matrix JSON file (harness/profiles/)")
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--models", o.models,
+                 "models to run: NAME (the profile's variants of it), NAME:VARIANT, NAME:*, all, defaults");
+  app.add_option("--protos", o.protos, "protocols: echo,http");
+  app.add_option("--connections", o.connections, "connection counts, e.g. 10,100,1k");
+  app.add_option("--msg-size", o.msg_sizes, "echo message sizes, e.g. 64,1KiB");
+  app.add_option("--file-size", o.file_sizes, "http file sizes, e.g. 1KiB,1MiB");
+  app.add_option("--rate", o.rates, "load: 'closed' or open-loop rates in requests/s, e.g. closed,10k");
+  app.add_option("--repeat", o.repeat, "repetitions per cell (default: the profile's)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--duration", o.duration, "measured window per run, e.g. 10s (default: the profile's)");
+  app.add_option("--warmup", o.warmup, "warm-up before the window, e.g. 2s (default: the profile's)");
+  app.add_option("--server-cpus", o.server_cpus, "CPUs the server is pinned to, e.g. 0 or 0-1")
+      ->capture_default_str();
+  app.add_option("--client-cpus", o.client_cpus, "CPUs the load generator is pinned to")
+      ->capture_default_str();
+  app.add_option("--loadgen-threads", o.loadgen_threads, "load threads (default: one per client CPU)")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--out", o.out, "results root: writes OUT/<UTC stamp>/ and OUT/latest")
+      ->capture_default_str();
+  app.add_option("--server", o.server, "the bench_server binary")->capture_default_str();
+  app.add_option("--stop-grace", o.stop_grace, "time between SIGTERM and SIGKILL")->capture_default_str();
+  app.add_flag("--no-calibrate", o.no_calibrate, "skip the machine calibration (its figures are null)");
+  app.add_flag("--dry-run", o.dry_run, "print the runs the matrix expands to, and exit");
+}
+
+template <class F>
+auto usage_checked(const char* what, F f) {
+  try {
+    return f();
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(fmt::format("{}: {}", what, e.what()));
+  }
+}
+
+Overrides overrides_from(const Options& o) {
+  Overrides ov;
+  if (!o.models.empty()) ov.models = usage_checked("--models", [&] { return split_list(o.models); });
+  if (!o.protos.empty()) ov.protos = usage_checked("--protos", [&] { return split_list(o.protos); });
+  if (!o.connections.empty()) {
+    ov.connections = usage_checked("--connections", [&] { return parse_connection_list(o.connections); });
+  }
+  if (!o.msg_sizes.empty()) ov.msg_sizes = usage_checked("--msg-size", [&] { return parse_size_list(o.msg_sizes); });
+  if (!o.file_sizes.empty()) ov.file_sizes = usage_checked("--file-size", [&] { return parse_size_list(o.file_sizes); });
+  if (!o.rates.empty()) ov.rates = usage_checked("--rate", [&] { return parse_rate_list(o.rates); });
+  if (o.repeat > 0) ov.repeat = o.repeat;
+  if (!o.duration.empty()) ov.duration = usage_checked("--duration", [&] { return units::parse_duration(o.duration); });
+  if (!o.warmup.empty()) ov.warmup = usage_checked("--warmup", [&] { return units::parse_duration(o.warmup); });
+  if (o.loadgen_threads > 0) ov.loadgen_threads = o.loadgen_threads;
+  return ov;
+}
+
+std::vector<int> checked_cpus(const char* option, const std::string& text) {
+  std::vector<int> cpus = usage_checked(option, [&] { return parse_cpu_list(text); });
+  std::vector<int> allowed = allowed_cpus();
+  for (int c : cpus) {
+    if (std::find(allowed.begin(), allowed.end(), c) == allowed.end()) {
+      throw UsageError(fmt::format("{}: CPU {} is not available (usable: {})", option, c,
+                                   fmt::join(allowed, ",")));
+    }
+  }
+  return cpus;
+}
+
+// Raises the open-file limit to its hard limit (the load generator holds a
+// descriptor per connection in this process) and checks it suffices.
+void ensure_fd_limit(const std::vector<Cell>& cells) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  ::getrlimit(RLIMIT_NOFILE, &rl);
+  constexpr rlim_t kHeadroom = 100;  // listeners, /proc files, pipes, the results
+  for (const Cell& c : cells) {
+    if (static_cast<rlim_t>(c.connections) + kHeadroom > rl.rlim_cur) {
+      throw UsageError(fmt::format("{} connections need more than the open-file limit {} (ulimit -n)",
+                                   c.connections, rl.rlim_cur));
+    }
+  }
+}
+
+std::string cell_label(const Cell& c, int rep) {
+  std::string size = c.msg_size_bytes ? fmt::format("m{}", *c.msg_size_bytes)
+                                      : fmt::format("f{}", c.file_size_bytes.value_or(0));
+  std::string load = c.open_loop() ? fmt::format("open {}/s", human_count(c.rate_per_s)) : "closed";
+  return fmt::format("{}:{} {} c{} {} {} r{}", c.model, c.variant, c.proto, c.connections, size, load, rep);
+}
+
+nlohmann::ordered_json config_json(const Matrix& m, const Expanded& e, int loadgen_threads) {
+  nlohmann::ordered_json j;
+  j["profile"] = m.profile;
+  j["description"] = m.description;
+  j["duration_s"] = std::chrono::duration<double>(m.duration).count();
+  j["warmup_s"] = std::chrono::duration<double>(m.warmup).count();
+  j["repeat"] = m.repeat;
+  j["loadgen_threads"] = loadgen_threads;
+  j["cells"] = nlohmann::ordered_json::array();
+  for (const Cell& c : e.cells) j["cells"].push_back(c.to_json());
+  j["skipped"] = nlohmann::ordered_json::array();
+  for (const Skipped& s : e.skipped) j["skipped"].push_back({{"what", s.what}, {"reason", s.reason}});
+  return j;
+}
+
+std::vector<uint64_t> file_sizes_of(const std::vector<Cell>& cells) {
+  std::set<uint64_t> sizes;
+  for (const Cell& c : cells) {
+    if (c.file_size_bytes) sizes.insert(*c.file_size_bytes);
+  }
+  return {sizes.begin(), sizes.end()};
+}
+
+struct Plan {
+  Matrix matrix;
+  Expanded expanded;
+  std::vector<int> server_cpus, client_cpus;
+  RunSettings settings;
+};
+
+Plan make_plan(const Options& o) {
+  Plan p;
+  if (::access(o.server.c_str(), X_OK) != 0) {
+    throw UsageError(fmt::format("--server: '{}' is not an executable (build it, or pass --server)", o.server));
+  }
+  std::vector<ModelVariant> registry;
+  try {
+    registry = query_models(o.server);
+  } catch (const std::exception& e) {
+    throw UsageError(e.what());
+  }
+  Overrides ov = overrides_from(o);
+  p.matrix = usage_checked("--profile", [&] { return load_matrix(o.profile); });
+  apply_overrides(p.matrix, ov);
+  p.expanded = usage_checked("matrix", [&] { return expand(p.matrix, registry, ov.models); });
+  if (p.expanded.cells.empty()) throw UsageError("the matrix selects no runnable cell");
+  p.server_cpus = checked_cpus("--server-cpus", o.server_cpus);
+  std::string client = o.client_cpus;
+  if (client == "1" && allowed_cpus().size() < 2) client = std::to_string(p.server_cpus.front());
+  p.client_cpus = checked_cpus("--client-cpus", client);
+  ensure_fd_limit(p.expanded.cells);
+  RunSettings& s = p.settings;
+  s.server_binary = o.server;
+  s.server_cpus = p.server_cpus;
+  s.loadgen_threads = p.matrix.loadgen_threads > 0 ? p.matrix.loadgen_threads
+                                                     : static_cast<int>(p.client_cpus.size());
+  s.duration = p.matrix.duration;
+  s.warmup = p.matrix.warmup;
+  s.stop_grace = std::chrono::duration_cast<std::chrono::milliseconds>(
+      usage_checked("--stop-grace", [&] { return units::parse_duration(o.stop_grace); }));
+  return p;
+}
+
+int run_matrix(const Plan& plan, const Options& o, const std::string& command) {
+  std::time_t started = std::time(nullptr);
+  std::string date = utc_iso8601(started);
+  std::string stamp = utc_stamp(started);
+  if (!become_subreaper()) std::fprintf(stderr, "harness: cannot become a child subreaper; continuing\n");
+  install_signal_handlers();
+  Calibration calibration;
+  if (!o.no_calibrate) calibration = calibrate(plan.server_cpus, plan.client_cpus);
+  // From here on this thread, the monitor and the load threads stay on the
+  // client CPUs.
+  if (!pin_current_thread(plan.client_cpus)) throw SysError("sched_setaffinity(client CPUs)", errno);
+
+  TempDir scratch("cb-harness-");
+  RunSettings settings = plan.settings;
+  settings.scratch_dir = scratch.path();
+  settings.docroot = scratch.path() + "/docroot";
+  make_docroot(settings.docroot, file_sizes_of(plan.expanded.cells));
+
+  ResultsWriter writer(o.out, stamp);
+  writer.set_context(make_context({date, plan.server_cpus, plan.client_cpus, command, calibration}));
+  writer.set_config(config_json(plan.matrix, plan.expanded, settings.loadgen_threads));
+  writer.set_cells(plan.expanded.cells);
+  writer.flush();
+
+  const auto& cells = plan.expanded.cells;
+  int total = static_cast<int>(cells.size()) * plan.matrix.repeat;
+  double guess = std::chrono::duration<double>(settings.duration + settings.warmup).count() + 1.5;
+  Progress progress(total, guess, Progress::live_by_default());
+  progress.message(fmt::format("harness: {} runs ({} cells x {}), results in {}", total, cells.size(),
+                               plan.matrix.repeat, writer.dir()));
+  for (const Skipped& s : plan.expanded.skipped) progress.message(fmt::format("  skipped {}: {}", s.what, s.reason));
+  int index = 0, failed = 0;
+  for (int rep = 0; rep < plan.matrix.repeat && !stop_requested(); ++rep) {
+    for (const Cell& cell : cells) {
+      if (stop_requested()) break;
+      auto t0 = std::chrono::steady_clock::now();
+      progress.start_run(index, cell_label(cell, rep));
+      RunOutput out = run_cell(cell, rep, settings, progress);
+      if (stop_requested()) out.record.fail("interrupted");
+      if (!out.hgrm.empty()) out.record.hgrm_file = writer.write_hgrm(out.record.id(), out.hgrm);
+      failed += out.record.ok ? 0 : 1;
+      progress.finish_run(out.record, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      writer.add_run(std::move(out.record));
+      ++index;
+    }
+  }
+  std::fprintf(stderr, "harness: %d of %d runs ok; results: %s/results.json\n", index - failed, total,
+               writer.dir().c_str());
+  std::printf("%s\n", writer.dir().c_str());
+  if (stop_requested()) return 130;
+  return failed == 0 ? 0 : 1;
+}
+
+void print_dry_run(const Plan& plan) {
+  for (int rep = 0; rep < plan.matrix.repeat; ++rep) {
+    for (const Cell& c : plan.expanded.cells) std::printf("%s\n", c.run_id(rep).c_str());
+  }
+  for (const Skipped& s : plan.expanded.skipped) {
+    std::fprintf(stderr, "skipped %s: %s\n", s.what.c_str(), s.reason.c_str());
+  }
+}
+
+}  // namespace
+}  // namespace cb::harness
+
+int main(int argc, char** argv) {
+  using namespace cb::harness;
+  CLI::App app{"harness: runs the benchmark matrix and writes results/<stamp>/results.json"};
+  Options options;
+  add_options(app, options);
+  Plan plan;
+  try {
+    app.parse(argc, argv);
+    plan = make_plan(options);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "harness: %s\n", e.what());
+    return 2;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "harness: %s\n", e.what());
+    return 2;
+  }
+  if (options.dry_run) {
+    print_dry_run(plan);
+    return 0;
+  }
+  try {
+    return run_matrix(plan, options, quote_command(argc, argv));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "harness: %s\n", e.what());
+    return 1;
+  }
+}

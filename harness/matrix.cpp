@@ -1,0 +1,394 @@
+// matrix.cpp: see matrix.h.
+#include "matrix.h"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "common/units.h"
+#include "profiles.h"
+
+namespace cb::harness {
+namespace {
+
+using nlohmann::json;
+
+const std::set<std::string> kGroupKeys = {"models",     "protos",      "connections",
+                                          "msg_sizes",  "file_sizes",  "rates_per_s",
+                                          "server_args", "max_connections"};
+const std::set<std::string> kTopKeys = {"description", "repeat", "duration", "warmup",
+                                        "loadgen_threads", "extra"};
+
+[[noreturn]] void bad(const std::string& why) { throw std::invalid_argument(why); }
+
+std::string trim(const std::string& s) {
+  std::size_t a = s.find_first_not_of(" \t");
+  std::size_t b = s.find_last_not_of(" \t\r");
+  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+// A JSON value that may be a number or a string with units.
+std::string as_text(const json& v, const char* key) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer() || v.is_number_unsigned()) return std::to_string(v.get<int64_t>());
+  if (v.is_number_float()) return fmt::format("{}", v.get<double>());
+  bad(fmt::format("matrix: '{}' must hold numbers or strings", key));
+}
+
+template <class T, class Parse>
+std::vector<T> list_of(const json& v, const char* key, Parse parse) {
+  if (!v.is_array() || v.empty()) bad(fmt::format("matrix: '{}' must be a non-empty array", key));
+  std::vector<T> out;
+  for (const json& item : v) {
+    try {
+      out.push_back(parse(as_text(item, key)));
+    } catch (const std::invalid_argument& e) {
+      bad(fmt::format("matrix: '{}': {}", key, e.what()));
+    }
+  }
+  return out;
+}
+
+int parse_connections(const std::string& text) {
+  uint64_t n = units::parse_count(text);
+  if (n == 0 || n > 1'000'000) bad(fmt::format("connections '{}' must be 1..1000000", text));
+  return static_cast<int>(n);
+}
+
+uint64_t parse_msg_size(const std::string& text) {
+  uint64_t n = units::parse_size(text);
+  if (n == 0) bad("sizes must be at least 1 byte");
+  return n;
+}
+
+double parse_rate(const std::string& text) {
+  if (text == "closed" || text == "0") return 0;
+  return static_cast<double>(units::parse_count(text));
+}
+
+std::vector<std::string> strings_of(const json& v, const char* key) {
+  if (!v.is_array()) bad(fmt::format("matrix: '{}' must be an array of strings", key));
+  std::vector<std::string> out;
+  for (const json& item : v) {
+    if (!item.is_string()) bad(fmt::format("matrix: '{}' must be an array of strings", key));
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+// Reads a group's keys; missing keys keep `inherit`'s values.
+Group parse_group(const json& j, const Group& inherit, bool top) {
+  if (!j.is_object()) bad("matrix: a group must be a JSON object");
+  for (const auto& [key, value] : j.items()) {
+    if (kGroupKeys.count(key) == 0 && !(top && kTopKeys.count(key) != 0)) {
+      bad(fmt::format("matrix: unknown key '{}'", key));
+    }
+  }
+  Group g = inherit;
+  if (j.contains("models")) g.models = strings_of(j["models"], "models");
+  if (j.contains("protos")) g.protos = strings_of(j["protos"], "protos");
+  if (j.contains("connections")) g.connections = list_of<int>(j["connections"], "connections", parse_connections);
+  if (j.contains("msg_sizes")) g.msg_sizes = list_of<uint64_t>(j["msg_sizes"], "msg_sizes", parse_msg_size);
+  if (j.contains("file_sizes")) g.file_sizes = list_of<uint64_t>(j["file_sizes"], "file_sizes", parse_msg_size);
+  if (j.contains("rates_per_s")) g.rates = list_of<double>(j["rates_per_s"], "rates_per_s", parse_rate);
+  if (j.contains("server_args")) g.server_args = strings_of(j["server_args"], "server_args");
+  if (j.contains("max_connections")) {
+    const json& m = j["max_connections"];
+    if (!m.is_object()) bad("matrix: 'max_connections' must map model specs to counts");
+    for (const auto& [spec, limit] : m.items()) {
+      if (!limit.is_number_integer()) bad("matrix: 'max_connections' values must be integers");
+      g.max_connections[spec] = limit.get<int>();
+    }
+  }
+  return g;
+}
+
+std::chrono::nanoseconds duration_of(const json& v, const char* key) {
+  try {
+    return units::parse_duration(as_text(v, key));
+  } catch (const std::invalid_argument& e) {
+    bad(fmt::format("matrix: '{}': {}", key, e.what()));
+  }
+}
+
+// Model tokens -> registry rows, in registry order. `selected` (may be
+// null) is what the matrix chose; a bare NAME keeps its variants of NAME.
+std::vector<ModelVariant> resolve_models(const std::vector<std::string>& tokens,
+                                         const std::vector<ModelVariant>& registry,
+                                         const std::vector<ModelVariant>* selected) {
+  std::set<std::string> chosen;
+  auto in_selection = [&](const ModelVariant& m) {
+    return selected != nullptr && std::any_of(selected->begin(), selected->end(),
+                                              [&](const ModelVariant& s) { return s.spec() == m.spec(); });
+  };
+  for (const std::string& token : tokens) {
+    if (token == "all" || token == "defaults") {
+      for (const ModelVariant& m : registry) {
+        if (token == "all" || m.is_default) chosen.insert(m.spec());
+      }
+      continue;
+    }
+    std::size_t colon = token.find(':');
+    std::string name = token.substr(0, colon);
+    std::string variant = colon == std::string::npos ? "" : token.substr(colon + 1);
+    std::vector<const ModelVariant*> rows;
+    for (const ModelVariant& m : registry) {
+      if (m.name == name) rows.push_back(&m);
+    }
+    if (rows.empty()) bad(fmt::format("unknown model '{}' (see bench_server --list-models)", token));
+    std::size_t before = chosen.size();
+    for (const ModelVariant* m : rows) {
+      bool take = variant == "*" || m->variant == variant || (variant.empty() && in_selection(*m));
+      if (take) chosen.insert(m->spec());
+    }
+    if (variant.empty() && chosen.size() == before) {
+      for (const ModelVariant* m : rows) {
+        if (m->is_default) chosen.insert(m->spec());
+      }
+    }
+    if (chosen.size() == before && !variant.empty() &&
+        std::none_of(rows.begin(), rows.end(), [&](const ModelVariant* m) { return m->variant == variant; })) {
+      bad(fmt::format("unknown model variant '{}' (see bench_server --list-models)", token));
+    }
+  }
+  std::vector<ModelVariant> out;
+  for (const ModelVariant& m : registry) {
+    if (chosen.count(m.spec()) != 0) out.push_back(m);
+  }
+  return out;
+}
+
+void expand_group(const Group& g, const std::vector<ModelVariant>& models, Expanded& out,
+                  std::set<std::string>& seen) {
+  for (const ModelVariant& m : models) {
+    for (const std::string& proto : g.protos) {
+      const std::vector<uint64_t>& sizes = proto == "echo" ? g.msg_sizes : g.file_sizes;
+      for (int conns : g.connections) {
+        for (uint64_t size : sizes) {
+          for (double rate : g.rates) {
+            Cell c;
+            c.model = m.name;
+            c.variant = m.variant;
+            c.proto = proto;
+            c.connections = conns;
+            (proto == "echo" ? c.msg_size_bytes : c.file_size_bytes) = size;
+            c.rate_per_s = rate;
+            c.server_args = g.server_args;
+            auto limit = g.max_connections.find(m.spec());
+            if (limit != g.max_connections.end() && conns > limit->second) {
+              if (seen.insert("skip " + c.key()).second) {
+                out.skipped.push_back({c.key(), fmt::format("{} is limited to {} connections here",
+                                                            m.spec(), limit->second)});
+              }
+              continue;
+            }
+            if (seen.insert(c.key()).second) out.cells.push_back(std::move(c));
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<ModelVariant> parse_model_table(const std::string& text) {
+  std::istringstream in(text);
+  std::string header;
+  std::getline(in, header);
+  std::size_t col_variant = header.find("VARIANT");
+  std::size_t col_default = header.find("DEFAULT");
+  std::size_t col_desc = header.find("DESCRIPTION");
+  if (header.rfind("MODEL", 0) != 0 || col_variant == std::string::npos ||
+      col_default == std::string::npos || col_desc == std::string::npos) {
+    bad("bench_server --list-models: unexpected header '" + header + "'");
+  }
+  std::vector<ModelVariant> out;
+  for (std::string line; std::getline(in, line);) {
+    if (trim(line).empty()) continue;
+    if (line.size() < col_desc) line.resize(col_desc, ' ');
+    ModelVariant m;
+    m.name = trim(line.substr(0, col_variant));
+    m.variant = trim(line.substr(col_variant, col_default - col_variant));
+    m.is_default = trim(line.substr(col_default, col_desc - col_default)) == "yes";
+    std::string desc = line.substr(col_desc);
+    std::size_t mark = desc.find("[unsupported here: ");
+    if (mark != std::string::npos) {
+      m.supported = false;
+      m.why_unsupported = desc.substr(mark + 19, desc.rfind(']') - mark - 19);
+    }
+    if (m.name.empty() || m.variant.empty()) bad("bench_server --list-models: bad row '" + line + "'");
+    out.push_back(m);
+  }
+  if (out.empty()) bad("bench_server --list-models printed no models");
+  return out;
+}
+
+std::vector<ModelVariant> query_models(const std::string& server_binary) {
+  std::string command = "'" + server_binary + "' --list-models 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("cannot run " + server_binary);
+  std::string text;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) text.append(buf, n);
+  int status = ::pclose(pipe);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw std::runtime_error(fmt::format("'{} --list-models' failed: {}", server_binary, trim(text)));
+  }
+  try {
+    return parse_model_table(text);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(e.what());
+  }
+}
+
+std::string Cell::key() const {
+  std::string id = fmt::format("{}-{}_{}_c{}", model, variant, proto, connections);
+  if (msg_size_bytes) id += fmt::format("_m{}", *msg_size_bytes);
+  if (file_size_bytes) id += fmt::format("_f{}", *file_size_bytes);
+  id += open_loop() ? fmt::format("_open{}", static_cast<uint64_t>(std::llround(rate_per_s))) : "_closed";
+  return id;
+}
+
+nlohmann::ordered_json Cell::to_json() const {
+  nlohmann::ordered_json j;
+  j["model"] = model;
+  j["variant"] = variant;
+  j["proto"] = proto;
+  j["connections"] = connections;
+  j["msg_size_bytes"] = msg_size_bytes ? json(*msg_size_bytes) : json(nullptr);
+  j["file_size_bytes"] = file_size_bytes ? json(*file_size_bytes) : json(nullptr);
+  j["load"] = load();
+  j["rate_per_s"] = open_loop() ? json(rate_per_s) : json(nullptr);
+  return j;
+}
+
+std::vector<std::string> profile_names() {
+  std::vector<std::string> names;
+  for (const EmbeddedProfile& p : embedded_profiles()) names.emplace_back(p.name);
+  return names;
+}
+
+Matrix load_matrix(const std::string& profile_or_path) {
+  for (const EmbeddedProfile& p : embedded_profiles()) {
+    if (profile_or_path == p.name) {
+      return parse_matrix(json::parse(p.json_text), profile_or_path);
+    }
+  }
+  std::ifstream in(profile_or_path);
+  if (!in) {
+    bad(fmt::format("unknown profile '{}' (use {} or a matrix JSON file)", profile_or_path,
+                    fmt::join(profile_names(), ", ")));
+  }
+  json j = json::parse(in, nullptr, false);
+  if (j.is_discarded()) bad(fmt::format("{}: not valid JSON", profile_or_path));
+  return parse_matrix(j, profile_or_path);
+}
+
+Matrix parse_matrix(const json& j, const std::string& profile) {
+  Matrix m;
+  m.profile = profile;
+  Group defaults;
+  defaults.protos = {"echo", "http"};
+  defaults.connections = {10, 100, 1000};
+  defaults.msg_sizes = {64};
+  defaults.file_sizes = {1024};
+  defaults.rates = {0};
+  m.base = parse_group(j, defaults, true);
+  if (m.base.models.empty()) bad("matrix: 'models' is required");
+  if (j.contains("description")) m.description = j["description"].get<std::string>();
+  if (j.contains("repeat")) {
+    if (!j["repeat"].is_number_integer() || j["repeat"].get<int>() < 1) bad("matrix: 'repeat' must be >= 1");
+    m.repeat = j["repeat"].get<int>();
+  }
+  if (j.contains("duration")) m.duration = duration_of(j["duration"], "duration");
+  if (j.contains("warmup")) m.warmup = duration_of(j["warmup"], "warmup");
+  if (j.contains("loadgen_threads")) m.loadgen_threads = j["loadgen_threads"].get<int>();
+  if (j.contains("extra")) {
+    if (!j["extra"].is_array()) bad("matrix: 'extra' must be an array of groups");
+    for (const json& g : j["extra"]) m.extra.push_back(parse_group(g, m.base, false));
+  }
+  if (m.duration <= std::chrono::nanoseconds(0)) bad("matrix: 'duration' must be positive");
+  return m;
+}
+
+void apply_overrides(Matrix& m, const Overrides& o) {
+  auto each_group = [&](auto&& f) {
+    f(m.base);
+    for (Group& g : m.extra) f(g);
+  };
+  each_group([&](Group& g) {
+    if (o.protos) g.protos = *o.protos;
+    if (o.connections) g.connections = *o.connections;
+    if (o.msg_sizes) g.msg_sizes = *o.msg_sizes;
+    if (o.file_sizes) g.file_sizes = *o.file_sizes;
+    if (o.rates) g.rates = *o.rates;
+  });
+  if (o.repeat) m.repeat = *o.repeat;
+  if (o.duration) m.duration = *o.duration;
+  if (o.warmup) m.warmup = *o.warmup;
+  if (o.loadgen_threads) m.loadgen_threads = *o.loadgen_threads;
+}
+
+Expanded expand(const Matrix& m, const std::vector<ModelVariant>& registry,
+                const std::optional<std::vector<std::string>>& model_filter) {
+  Expanded out;
+  std::set<std::string> seen;
+  std::vector<const Group*> groups = {&m.base};
+  for (const Group& g : m.extra) groups.push_back(&g);
+  for (const Group* g : groups) {
+    for (const std::string& p : g->protos) {
+      if (p != "echo" && p != "http") bad(fmt::format("unknown protocol '{}' (echo or http)", p));
+    }
+    std::vector<ModelVariant> models = resolve_models(g->models, registry, nullptr);
+    if (model_filter) models = resolve_models(*model_filter, registry, &models);
+    std::vector<ModelVariant> runnable;
+    for (const ModelVariant& mv : models) {
+      if (mv.supported) runnable.push_back(mv);
+      else if (seen.insert("skip " + mv.spec()).second) out.skipped.push_back({mv.spec(), mv.why_unsupported});
+    }
+    expand_group(*g, runnable, out, seen);
+  }
+  return out;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(text);
+  while (std::getline(in, item, ',')) {
+    item = trim(item);
+    if (item.empty()) bad(fmt::format("empty item in list '{}'", text));
+    out.push_back(item);
+  }
+  if (out.empty()) bad("empty list");
+  return out;
+}
+
+std::vector<int> parse_connection_list(const std::string& text) {
+  std::vector<int> out;
+  for (const std::string& s : split_list(text)) out.push_back(parse_connections(s));
+  return out;
+}
+
+std::vector<uint64_t> parse_size_list(const std::string& text) {
+  std::vector<uint64_t> out;
+  for (const std::string& s : split_list(text)) out.push_back(parse_msg_size(s));
+  return out;
+}
+
+std::vector<double> parse_rate_list(const std::string& text) {
+  std::vector<double> out;
+  for (const std::string& s : split_list(text)) out.push_back(parse_rate(s));
+  return out;
+}
+
+}  // namespace cb::harness

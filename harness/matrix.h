@@ -1,0 +1,142 @@
+// matrix.h: what to run. A matrix (a named profile or a JSON file) lists
+// models, protocols, connection counts, message and file sizes, load
+// shapes (closed loop or fixed rates), repetitions and timing; expand()
+// turns it into the ordered list of cells the harness runs.
+//
+// Matrix file (every key optional except models; see harness/profiles/):
+//   {
+//     "description": "...",
+//     "models": ["defaults"],            // "all", "defaults", "NAME",
+//                                        // "NAME:VARIANT", "NAME:*"
+//     "protos": ["echo", "http"],
+//     "connections": [10, 100, "1k"],
+//     "msg_sizes": [64],                 // echo request size (bytes, "1KiB")
+//     "file_sizes": ["1KiB"],            // http file size
+//     "rates_per_s": [0],                // 0 = closed loop; else open loop
+//     "server_args": [],                 // extra bench_server options
+//     "max_connections": {"reactor:select": 1000},  // cells above: skipped
+//     "repeat": 1, "duration": "5s", "warmup": "1s", "loadgen_threads": 0,
+//     "extra": [ { ...more cells: the keys above except the timing ones,
+//                  missing keys taken from the top level... } ]
+//   }
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cb::harness {
+
+// One row of `bench_server --list-models`.
+struct ModelVariant {
+  std::string name;
+  std::string variant;
+  bool is_default = false;
+  bool supported = true;
+  std::string why_unsupported;
+  std::string spec() const { return name + ":" + variant; }
+};
+
+// Parses the --list-models table (columns found from its header line).
+// Throws std::invalid_argument if it does not look like that table.
+std::vector<ModelVariant> parse_model_table(const std::string& text);
+// Runs `server --list-models`; throws std::runtime_error if it cannot.
+std::vector<ModelVariant> query_models(const std::string& server_binary);
+
+// One cell of the matrix: what a run measures.
+struct Cell {
+  std::string model;
+  std::string variant;
+  std::string proto;  // "echo" | "http"
+  int connections = 0;
+  std::optional<uint64_t> msg_size_bytes;   // echo
+  std::optional<uint64_t> file_size_bytes;  // http
+  double rate_per_s = 0;                    // 0: closed loop
+  std::vector<std::string> server_args;
+
+  bool open_loop() const { return rate_per_s > 0; }
+  std::string load() const { return open_loop() ? "open" : "closed"; }
+  // "reactor-epoll_echo_c100_m64_closed"; run ids append "_r<N>".
+  std::string key() const;
+  std::string run_id(int repetition) const { return key() + "_r" + std::to_string(repetition); }
+  // The cell keys of results/README.md, in its order.
+  nlohmann::ordered_json to_json() const;
+};
+
+struct Group {
+  std::vector<std::string> models;
+  std::vector<std::string> protos;
+  std::vector<int> connections;
+  std::vector<uint64_t> msg_sizes;
+  std::vector<uint64_t> file_sizes;
+  std::vector<double> rates;
+  std::vector<std::string> server_args;
+  std::map<std::string, int> max_connections;  // "name:variant" -> limit
+};
+
+struct Matrix {
+  std::string profile;  // "quick", "full" or the file's path
+  std::string description;
+  Group base;
+  std::vector<Group> extra;
+  int repeat = 1;
+  std::chrono::nanoseconds duration{std::chrono::seconds(5)};
+  std::chrono::nanoseconds warmup{std::chrono::seconds(1)};
+  int loadgen_threads = 0;  // 0: one per client CPU
+};
+
+// The command line's replacements; each one set replaces the matrix's
+// value in every group.
+struct Overrides {
+  std::optional<std::vector<std::string>> models;  // filter/extend, see expand()
+  std::optional<std::vector<std::string>> protos;
+  std::optional<std::vector<int>> connections;
+  std::optional<std::vector<uint64_t>> msg_sizes;
+  std::optional<std::vector<uint64_t>> file_sizes;
+  std::optional<std::vector<double>> rates;
+  std::optional<int> repeat;
+  std::optional<std::chrono::nanoseconds> duration;
+  std::optional<std::chrono::nanoseconds> warmup;
+  std::optional<int> loadgen_threads;
+};
+
+// Built-in profile names.
+std::vector<std::string> profile_names();
+// "quick", "full" or a path to a JSON file. Throws std::invalid_argument
+// with a one-line reason on unknown names, unreadable files, bad JSON,
+// unknown keys or bad values.
+Matrix load_matrix(const std::string& profile_or_path);
+Matrix parse_matrix(const nlohmann::json& j, const std::string& profile);
+void apply_overrides(Matrix& m, const Overrides& o);
+
+struct Skipped {
+  std::string what;  // a model spec or a cell key
+  std::string reason;
+};
+
+struct Expanded {
+  std::vector<Cell> cells;  // unique, in run order
+  std::vector<Skipped> skipped;
+};
+
+// Resolves model tokens against the registry and multiplies out the cells.
+// A command-line --models token NAME keeps the variants of NAME the matrix
+// already selects (all of them in `full`), or NAME's default variant if it
+// selects none; NAME:VARIANT, NAME:*, all and defaults mean what they say.
+// Unsupported variants and cells above max_connections are skipped (listed,
+// not failed). Throws std::invalid_argument on unknown models or protocols.
+Expanded expand(const Matrix& m, const std::vector<ModelVariant>& registry,
+                const std::optional<std::vector<std::string>>& model_filter = std::nullopt);
+
+// "10,100,1k" -> {10, 100, 1000} etc.; throw std::invalid_argument.
+std::vector<std::string> split_list(const std::string& text);
+std::vector<int> parse_connection_list(const std::string& text);
+std::vector<uint64_t> parse_size_list(const std::string& text);
+std::vector<double> parse_rate_list(const std::string& text);  // "closed" = 0
+
+}  // namespace cb::harness

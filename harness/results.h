@@ -1,0 +1,110 @@
+// results.h: the results folder (results/README.md is the schema):
+// results/<UTC stamp>/results.json, runs/<id>.hgrm and the results/latest
+// symlink. results.json is rewritten after every run, to a temporary file
+// that is then renamed over the old one, so whoever reads it (or a harness
+// killed half-way) always finds complete JSON of the runs finished so far.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "matrix.h"
+
+namespace cb::harness {
+
+inline constexpr int kSchemaVersion = 1;
+
+struct LatencySummary {
+  double mean_us = 0, stdev_us = 0, min_us = 0;
+  double p50_us = 0, p75_us = 0, p90_us = 0, p99_us = 0, p99_9_us = 0, p99_99_us = 0;
+  double max_us = 0;
+};
+
+// One run; every field that was not measured stays empty and becomes null.
+struct RunRecord {
+  Cell cell;
+  int repetition = 0;
+  bool ok = true;
+  std::optional<std::string> failure_reason;
+  std::vector<std::string> warnings;
+
+  std::optional<double> duration_s;
+  std::optional<uint64_t> requests;
+  std::optional<double> requests_per_s;
+  std::optional<double> mb_per_s;
+  std::optional<LatencySummary> latency;
+  std::optional<LatencySummary> latency_uncorrected;
+  std::optional<std::vector<std::pair<std::string, uint64_t>>> errors;  // class -> count
+
+  struct Server {
+    std::optional<double> cpu_user_s, cpu_sys_s, cpu_us_per_request;
+    std::optional<uint64_t> voluntary_cs, involuntary_cs;
+    std::optional<double> cs_per_request;
+    std::optional<uint64_t> pss_idle_kb, pss_peak_kb;
+    std::optional<double> pss_per_connection_kb;
+    std::optional<int64_t> threads_peak, processes_peak;
+  } server;
+
+  struct Loadgen {
+    std::optional<double> cpu_user_s, cpu_sys_s, cpu_utilization;
+    std::optional<bool> saturated;
+  } loadgen;
+
+  std::optional<std::string> hgrm_file;
+
+  std::string id() const { return cell.run_id(repetition); }
+  void fail(const std::string& reason);  // keeps the first reason
+  nlohmann::ordered_json to_json() const;
+};
+
+// Statistics over one cell's successful repetitions.
+nlohmann::ordered_json make_aggregates(const std::vector<Cell>& cells,
+                                       const std::vector<RunRecord>& runs);
+
+// {mean, median, stddev (sample), min, max}; all null for no values.
+nlohmann::ordered_json summarize(std::vector<double> values);
+
+class ResultsWriter {
+ public:
+  // Creates <root>/<stamp>/runs/ (stamp suffixed -1, -2... if taken) and
+  // points <root>/latest at it. Throws cb::SysError.
+  ResultsWriter(const std::string& root, const std::string& stamp);
+
+  const std::string& dir() const { return dir_; }
+  void set_context(nlohmann::ordered_json context) { context_ = std::move(context); }
+  void set_config(nlohmann::ordered_json config) { config_ = std::move(config); }
+  void set_cells(std::vector<Cell> cells) { cells_ = std::move(cells); }
+
+  // Writes runs/<id>.hgrm; returns its path relative to dir().
+  std::string write_hgrm(const std::string& id, const std::string& text);
+  // Appends the run and rewrites results.json.
+  void add_run(RunRecord run);
+  // Rewrites results.json (tmp + rename). Throws cb::SysError.
+  void flush() const;
+
+  const std::vector<RunRecord>& runs() const { return runs_; }
+  nlohmann::ordered_json document() const;
+
+ private:
+  std::string dir_;
+  nlohmann::ordered_json context_ = nlohmann::ordered_json::object();
+  nlohmann::ordered_json config_ = nlohmann::ordered_json::object();
+  std::vector<Cell> cells_;
+  std::vector<RunRecord> runs_;
+};
+
+// Writes `text` to `path` atomically (tmp file in the same folder, fsync,
+// rename). Throws cb::SysError.
+void write_file_atomic(const std::string& path, const std::string& text);
+
+// "20261123T031500Z" (UTC), and the ISO 8601 form of the same time.
+std::string utc_stamp(std::time_t when);
+std::string utc_iso8601(std::time_t when);
+
+}  // namespace cb::harness

@@ -1,0 +1,308 @@
+// runner.cpp: see runner.h.
+#include "runner.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "loadgen/load.h"
+#include "procfs.h"
+#include "sampler.h"
+#include "server_control.h"
+#include "workspace.h"
+
+namespace cb::harness {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::duration;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kMonitorTick{5};
+// The settle time after the probe before the idle PSS is read.
+constexpr milliseconds kIdleSettle{1'000};
+// A run that outlives its plan by this much is stopped (a wedged load).
+constexpr std::chrono::seconds kOverrun{30};
+// Fail a run when more than one request in this many ends in an error.
+constexpr uint64_t kErrorFailRatio = 100;
+
+// Watches one run from its own thread: crash detection, window samples,
+// progress line. Owns nothing the main thread touches until joined.
+class Monitor {
+ public:
+  Monitor(ServerControl& server, loadgen::LoadControl& control, const RunSettings& s, Progress& progress)
+      : server_(server), control_(control), s_(s), progress_(progress) {}
+
+  void run() {
+    while (!stop_.load()) {
+      auto now = Clock::now();
+      if (auto exited = server_.check_exited()) {
+        crash_ = *exited + " during the " + phase_name_;
+        control_.stop();
+        return;
+      }
+      loadgen::Progress p = control_.progress();
+      if (p.phase == loadgen::Progress::Phase::kDone) break;
+      if (p.phase != loadgen::Progress::Phase::kIdle) step(p, now);
+      std::this_thread::sleep_for(kMonitorTick);
+    }
+  }
+
+  void request_stop() { stop_.store(true); }
+  const std::optional<std::string>& crash() const { return crash_; }
+  const std::optional<WindowFigures>& window() const { return window_; }
+  bool overran() const { return overran_; }
+
+ private:
+  void step(const loadgen::Progress& p, Clock::time_point now) {
+    if (!timeline_) {
+      // The load's timeline is fixed at its start (no connect ramp is used).
+      auto started = now - std::chrono::duration_cast<Clock::duration>(duration<double>(p.elapsed_s));
+      measure_at_ = started + std::chrono::duration_cast<Clock::duration>(s_.warmup);
+      end_at_ = measure_at_ + std::chrono::duration_cast<Clock::duration>(s_.duration);
+      timeline_ = true;
+    }
+    if (now >= measure_at_) sample_window(now);
+    if (now > end_at_ + kOverrun && !overran_) {
+      overran_ = true;
+      control_.stop();
+    }
+    show(p, now);
+  }
+
+  void sample_window(Clock::time_point now) {
+    if (window_) return;
+    pid_t pid = server_.pid();
+    if (!tracker_.started()) {
+      add(sample_tree(pid, server_.counters()));
+      phase_name_ = "measured window";
+      return;
+    }
+    // The last sample must end before the window does: budget 1.5x the
+    // slowest sample so far, at most a quarter of the window.
+    auto budget = std::min(std::chrono::duration_cast<Clock::duration>(duration<double>(1.5 * max_cost_s_)) +
+                               std::chrono::duration_cast<Clock::duration>(milliseconds(20)),
+                           std::chrono::duration_cast<Clock::duration>(s_.duration / 4));
+    if (now >= end_at_ - budget) {
+      TreeSample last = sample_tree(pid, server_.counters());
+      add(last);
+      window_ = tracker_.finish(last);
+      phase_name_ = "end of the run";
+    } else if (now >= next_sample_) {
+      add(sample_tree(pid, server_.counters()));
+    }
+  }
+
+  void add(const TreeSample& s) {
+    tracker_.add(s);
+    max_cost_s_ = std::max(max_cost_s_, s.cost_s);
+    // Sampling competes with the load generator for the client CPUs: keep
+    // it under ~20% of their time when the tree is large.
+    auto gap = std::max<Clock::duration>(s_.sample_every, std::chrono::duration_cast<Clock::duration>(
+                                                               duration<double>(4 * s.cost_s)));
+    next_sample_ = Clock::now() + gap;
+  }
+
+  // Current requests/s over the last half second or more.
+  void show(const loadgen::Progress& p, Clock::time_point now) {
+    if (last_requests_at_ == Clock::time_point{}) {
+      last_requests_ = p.requests;
+      last_requests_at_ = now;
+    } else if (double dt = duration<double>(now - last_requests_at_).count(); dt >= 0.5) {
+      rps_ = static_cast<double>(p.requests - last_requests_) / dt;
+      last_requests_ = p.requests;
+      last_requests_at_ = now;
+    }
+    double warm = duration<double>(s_.warmup).count();
+    double window = duration<double>(s_.duration).count();
+    if (now < measure_at_) {
+      double into = warm - duration<double>(measure_at_ - now).count();
+      progress_.update("warm-up", std::max(0.0, into), warm, rps_);
+    } else {
+      double into = std::min(window, duration<double>(now - measure_at_).count());
+      progress_.update("measuring", into, window, rps_);
+    }
+  }
+
+  ServerControl& server_;
+  loadgen::LoadControl& control_;
+  const RunSettings& s_;
+  Progress& progress_;
+  std::atomic<bool> stop_{false};
+  std::string phase_name_ = "warm-up";
+  std::optional<std::string> crash_;
+  bool timeline_ = false;
+  bool overran_ = false;
+  Clock::time_point measure_at_{}, end_at_{}, next_sample_{};
+  WindowTracker tracker_;
+  double max_cost_s_ = 0;
+  std::optional<WindowFigures> window_;
+  uint64_t last_requests_ = 0;
+  Clock::time_point last_requests_at_{};
+  std::optional<double> rps_;
+};
+
+LatencySummary summarize_latency(const loadgen::Histogram& h) {
+  auto us = [](double ns) { return ns / 1000.0; };
+  auto pct = [&](double p) { return us(static_cast<double>(h.value_at_percentile(p))); };
+  LatencySummary l;
+  l.mean_us = us(h.mean());
+  l.stdev_us = us(h.stdev());
+  l.min_us = us(static_cast<double>(h.min()));
+  l.p50_us = pct(50);
+  l.p75_us = pct(75);
+  l.p90_us = pct(90);
+  l.p99_us = pct(99);
+  l.p99_9_us = pct(99.9);
+  l.p99_99_us = pct(99.99);
+  l.max_us = us(static_cast<double>(h.max()));
+  return l;
+}
+
+loadgen::LoadConfig load_config(const Cell& cell, const RunSettings& s, const ServerControl& server) {
+  loadgen::LoadConfig c;
+  c.host = server.host();
+  c.port = server.port();
+  c.proto = cell.proto == "http" ? loadgen::Proto::kHttp : loadgen::Proto::kEcho;
+  if (cell.msg_size_bytes) c.msg_size = static_cast<std::size_t>(*cell.msg_size_bytes);
+  if (cell.file_size_bytes) c.paths = {{docroot_path_for(*cell.file_size_bytes), 1}};
+  c.source_ips = source_ips_for(cell.connections);
+  c.threads = s.loadgen_threads;
+  c.connections = cell.connections;
+  c.rate_per_s = cell.rate_per_s;
+  c.duration = s.duration;
+  c.warmup = s.warmup;
+  return c;
+}
+
+void record_load(RunRecord& r, const loadgen::LoadResult& load) {
+  const loadgen::Counters& k = load.counters;
+  r.duration_s = load.duration_s;
+  r.requests = k.requests;
+  r.requests_per_s = load.requests_per_s();
+  r.mb_per_s = load.duration_s > 0 ? static_cast<double>(k.bytes_read) / 1e6 / load.duration_s : 0.0;
+  if (load.corrected.count() > 0) r.latency = summarize_latency(load.corrected);
+  if (load.config.open_loop() && load.uncorrected.count() > 0) {
+    r.latency_uncorrected = summarize_latency(load.uncorrected);
+  }
+  r.errors.emplace();
+  for (std::size_t i = 0; i < loadgen::kErrorClassCount; ++i) {
+    r.errors->emplace_back(loadgen::error_class_name(static_cast<loadgen::ErrorClass>(i)), k.errors[i]);
+  }
+  r.loadgen.cpu_user_s = load.cpu_user_s;
+  r.loadgen.cpu_sys_s = load.cpu_sys_s;
+  r.loadgen.cpu_utilization = load.cpu_utilization;
+  r.loadgen.saturated = load.saturated;
+  if (load.saturated) r.warnings.push_back("loadgen saturated");
+  uint64_t errors = k.error_total();
+  if (errors > 0) r.warnings.push_back(fmt::format("errors during run ({})", errors));
+  if (load.stop_reason == "unreachable") r.fail("loadgen: the server was unreachable");
+  else if (k.requests == 0) r.fail("no responses in the measured window");
+  else if (errors * kErrorFailRatio > k.requests) {
+    r.fail(fmt::format("errors: {} errors for {} responses", errors, k.requests));
+  }
+}
+
+// Server figures over the sampled sub-window, scaled to the whole window.
+void record_server(RunRecord& r, const WindowFigures& w, const loadgen::LoadResult& load) {
+  if (w.duration_s <= 0) return;
+  double scale = load.duration_s > 0 ? load.duration_s / w.duration_s : 1.0;
+  r.server.cpu_user_s = w.cpu_user_s * scale;
+  r.server.cpu_sys_s = w.cpu_sys_s * scale;
+  r.server.voluntary_cs = static_cast<uint64_t>(std::llround(static_cast<double>(w.voluntary_cs) * scale));
+  r.server.involuntary_cs = static_cast<uint64_t>(std::llround(static_cast<double>(w.involuntary_cs) * scale));
+  if (load.counters.requests > 0) {
+    double req = static_cast<double>(load.counters.requests);
+    r.server.cpu_us_per_request = (*r.server.cpu_user_s + *r.server.cpu_sys_s) * 1e6 / req;
+    r.server.cs_per_request = static_cast<double>(*r.server.voluntary_cs + *r.server.involuntary_cs) / req;
+  }
+  r.server.pss_peak_kb = w.pss_peak_kb;
+  if (w.pss_peak_kb && r.server.pss_idle_kb) {
+    double grown = static_cast<double>(*w.pss_peak_kb) - static_cast<double>(*r.server.pss_idle_kb);
+    r.server.pss_per_connection_kb = grown / r.cell.connections;
+  }
+  r.server.threads_peak = w.threads_peak;
+  r.server.processes_peak = w.processes_peak;
+  if (w.threads_exited > 0) {
+    r.warnings.push_back(fmt::format(
+        "{} server threads exited in the window (their context switches after the last sample are missing)",
+        w.threads_exited));
+  }
+}
+
+ServerSpec server_spec(const Cell& cell, const RunSettings& s, int repetition) {
+  ServerSpec spec;
+  spec.binary = s.server_binary;
+  spec.model = cell.model + ":" + cell.variant;
+  spec.proto = cell.proto;
+  spec.root = s.docroot;
+  spec.stats_file = fmt::format("{}/stats-{}", s.scratch_dir, cell.run_id(repetition));
+  spec.cpus = s.server_cpus;
+  spec.extra_args = cell.server_args;
+  if (cell.file_size_bytes) spec.probe_path = docroot_path_for(*cell.file_size_bytes);
+  spec.stop_grace = s.stop_grace;
+  return spec;
+}
+
+}  // namespace
+
+std::vector<std::string> source_ips_for(int connections) {
+  auto range = procfs::read_file("/proc/sys/net/ipv4/ip_local_port_range");
+  long first = 32768, last = 60999;
+  if (range) std::sscanf(range->c_str(), "%ld %ld", &first, &last);
+  long per_ip = std::max(1L, (last - first + 1) / 2);
+  long needed = (connections + per_ip - 1) / per_ip;
+  std::vector<std::string> ips;
+  if (needed <= 1) return ips;
+  for (long i = 0; i < needed && i < 250; ++i) ips.push_back(fmt::format("127.0.0.{}", 2 + i));
+  return ips;
+}
+
+RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progress& progress) {
+  RunOutput out;
+  RunRecord& r = out.record;
+  r.cell = cell;
+  r.repetition = repetition;
+  ServerControl server(server_spec(cell, s, repetition));
+  if (auto failed = server.start()) {
+    r.fail(*failed);
+    return out;
+  }
+  if (!server.wait_idle(kIdleSettle)) r.warnings.push_back("server did not settle after the probe");
+  TreeSample idle = sample_tree(server.pid(), server.counters(), {.pss = true, .tasks = false});
+  r.server.pss_idle_kb = idle.pss_kb;
+
+  loadgen::LoadControl control;
+  Monitor monitor(server, control, s, progress);
+  std::thread watcher([&] { monitor.run(); });
+  std::optional<loadgen::LoadResult> load;
+  try {
+    load = loadgen::run_load(load_config(cell, s, server), &control);
+  } catch (const std::exception& e) {
+    r.fail(std::string("loadgen: ") + e.what());
+  }
+  monitor.request_stop();
+  watcher.join();
+
+  if (monitor.crash()) r.fail(*monitor.crash());
+  if (monitor.overran()) r.fail("hang: the load did not end in time (stopped)");
+  if (load) {
+    record_load(r, *load);
+    out.hgrm = load->corrected.count() > 0 ? load->corrected.to_hgrm() : "";
+    if (monitor.window()) record_server(r, *monitor.window(), *load);
+    else if (!monitor.crash()) r.warnings.push_back("server not sampled through the window");
+  }
+  if (auto stopped = server.stop()) {
+    if (stopped->find("killed by SIGTERM") != std::string::npos) r.warnings.push_back(*stopped);
+    else if (r.ok) r.fail(*stopped);
+  }
+  return out;
+}
+
+}  // namespace cb::harness

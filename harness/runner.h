@@ -1,0 +1,52 @@
+// runner.h: one run of one cell, start to finish:
+//
+//   start bench_server pinned to the server CPUs, probe it, let it settle,
+//   sample its idle PSS; run the load (the caller's thread is already
+//   pinned to the client CPUs, and the load threads inherit that); a
+//   monitor thread meanwhile watches the server for a crash, samples the
+//   server tree through the measured window and draws the progress line;
+//   stop the server (SIGTERM, grace, SIGKILL), reap it; fill a RunRecord.
+//
+// The server figures (CPU, context switches) are taken between a sample at
+// the start of the measured window and one just before its end, timed so
+// that it finishes before the load generator closes any connection (a
+// thread or process exiting after the window must not be counted, nor
+// lost mid-sample). They are scaled from that sub-window to the window's
+// length; per-request figures divide the server's rate by the load
+// generator's request rate.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "matrix.h"
+#include "progress.h"
+#include "results.h"
+
+namespace cb::harness {
+
+struct RunSettings {
+  std::string server_binary;
+  std::vector<int> server_cpus;
+  int loadgen_threads = 1;
+  std::chrono::nanoseconds duration{std::chrono::seconds(5)};
+  std::chrono::nanoseconds warmup{std::chrono::seconds(1)};
+  std::string docroot;      // http files (workspace.h)
+  std::string scratch_dir;  // where the counter files go
+  std::chrono::milliseconds stop_grace{5'000};
+  std::chrono::milliseconds sample_every{200};
+};
+
+struct RunOutput {
+  RunRecord record;
+  std::string hgrm;  // empty when there is no histogram
+};
+
+RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& settings, Progress& progress);
+
+// Source addresses for `connections` to one server port: none while half
+// the ephemeral port range suffices, else 127.0.0.2, 127.0.0.3, ...
+std::vector<std::string> source_ips_for(int connections);
+
+}  // namespace cb::harness

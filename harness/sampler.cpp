@@ -1,0 +1,133 @@
+// sampler.cpp: see sampler.h.
+#include "sampler.h"
+
+#include <algorithm>
+
+#include "procfs.h"
+
+namespace cb::harness {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Reads every task of `pid` into `out`; returns the live thread count seen.
+void read_tasks(pid_t pid, std::unordered_map<pid_t, TaskRecord>& out) {
+  for (pid_t tid : procfs::list_tasks(pid)) {
+    auto cs = procfs::read_task_switches(pid, tid);
+    if (!cs) continue;  // exited between the listing and the read
+    out[tid] = TaskRecord{pid, cs->voluntary, cs->involuntary};
+  }
+}
+
+TreeSample walk(pid_t root, const SampleOptions& options) {
+  TreeSample s;
+  s.taken = Clock::now();
+  uint64_t pss = 0;
+  bool pss_ok = options.pss;
+  for (const procfs::ProcStat& p : procfs::process_tree(root)) {
+    s.root_alive = s.root_alive || (p.pid == root && p.state != 'Z');
+    s.pids.insert(p.pid);
+    ++s.processes;
+    s.threads += p.num_threads;
+    s.utime_ticks += p.utime_ticks;
+    s.stime_ticks += p.stime_ticks;
+    if (options.pss && p.state != 'Z') {
+      auto kb = procfs::read_pss_kb(p.pid);
+      if (kb) pss += *kb;
+      // A process that exits mid-walk just drops out; only a root whose
+      // smaps cannot be read at all makes the figure unknown.
+      else if (p.pid == root) pss_ok = false;
+    }
+    if (options.tasks) read_tasks(p.pid, s.tasks);
+  }
+  if (pss_ok && s.processes > 0) s.pss_kb = pss;
+  s.cost_s = std::chrono::duration<double>(Clock::now() - s.taken).count();
+  return s;
+}
+
+bool same(const ReapedTotals& a, const ReapedTotals& b) {
+  return a.reaped == b.reaped && a.user_us == b.user_us && a.sys_us == b.sys_us &&
+         a.voluntary_cs == b.voluntary_cs && a.involuntary_cs == b.involuntary_cs;
+}
+
+// Differences of monotonically growing totals; a figure that went backwards
+// (a reading race) counts as no growth rather than as a huge unsigned value.
+uint64_t grown(uint64_t later, uint64_t earlier) { return later > earlier ? later - earlier : 0; }
+
+}  // namespace
+
+ReapedTotals read_reaped(const CounterBlock* c) {
+  if (c == nullptr) return {};
+  auto get = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_acquire); };
+  return ReapedTotals{get(c->children_reaped), get(c->children_user_us), get(c->children_sys_us),
+                      get(c->children_voluntary_cs), get(c->children_involuntary_cs)};
+}
+
+uint64_t TreeSample::live_voluntary() const {
+  uint64_t n = 0;
+  for (const auto& [tid, t] : tasks) n += t.voluntary;
+  return n;
+}
+
+uint64_t TreeSample::live_involuntary() const {
+  uint64_t n = 0;
+  for (const auto& [tid, t] : tasks) n += t.involuntary;
+  return n;
+}
+
+TreeSample sample_tree(pid_t root, const CounterBlock* counters, const SampleOptions& options) {
+  // A child reaped while the tree is walked would be counted twice or not
+  // at all; the counters moving is the sign, and the walk is repeated.
+  constexpr int kAttempts = 5;
+  TreeSample s;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    ReapedTotals before = read_reaped(counters);
+    s = walk(root, options);
+    s.reaped = read_reaped(counters);
+    if (same(before, s.reaped)) break;
+  }
+  return s;
+}
+
+void WindowTracker::add(const TreeSample& sample) {
+  if (!first_) first_ = sample;
+  for (const auto& [tid, t] : sample.tasks) last_seen_[tid] = t;
+  if (sample.pss_kb) pss_peak_kb_ = std::max(pss_peak_kb_.value_or(0), *sample.pss_kb);
+  threads_peak_ = std::max(threads_peak_, sample.threads);
+  processes_peak_ = std::max(processes_peak_, sample.processes);
+}
+
+WindowFigures WindowTracker::finish(const TreeSample& last) const {
+  WindowFigures w;
+  if (!first_) return w;
+  const TreeSample& first = *first_;
+  const double tick = 1.0 / static_cast<double>(procfs::clock_ticks_per_s());
+  w.duration_s = std::chrono::duration<double>(last.taken - first.taken).count();
+  w.cpu_user_s = static_cast<double>(grown(last.utime_ticks, first.utime_ticks)) * tick +
+                 static_cast<double>(grown(last.reaped.user_us, first.reaped.user_us)) / 1e6;
+  w.cpu_sys_s = static_cast<double>(grown(last.stime_ticks, first.stime_ticks)) * tick +
+                static_cast<double>(grown(last.reaped.sys_us, first.reaped.sys_us)) / 1e6;
+
+  // End total: live tasks now, plus threads that vanished from a process
+  // that is still alive (kept at their last seen value).
+  uint64_t end_vol = last.live_voluntary();
+  uint64_t end_invol = last.live_involuntary();
+  int exited = 0;
+  for (const auto& [tid, t] : last_seen_) {
+    if (last.tasks.count(tid) != 0 || last.pids.count(t.tgid) == 0) continue;
+    end_vol += t.voluntary;
+    end_invol += t.involuntary;
+    ++exited;
+  }
+  end_vol += last.reaped.voluntary_cs;
+  end_invol += last.reaped.involuntary_cs;
+  w.voluntary_cs = grown(end_vol, first.live_voluntary() + first.reaped.voluntary_cs);
+  w.involuntary_cs = grown(end_invol, first.live_involuntary() + first.reaped.involuntary_cs);
+  w.threads_exited = exited;
+  w.pss_peak_kb = pss_peak_kb_;
+  w.threads_peak = threads_peak_;
+  w.processes_peak = processes_peak_;
+  return w;
+}
+
+}  // namespace cb::harness

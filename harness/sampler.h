@@ -1,0 +1,114 @@
+// sampler.h: measures the server's process tree from outside, through /proc
+// and the server's shared counters, and turns samples into window figures.
+//
+// What is counted, and how exits inside the window are handled:
+//  * CPU user/sys: /proc/PID/stat utime/stime of every live process of the
+//    tree. Those totals are process-wide and already include threads that
+//    exited (the kernel folds a dead thread's times into its process), so
+//    threads need no care. Processes that exited and were reaped by the
+//    server are in the server's counters (children_user_us/children_sys_us,
+//    from wait4's rusage). Window CPU = (live + reaped) at the end − (live +
+//    reaped) at the start: a child alive at the start and reaped inside the
+//    window contributes exactly what it used in the window.
+//  * Context switches: the kernel gives per-thread figures only
+//    (/proc/PID/task/TID/status); the process-wide total including dead
+//    threads exists only for getrusage(RUSAGE_SELF) and for the parent's
+//    wait4. So: live threads of every process are summed, reaped processes
+//    come from the server's counters (children_*_cs, wait4's rusage, which
+//    covers all their threads), and a thread that disappears while its
+//    process lives on is kept at the last value a sample saw (switches
+//    after that sample are missed, and the run gets a warning naming how
+//    many threads exited). In the measured window connections stay open, so
+//    the per-connection threads of thread:per-conn do not exit there.
+//  * Consistency: the counters are read before and after walking the tree;
+//    if a child was reaped meanwhile the sample is taken again, so a child
+//    is never counted both live and reaped (nor neither).
+//  * Memory: PSS (KiB) from /proc/PID/smaps_rollup summed over the tree;
+//    threads and processes counted per sample. Peaks are over the samples.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/counters.h"
+
+namespace cb::harness {
+
+// What the server's counters say about children it reaped.
+struct ReapedTotals {
+  uint64_t reaped = 0;
+  uint64_t user_us = 0;
+  uint64_t sys_us = 0;
+  uint64_t voluntary_cs = 0;
+  uint64_t involuntary_cs = 0;
+};
+ReapedTotals read_reaped(const CounterBlock* counters);
+
+struct TaskRecord {
+  pid_t tgid = 0;
+  uint64_t voluntary = 0;
+  uint64_t involuntary = 0;
+};
+
+struct TreeSample {
+  std::chrono::steady_clock::time_point taken{};  // when the walk started
+  double cost_s = 0;                               // how long it took
+  bool root_alive = false;
+  int processes = 0;
+  int64_t threads = 0;
+  uint64_t utime_ticks = 0;  // live processes
+  uint64_t stime_ticks = 0;
+  std::optional<uint64_t> pss_kb;  // null when not asked for or unreadable
+  std::unordered_set<pid_t> pids;
+  std::unordered_map<pid_t, TaskRecord> tasks;  // by tid; empty unless asked
+  ReapedTotals reaped;
+
+  uint64_t live_voluntary() const;
+  uint64_t live_involuntary() const;
+};
+
+struct SampleOptions {
+  bool pss = true;
+  bool tasks = true;
+};
+
+// Takes one consistent sample of the tree rooted at `root`. `counters` may
+// be null (then reaped children are unknown and count as zero).
+TreeSample sample_tree(pid_t root, const CounterBlock* counters, const SampleOptions& options = {});
+
+// Figures of the server over a window, from its first and last sample plus
+// whatever was seen in between (peaks, exited threads).
+struct WindowFigures {
+  double duration_s = 0;  // between the two samples
+  double cpu_user_s = 0;
+  double cpu_sys_s = 0;
+  uint64_t voluntary_cs = 0;
+  uint64_t involuntary_cs = 0;
+  std::optional<uint64_t> pss_peak_kb;
+  int64_t threads_peak = 0;
+  int processes_peak = 0;
+  int threads_exited = 0;  // threads that vanished from live processes
+};
+
+// Accumulates samples of one window.
+class WindowTracker {
+ public:
+  void add(const TreeSample& sample);  // the first call is the start sample
+  bool started() const { return first_.has_value(); }
+  // Call after the last add(); `last` must be the sample added last.
+  WindowFigures finish(const TreeSample& last) const;
+
+ private:
+  std::optional<TreeSample> first_;
+  std::unordered_map<pid_t, TaskRecord> last_seen_;  // every task seen, latest values
+  std::optional<uint64_t> pss_peak_kb_;
+  int64_t threads_peak_ = 0;
+  int processes_peak_ = 0;
+};
+
+}  // namespace cb::harness

@@ -1,0 +1,328 @@
+// server_control.cpp: see server_control.h.
+#include "server_control.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/status.h"
+
+namespace cb::harness {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kPollStep{5};
+// Reaping what SIGKILL left of a group: bounded, a zombie takes microseconds.
+constexpr milliseconds kGroupReapLimit{2'000};
+// The probe's send/receive timeout: a server that cannot answer one request
+// in this time is not ready.
+constexpr int kProbeTimeoutS = 5;
+
+Fd make_memfd(const char* name) {
+  Fd fd(::memfd_create(name, MFD_CLOEXEC));
+  if (!fd) throw SysError(fmt::format("memfd_create({})", name), errno);
+  return fd;
+}
+
+std::string read_memfd(int fd) {
+  std::string out;
+  char buf[4096];
+  for (off_t at = 0;;) {
+    ssize_t n = ::pread(fd, buf, sizeof buf, at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    at += n;
+  }
+  return out;
+}
+
+// Only async-signal-safe calls between fork and exec: the harness has threads.
+[[noreturn]] void exec_child(pid_t parent, const cpu_set_t* cpus, int out_fd, int err_fd,
+                             char* const* argv) {
+  ::setpgid(0, 0);
+  if (cpus != nullptr && ::sched_setaffinity(0, sizeof(cpu_set_t), cpus) != 0) {
+    static const char kMsg[] = "harness: sched_setaffinity failed in the server child\n";
+    (void)!::write(err_fd, kMsg, sizeof kMsg - 1);
+    ::_exit(126);
+  }
+  rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(126);  // the harness died before prctl
+  int null_fd = ::open("/dev/null", O_RDONLY);
+  if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
+  ::dup2(out_fd, STDOUT_FILENO);
+  ::dup2(err_fd, STDERR_FILENO);
+  ::execv(argv[0], argv);
+  static const char kMsg[] = "harness: cannot exec the server binary\n";
+  (void)!::write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
+  ::_exit(127);
+}
+
+std::vector<std::string> server_args(const ServerSpec& s) {
+  std::vector<std::string> args = {s.binary, "--model", s.model, "--proto", s.proto, "--host",
+                                   "127.0.0.1", "--port", "0"};
+  if (!s.stats_file.empty()) args.insert(args.end(), {"--stats-file", s.stats_file});
+  if (s.proto == "http") args.insert(args.end(), {"--root", s.root});
+  args.insert(args.end(), s.extra_args.begin(), s.extra_args.end());
+  return args;
+}
+
+// Blocking connect with send/receive timeouts; invalid Fd on failure.
+Fd connect_probe(const std::string& host, uint16_t port) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return fd;
+  timeval tv{kProbeTimeoutS, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return Fd();
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) return Fd();
+  return fd;
+}
+
+bool send_all(int fd, const std::string& bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// Reads until `enough(received)` holds, EOF or timeout.
+template <class Enough>
+std::string recv_until(int fd, Enough enough) {
+  std::string got;
+  char buf[1024];
+  while (!enough(got)) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  return got;
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find_first_of("\r\n")); }
+
+}  // namespace
+
+bool become_subreaper() { return ::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0; }
+
+std::string describe_wait_status(int status) {
+  if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const char* name = ::sigabbrev_np(WTERMSIG(status));
+    return fmt::format("killed by SIG{}{}", name ? name : std::to_string(WTERMSIG(status)).c_str(),
+                       WCOREDUMP(status) ? " (core dumped)" : "");
+  }
+  return fmt::format("ended with wait status {:#x}", status);
+}
+
+ServerControl::ServerControl(ServerSpec spec) : spec_(std::move(spec)) {}
+
+ServerControl::~ServerControl() {
+  if (pid_ > 0) stop();
+}
+
+const CounterBlock* ServerControl::counters() const {
+  return counters_ ? &counters_->block() : nullptr;
+}
+
+std::optional<std::string> ServerControl::start() {
+  out_ = make_memfd("server-stdout");
+  err_ = make_memfd("server-stderr");
+  std::vector<std::string> args = server_args(spec_);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int cpu : spec_.cpus) CPU_SET(static_cast<std::size_t>(cpu), &set);
+  const cpu_set_t* pin = spec_.cpus.empty() ? nullptr : &set;
+
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) throw SysError("fork(server)", errno);
+  if (pid == 0) exec_child(parent, pin, out_.get(), err_.get(), argv.data());
+  pid_ = pid;
+  ::setpgid(pid_, pid_);  // also in the child: whichever runs first wins the race
+  if (auto failed = wait_listening()) {
+    stop();
+    return failed;
+  }
+  if (auto failed = probe()) {
+    stop();
+    return failed;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> ServerControl::wait_listening() {
+  auto deadline = Clock::now() + spec_.startup_timeout;
+  for (;;) {
+    std::string out = read_memfd(out_.get());
+    std::size_t at = out.rfind("listening ", 0) == 0 ? 0 : out.find("\nlistening ");
+    if (at != std::string::npos) {
+      std::size_t start = out[at] == '\n' ? at + 1 : at;
+      std::size_t eol = out.find('\n', start);
+      std::string line = out.substr(start, eol == std::string::npos ? std::string::npos : eol - start);
+      std::string addr = line.substr(10, line.find(' ', 10) - 10);  // after "listening "
+      std::size_t colon = addr.rfind(':');
+      if (eol != std::string::npos && colon != std::string::npos) {
+        host_ = addr.substr(0, colon);
+        port_ = static_cast<uint16_t>(std::strtoul(addr.c_str() + colon + 1, nullptr, 10));
+        break;
+      }
+    }
+    if (auto exited = check_exited()) {
+      std::string why = last_error_line();
+      return fmt::format("startup: server {}{}{}", exited->substr(exited->find(' ') + 1),
+                         why.empty() ? "" : ": ", why);
+    }
+    if (Clock::now() > deadline) {
+      return fmt::format("startup: no 'listening' line within {} ms", spec_.startup_timeout.count());
+    }
+    std::this_thread::sleep_for(kPollStep);
+  }
+  try {
+    counters_ = std::make_unique<CounterReader>(spec_.stats_file);
+  } catch (const std::exception& e) {
+    return fmt::format("startup: cannot map the server counters: {}", e.what());
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> ServerControl::probe() {
+  Fd fd = connect_probe(host_, port_);
+  if (!fd) return fmt::format("startup: probe cannot connect to {}:{}: {}", host_, port_,
+                              std::strerror(errno));
+  if (spec_.proto == "echo") {
+    const std::string ping = "harness-probe\n";
+    std::string got;
+    if (send_all(fd.get(), ping)) {
+      got = recv_until(fd.get(), [&](const std::string& g) { return g.size() >= ping.size(); });
+    }
+    if (got != ping) return "startup: the echo probe was not echoed back";
+    return std::nullopt;
+  }
+  const std::string request = "HEAD " + spec_.probe_path + " HTTP/1.0\r\n\r\n";
+  std::string got;
+  if (send_all(fd.get(), request)) {
+    got = recv_until(fd.get(), [](const std::string& g) { return g.find("\r\n\r\n") != g.npos; });
+  }
+  std::string status = first_line(got);
+  if (status.rfind("HTTP/1.", 0) != 0 || status.find(" 200") == std::string::npos) {
+    return fmt::format("startup: the HTTP probe (HEAD {}) got '{}'", spec_.probe_path, status);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> ServerControl::check_exited() {
+  std::lock_guard lock(wait_mu_);
+  if (pid_ <= 0) return std::string("crash: not running");
+  if (!reaped_) {
+    int status = 0;
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == 0) return std::nullopt;
+    if (r < 0) return fmt::format("crash: waitpid: {}", std::strerror(errno));
+    reaped_ = true;
+    exit_status_ = status;
+  }
+  return "crash: server " + describe_wait_status(exit_status_);
+}
+
+bool ServerControl::wait_idle(milliseconds limit) {
+  const CounterBlock* c = counters();
+  if (c == nullptr) return false;
+  auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (c->connections_closed.load() >= c->connections_accepted.load()) {
+      // A closed connection's thread or process still has to exit and be
+      // reaped; this is a few microseconds of work, give it a moment.
+      std::this_thread::sleep_for(milliseconds(20));
+      return true;
+    }
+    std::this_thread::sleep_for(kPollStep);
+  }
+  return false;
+}
+
+std::optional<std::string> ServerControl::stop() {
+  if (pid_ <= 0) return std::nullopt;
+  std::optional<std::string> result;
+  if (auto exited = check_exited()) {
+    result = exited;  // it was already gone: whatever killed it is the story
+  } else {
+    ::kill(pid_, SIGTERM);
+    auto deadline = Clock::now() + spec_.stop_grace;
+    while (!check_exited() && Clock::now() < deadline) std::this_thread::sleep_for(kPollStep);
+    std::lock_guard lock(wait_mu_);
+    if (!reaped_) {
+      ::kill(-pid_, SIGKILL);
+      int status = 0;
+      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+      reaped_ = true;
+      exit_status_ = status;
+      result = fmt::format("hang: server still running {} ms after SIGTERM (SIGKILLed)",
+                           spec_.stop_grace.count());
+    } else if (!(WIFEXITED(exit_status_) && WEXITSTATUS(exit_status_) == 0)) {
+      result = "exit: on SIGTERM the server " + describe_wait_status(exit_status_);
+    }
+  }
+  kill_group_and_reap();
+  pid_ = -1;
+  return result;
+}
+
+void ServerControl::kill_group_and_reap() {
+  // The server's group: its children still alive (a crashed parent leaves
+  // them) die now; those re-parented to us (subreaper) are reaped here.
+  if (::kill(-pid_, SIGKILL) != 0) return;  // ESRCH: nobody left
+  auto deadline = Clock::now() + kGroupReapLimit;
+  while (Clock::now() < deadline) {
+    pid_t r = ::waitpid(-pid_, nullptr, WNOHANG);
+    if (r < 0) return;  // ECHILD: none of them is ours to reap
+    if (r == 0) std::this_thread::sleep_for(kPollStep);
+  }
+}
+
+std::string ServerControl::output() const {
+  std::string out = out_ ? read_memfd(out_.get()) : "";
+  std::string err = err_ ? read_memfd(err_.get()) : "";
+  return out + err;
+}
+
+std::string ServerControl::last_error_line() const {
+  std::string err = err_ ? read_memfd(err_.get()) : "";
+  while (!err.empty() && (err.back() == '\n' || err.back() == '\r')) err.pop_back();
+  std::size_t nl = err.rfind('\n');
+  return nl == std::string::npos ? err : err.substr(nl + 1);
+}
+
+}  // namespace cb::harness

@@ -1,0 +1,128 @@
+// cli_test.cpp: the loadgen binary as a user meets it: bad input is one line
+// on stderr and exit 2, --help prints the option table, a target with
+// nothing listening gives connect errors, a report and exit 1, and --json /
+// --hgrm write their files.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "test_server.h"
+
+extern char** environ;
+
+namespace cb::loadgen {
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string temp_path(const std::string& name) {
+  return ::testing::TempDir() + "loadgen_cli_" + std::to_string(::getpid()) + "_" + name;
+}
+
+// Runs the loadgen binary with stdout and stderr captured in files.
+Outcome run_loadgen(std::vector<std::string> args) {
+  std::string out_path = temp_path("stdout"), err_path = temp_path("stderr");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  args.insert(args.begin(), CB_LOADGEN_BINARY);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  Outcome o;
+  int rc = posix_spawn(&pid, CB_LOADGEN_BINARY, &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return o;
+  int status = 0;
+  if (::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) o.exit_code = WEXITSTATUS(status);
+  o.out = slurp(out_path);
+  o.err = slurp(err_path);
+  ::unlink(out_path.c_str());
+  ::unlink(err_path.c_str());
+  return o;
+}
+
+void expect_one_line_error(const std::vector<std::string>& args, const std::string& mentions) {
+  Outcome o = run_loadgen(args);
+  EXPECT_EQ(o.exit_code, 2) << o.err;
+  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+  EXPECT_EQ(o.err.rfind("loadgen: ", 0), 0u) << o.err;
+  EXPECT_NE(o.err.find(mentions), std::string::npos) << o.err;
+  EXPECT_TRUE(o.out.empty()) << o.out;
+}
+
+TEST(Cli, BadInputIsOneLineAndExitTwo) {
+  expect_one_line_error({}, "TARGET");
+  expect_one_line_error({"--no-such-option", "127.0.0.1:1"}, "--no-such-option");
+  expect_one_line_error({"-c", "lots", "127.0.0.1:1"}, "lots");
+  expect_one_line_error({"-d", "5parsecs", "127.0.0.1:1"}, "5parsecs");
+  expect_one_line_error({"--msg-size", "12XB", "127.0.0.1:1"}, "12XB");
+  expect_one_line_error({"127.0.0.1"}, "port");
+  expect_one_line_error({"127.0.0.1:99999"}, "65535");
+  expect_one_line_error({"--proto", "ftp", "127.0.0.1:1"}, "ftp");
+  expect_one_line_error({"-p", "0", "127.0.0.1:1"}, "pipeline");
+  expect_one_line_error({"--close", "127.0.0.1:1"}, "--close");
+  expect_one_line_error({"--source-ips", "10.0.0.9-10.0.0.1", "127.0.0.1:1"}, "10.0.0.9");
+  expect_one_line_error({"--paths", "/no/such/file", "http://127.0.0.1:1/"}, "/no/such/file");
+}
+
+TEST(Cli, HelpListsOptionsWithUnits) {
+  Outcome o = run_loadgen({"--help"});
+  EXPECT_EQ(o.exit_code, 0);
+  for (const char* text : {"--connections", "--rate", "--warmup", "--pipeline", "--source-ips", "--json",
+                           "--hgrm", "10k", "30s", "64KiB"}) {
+    EXPECT_NE(o.out.find(text), std::string::npos) << text;
+  }
+}
+
+TEST(Cli, NothingListeningReportsConnectErrorsAndExitsOne) {
+  std::string port = std::to_string(testing::unused_port());
+  Outcome o = run_loadgen({"-c", "3", "-d", "20s", "127.0.0.1:" + port});
+  EXPECT_EQ(o.exit_code, 1) << o.out << o.err;
+  EXPECT_NE(o.out.find("Errors: connect"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("Connection refused"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("no connection to 127.0.0.1:" + port), std::string::npos) << o.out;
+}
+
+TEST(Cli, RunWritesSummaryJsonAndHgrm) {
+  testing::TestServer server({});
+  std::string json_path = temp_path("out.json"), hgrm_path = temp_path("out.hgrm");
+  Outcome o = run_loadgen({"-c", "2", "-n", "1k", "--msg-size", "1KiB", "--json", json_path, "--hgrm",
+                           hgrm_path, "127.0.0.1:" + std::to_string(server.port())});
+  EXPECT_EQ(o.exit_code, 0) << o.out << o.err;
+  EXPECT_NE(o.out.find("1000 requests in"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("Requests/sec:"), std::string::npos) << o.out;
+  nlohmann::json doc = nlohmann::json::parse(slurp(json_path));
+  EXPECT_EQ(doc["results"]["requests"], 1000);
+  EXPECT_EQ(doc["results"]["bytes_read"], 1000 * 1024);
+  EXPECT_EQ(doc["config"]["msg_size_bytes"], 1024);
+  std::string hgrm = slurp(hgrm_path);
+  EXPECT_EQ(hgrm.rfind("       Value     Percentile", 0), 0u);
+  EXPECT_NE(hgrm.find("Total count    =         1000]"), std::string::npos) << hgrm;
+  ::unlink(json_path.c_str());
+  ::unlink(hgrm_path.c_str());
+}
+
+}  // namespace
+}  // namespace cb::loadgen

@@ -1,0 +1,745 @@
+// worker.cpp: one load thread's event loop and connections (see worker.h).
+//
+// A connection is one Conn in a per-thread array: its socket, its reader
+// (the protocol's response parser), one timer and a ring of the requests in
+// flight (pipeline slots, each with its intended and actual send times). The
+// timer is shared by everything a connection waits for (connect timeout,
+// request timeout, the next open-loop send, a reconnect) and is re-armed
+// lazily: only when the new deadline is earlier than the armed one; when it
+// fires it works out what is due and re-arms for what is left.
+//
+// Hot path per response: one read into the thread's buffer, the reader
+// consumes the bytes in place, two histogram increments, and one write
+// (writev of the prebuilt request bytes) for every request it frees up.
+// Nothing allocates and nothing prints: errors are counted by class.
+//
+// Sockets are reconnected only from the timer, which the loop runs after all
+// I/O events of an iteration, so a stale event for a closed socket can never
+// reach its successor (a Conn in kIdle ignores I/O events).
+#include "worker.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "common/io.h"
+#include "common/socket.h"
+#include "connection.h"
+#include "event/epoll_poller.h"
+#include "event/event_loop.h"
+
+namespace cb::loadgen {
+
+int64_t monotonic_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             event::Clock::now().time_since_epoch())
+      .count();
+}
+
+void SharedRun::stop_all() const {
+  uint64_t one = 1;
+  ssize_t n = ::write(stop_fd, &one, sizeof one);
+  (void)n;  // an eventfd that cannot take more is already readable
+}
+
+namespace {
+
+using Loop = event::EventLoop<event::EpollPoller>;
+
+int64_t to_ns(event::Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+event::Clock::time_point from_ns(int64_t ns) {
+  return event::Clock::time_point(
+      std::chrono::duration_cast<event::Clock::duration>(std::chrono::nanoseconds(ns)));
+}
+
+// 64 KiB: a whole pipeline of typical responses per read, and one buffer per
+// thread rather than per connection, so idle connections cost no buffer.
+constexpr std::size_t kReadBufferSize = 64 * 1024;
+// Requests gathered into one writev; more are written in further calls.
+constexpr int kMaxIov = 64;
+// Reconnect back-off after a failed connect: 10 ms doubling up to 1 s, so a
+// dead server costs few syscalls but a restarted one is found again quickly.
+constexpr int64_t kFirstBackoffNs = 10'000'000;
+constexpr int64_t kMaxBackoffNs = 1'000'000'000;
+
+struct InFlight {
+  int64_t intended_ns;  // open loop: the schedule; closed loop: = sent_ns
+  int64_t sent_ns;      // when it was handed to the socket (or connect began)
+  uint32_t request;     // index into the RequestSet
+};
+
+enum class ConnState : uint8_t { kIdle, kConnecting, kOpen };
+
+template <class Reader>
+class Worker;
+
+template <class Reader>
+struct Conn {
+  event::Handler handler;  // first member: the Handler* is the Conn*
+  event::Timer timer;
+  Worker<Reader>* worker = nullptr;
+  InFlight* ring = nullptr;  // pipeline slots, in the worker's array
+  Fd fd;
+  int64_t next_intended_ns = 0;  // open loop: next slot; 0 = schedule not started
+  int64_t retry_at_ns = 0;       // kIdle: when to reconnect; 0 = on demand
+  int64_t connect_deadline_ns = 0;
+  uint32_t id = 0;               // global connection number
+  uint32_t unsent_offset = 0;    // bytes of the first unsent request written
+  uint16_t head = 0;             // oldest request in flight
+  uint16_t inflight = 0;         // queued and not answered (incl. unsent)
+  uint16_t unsent = 0;           // the newest `unsent` are not fully written
+  uint16_t sent_on_conn = 0;
+  uint8_t connect_failures = 0;
+  ConnState state = ConnState::kIdle;
+  bool want_write = false;       // writable interest registered
+  bool first_attempt_done = false;
+  Reader reader;
+};
+
+struct WorkerHandler {
+  event::Handler handler;  // first member, as in Conn
+  void* worker;
+};
+
+template <class Reader>
+class Worker {
+ public:
+  Worker(const WorkerPlan& plan, WorkerResult& out);
+  void run();
+
+ private:
+  using C = Conn<Reader>;
+  static void on_conn_event(event::Handler* h, uint32_t events);
+  static void on_ramp(event::Handler* h, uint32_t events);
+  static void on_phase(event::Handler* h, uint32_t events);
+  static void on_stop(event::Handler* h, uint32_t events);
+
+  // Connection life cycle.
+  void begin(C& c, int64_t now);
+  void start_connect(C& c, int64_t now);
+  void finish_connect(C& c);
+  void on_connected(C& c, int64_t now);
+  void close_conn(C& c, int64_t now, ErrorClass why, int err);
+  void close_quietly(C& c, int64_t now);
+  void release(C& c, int64_t now);
+  void on_timer(C& c);
+  void rearm(C& c, int64_t now);
+
+  // Requests and responses.
+  bool may_send(const C& c, int64_t now) const;
+  void pump(C& c, int64_t now, bool on_schedule);
+  void queue_request(C& c, int64_t now, bool on_schedule);
+  bool flush(C& c, int64_t now);
+  void set_write_interest(C& c, bool on);
+  void on_readable(C& c);
+  bool consume(C& c, const char* data, std::size_t n, int64_t now);
+  void complete(C& c, const Response& r, int64_t now);
+  void on_eof(C& c, int64_t now);
+
+  int64_t first_slot(const C& c, int64_t now) const;
+  uint32_t pick_request();
+  bool recording(int64_t now) const { return now >= tl_.measure_ns && now < tl_.end_ns; }
+  void count_error(ErrorClass cls, int err);
+  void check_done();
+  void sample_cpu(bool at_end);
+
+  const LoadConfig& cfg_;
+  const WorkerPlan& plan_;
+  WorkerResult& out_;
+  Timeline tl_;
+  Loop loop_;
+  RequestSet requests_;
+  std::vector<uint32_t> cumulative_weights_;
+  SockAddr target_;
+  std::vector<SockAddr> sources_;
+  std::unique_ptr<C[]> conns_;
+  std::unique_ptr<InFlight[]> ring_;
+  std::unique_ptr<char[]> buf_;
+  uint32_t nconns_ = 0;
+  uint32_t started_ = 0;  // connections begun by the ramp
+  uint16_t depth_;
+  bool close_mode_;
+  bool open_loop_;
+  int64_t interval_ns_ = 0;   // open loop: per-connection send interval
+  double phase_step_ns_ = 0;  // open loop: offset between connections' schedules
+  double ramp_per_ns_ = 0;    // connects per ns on this thread; 0 = all at once
+  uint64_t quota_left_;
+  uint64_t inflight_total_ = 0;
+  uint64_t rng_ = 0x2545f4914f6cdd1dull;
+  uint64_t live_requests_ = 0, live_errors_ = 0, live_open_ = 0;
+  bool measuring_ = false;
+  rusage cpu_start_{};
+  WorkerHandler ramp_handler_{}, phase_handler_{}, stop_handler_{};
+  event::Timer ramp_timer_, phase_timer_;
+};
+
+template <class Reader>
+Worker<Reader>::Worker(const WorkerPlan& plan, WorkerResult& out)
+    : cfg_(*plan.config),
+      plan_(plan),
+      out_(out),
+      tl_(plan.timeline),
+      requests_(cfg_),
+      target_(resolve_numeric(cfg_.host, cfg_.port)),
+      buf_(new char[kReadBufferSize]),
+      depth_(static_cast<uint16_t>(cfg_.close_after_request ? 1 : cfg_.pipeline)),
+      close_mode_(cfg_.close_after_request),
+      open_loop_(cfg_.open_loop()),
+      quota_left_(plan.request_quota == 0 ? UINT64_MAX : plan.request_quota) {
+  uint32_t total = static_cast<uint32_t>(cfg_.connections);
+  uint32_t t = static_cast<uint32_t>(plan.threads), me = static_cast<uint32_t>(plan.index);
+  nconns_ = total / t + (me < total % t ? 1 : 0);
+  conns_.reset(new C[nconns_]);
+  ring_.reset(new InFlight[static_cast<std::size_t>(nconns_) * depth_]);
+  for (uint32_t i = 0; i < nconns_; ++i) {
+    C& c = conns_[i];
+    c.handler.on_event = &Worker::on_conn_event;
+    c.timer.handler = &c.handler;
+    c.worker = this;
+    c.ring = &ring_[static_cast<std::size_t>(i) * depth_];
+    c.id = me + i * t;
+  }
+  uint32_t sum = 0;
+  for (const WeightedPath& p : cfg_.paths) cumulative_weights_.push_back(sum += p.weight);
+  for (const std::string& ip : cfg_.source_ips) sources_.push_back(resolve_numeric(ip, 0));
+  if (open_loop_) {
+    interval_ns_ = std::max<int64_t>(1, static_cast<int64_t>(total * 1e9 / cfg_.rate_per_s));
+    phase_step_ns_ = 1e9 / cfg_.rate_per_s;
+  }
+  if (cfg_.connect_rate_per_s > 0) ramp_per_ns_ = cfg_.connect_rate_per_s / t / 1e9;
+  rng_ += me;
+  ramp_handler_ = {{&Worker::on_ramp}, this};
+  phase_handler_ = {{&Worker::on_phase}, this};
+  stop_handler_ = {{&Worker::on_stop}, this};
+  ramp_timer_.handler = &ramp_handler_.handler;
+  phase_timer_.handler = &phase_handler_.handler;
+}
+
+template <class Reader>
+void Worker<Reader>::run() {
+  loop_.watch(plan_.shared->stop_fd, event::kReadable, &stop_handler_.handler);
+  if (plan_.extra_stop_fd >= 0) {
+    loop_.watch(plan_.extra_stop_fd, event::kReadable, &stop_handler_.handler);
+  }
+  loop_.arm(&ramp_timer_, from_ns(tl_.start_ns));
+  loop_.arm(&phase_timer_, from_ns(tl_.measure_ns));
+  if (nconns_ == 0) out_.stop_reason = "requests";
+  while (!loop_.stopping() && nconns_ > 0) loop_.run_once();
+  int64_t now = to_ns(loop_.refresh_now());
+  out_.end_ns = std::min(now, tl_.end_ns);
+  if (measuring_) sample_cpu(true);
+  for (uint32_t i = 0; i < nconns_; ++i) conns_[i].fd.reset();
+}
+
+// ---- event entry points -------------------------------------------------
+
+template <class Reader>
+void Worker<Reader>::on_conn_event(event::Handler* h, uint32_t events) {
+  C& c = *reinterpret_cast<C*>(h);
+  Worker& w = *c.worker;
+  if (events & event::kTimer) {
+    w.on_timer(c);
+    return;
+  }
+  switch (c.state) {
+    case ConnState::kConnecting:
+      w.finish_connect(c);
+      return;
+    case ConnState::kOpen:
+      if (events & event::kReadable) {
+        w.on_readable(c);
+      } else if ((events & event::kWritable) && w.flush(c, to_ns(w.loop_.now()))) {
+        w.rearm(c, to_ns(w.loop_.now()));
+      }
+      return;
+    case ConnState::kIdle:
+      return;  // a stale event of a socket closed earlier in this iteration
+  }
+}
+
+// Starts the connections whose turn has come (all at once without a ramp).
+template <class Reader>
+void Worker<Reader>::on_ramp(event::Handler* h, uint32_t) {
+  Worker& w = *static_cast<Worker*>(reinterpret_cast<WorkerHandler*>(h)->worker);
+  int64_t now = to_ns(w.loop_.now());
+  uint32_t due = w.nconns_;
+  if (w.ramp_per_ns_ > 0) {
+    double n = static_cast<double>(now - w.tl_.start_ns) * w.ramp_per_ns_ + 1;
+    due = static_cast<uint32_t>(std::min<double>(w.nconns_, n));
+  }
+  while (w.started_ < due) w.begin(w.conns_[w.started_++], now);
+  if (w.started_ < w.nconns_) {
+    auto next = w.tl_.start_ns + static_cast<int64_t>(w.started_ / w.ramp_per_ns_);
+    w.loop_.arm(&w.ramp_timer_, from_ns(std::max(next, now)));
+  }
+}
+
+// The measured window opens (CPU sample), then closes (stop).
+template <class Reader>
+void Worker<Reader>::on_phase(event::Handler* h, uint32_t) {
+  Worker& w = *static_cast<Worker*>(reinterpret_cast<WorkerHandler*>(h)->worker);
+  if (!w.measuring_) {
+    w.measuring_ = true;
+    w.sample_cpu(false);
+    if (w.tl_.end_ns != INT64_MAX) w.loop_.arm(&w.phase_timer_, from_ns(w.tl_.end_ns));
+    return;
+  }
+  w.out_.stop_reason = "duration";
+  w.loop_.stop();
+}
+
+template <class Reader>
+void Worker<Reader>::on_stop(event::Handler* h, uint32_t) {
+  Worker& w = *static_cast<Worker*>(reinterpret_cast<WorkerHandler*>(h)->worker);
+  w.out_.stop_reason = w.plan_.shared->unreachable.load() ? "unreachable" : "stopped";
+  w.loop_.stop();
+}
+
+// ---- connection life cycle ------------------------------------------------
+
+template <class Reader>
+void Worker<Reader>::begin(C& c, int64_t now) {
+  if (close_mode_) {
+    // One request per connection: the schedule runs from now and a socket
+    // is opened for each request when it is due.
+    if (open_loop_) c.next_intended_ns = first_slot(c, now);
+    c.retry_at_ns = 0;
+    rearm(c, now);
+    return;
+  }
+  start_connect(c, now);
+}
+
+template <class Reader>
+void Worker<Reader>::start_connect(C& c, int64_t now) {
+  if (quota_left_ == 0) return;
+  ++out_.counters.connect_attempts;
+  c.retry_at_ns = 0;
+  c.sent_on_conn = 0;
+  const sockaddr* addr = reinterpret_cast<const sockaddr*>(&target_.storage);
+  Fd fd(::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return close_conn(c, now, ErrorClass::kConnect, errno);
+  int one = 1;
+  (void)::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // only costs latency
+  if (!sources_.empty()) {
+    const SockAddr& src = sources_[c.id % sources_.size()];
+    // Defer the port choice to connect(), so ports are unique per
+    // (source, destination) pair rather than per source address.
+    if (::setsockopt(fd.get(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0 ||
+        ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&src.storage), src.length) != 0) {
+      return close_conn(c, now, ErrorClass::kConnect, errno);
+    }
+  }
+  if (::connect(fd.get(), addr, target_.length) != 0 && errno != EINPROGRESS) {
+    return close_conn(c, now, ErrorClass::kConnect, errno);
+  }
+  c.fd = std::move(fd);
+  c.state = ConnState::kConnecting;
+  c.connect_deadline_ns = now + cfg_.connect_timeout.count();
+  loop_.watch(c.fd.get(), event::kWritable, &c.handler);
+  // --close: the request counts from the start of its connection.
+  if (close_mode_ && may_send(c, now)) queue_request(c, now, true);
+  rearm(c, now);
+}
+
+template <class Reader>
+void Worker<Reader>::finish_connect(C& c) {
+  int64_t now = to_ns(loop_.now());
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err != 0) return close_conn(c, now, ErrorClass::kConnect, err);
+  on_connected(c, now);
+}
+
+template <class Reader>
+void Worker<Reader>::on_connected(C& c, int64_t now) {
+  c.state = ConnState::kOpen;
+  c.connect_failures = 0;
+  c.first_attempt_done = true;
+  ++out_.counters.connections_opened;
+  plan_.live->open.store(++live_open_, std::memory_order_relaxed);
+  if (!plan_.shared->any_connected.load(std::memory_order_relaxed)) {
+    plan_.shared->any_connected.store(true, std::memory_order_relaxed);
+  }
+  loop_.modify(c.fd.get(), event::kReadable, &c.handler);
+  c.want_write = false;
+  // Each connection's schedule starts once it can first send, so connection
+  // set-up is not charged to the server as lateness.
+  if (open_loop_ && c.next_intended_ns == 0) c.next_intended_ns = first_slot(c, now);
+  pump(c, now, false);  // --close: writes the request queued at connect
+  if (c.state == ConnState::kOpen) rearm(c, now);
+}
+
+// Closes the socket after a failure: counts it, drops what was in flight and
+// schedules the reconnect.
+template <class Reader>
+void Worker<Reader>::close_conn(C& c, int64_t now, ErrorClass why, int err) {
+  count_error(why, err);
+  bool connect_failed = why == ErrorClass::kConnect;
+  if (connect_failed && !c.first_attempt_done) {
+    c.first_attempt_done = true;
+    SharedRun& s = *plan_.shared;
+    uint64_t failed = s.first_attempts_failed.fetch_add(1) + 1;
+    if (cfg_.give_up_if_unreachable && failed == s.total_connections &&
+        !s.any_connected.load()) {
+      s.unreachable.store(true);
+      s.stop_all();
+    }
+  }
+  release(c, now);
+  int64_t backoff = 0;
+  if (connect_failed) {
+    int shift = std::min<int>(c.connect_failures, 7);
+    backoff = std::min(kMaxBackoffNs, kFirstBackoffNs << shift);
+    if (c.connect_failures < 255) ++c.connect_failures;
+  }
+  c.retry_at_ns = close_mode_ && !connect_failed ? 0 : now + backoff;
+  rearm(c, now);
+  check_done();
+}
+
+// Closes a socket that ended normally (--close, Connection: close, or the
+// server closing an idle connection).
+template <class Reader>
+void Worker<Reader>::close_quietly(C& c, int64_t now) {
+  release(c, now);
+  c.retry_at_ns = close_mode_ ? 0 : now;
+  rearm(c, now);
+  check_done();
+}
+
+template <class Reader>
+void Worker<Reader>::release(C& c, int64_t) {
+  if (c.state == ConnState::kOpen) plan_.live->open.store(--live_open_, std::memory_order_relaxed);
+  c.fd.reset();  // closing the only reference also removes it from epoll
+  inflight_total_ -= c.inflight;
+  c.head = c.inflight = c.unsent = c.sent_on_conn = 0;
+  c.unsent_offset = 0;
+  c.want_write = false;
+  c.reader.reset();
+  c.state = ConnState::kIdle;
+}
+
+template <class Reader>
+void Worker<Reader>::on_timer(C& c) {
+  int64_t now = to_ns(loop_.now());
+  switch (c.state) {
+    case ConnState::kConnecting:
+      if (now >= c.connect_deadline_ns) return close_conn(c, now, ErrorClass::kConnect, ETIMEDOUT);
+      break;
+    case ConnState::kOpen:
+      if (cfg_.request_timeout.count() > 0 && c.inflight > 0 &&
+          now >= c.ring[c.head].sent_ns + cfg_.request_timeout.count()) {
+        return close_conn(c, now, ErrorClass::kTimeout, 0);
+      }
+      pump(c, now, true);
+      if (c.state != ConnState::kOpen) return;
+      break;
+    case ConnState::kIdle:
+      if (close_mode_ ? (now >= c.retry_at_ns && may_send(c, now))
+                      : (c.retry_at_ns != 0 && now >= c.retry_at_ns)) {
+        start_connect(c, now);
+        return;
+      }
+      break;
+  }
+  rearm(c, now);
+}
+
+// Arms the timer for the earliest thing this connection waits for, unless
+// it is already armed earlier (then it will fire, find nothing, re-arm).
+template <class Reader>
+void Worker<Reader>::rearm(C& c, int64_t now) {
+  int64_t when = INT64_MAX;
+  switch (c.state) {
+    case ConnState::kConnecting:
+      when = c.connect_deadline_ns;
+      break;
+    case ConnState::kOpen:
+      if (cfg_.request_timeout.count() > 0 && c.inflight > 0) {
+        when = c.ring[c.head].sent_ns + cfg_.request_timeout.count();
+      }
+      if (open_loop_ && c.inflight < depth_ && quota_left_ > 0 && !(close_mode_ && c.sent_on_conn)) {
+        when = std::min(when, c.next_intended_ns);
+      }
+      break;
+    case ConnState::kIdle:
+      if (quota_left_ == 0) break;
+      if (!close_mode_) when = c.retry_at_ns != 0 ? c.retry_at_ns : INT64_MAX;
+      else when = std::max(c.retry_at_ns, open_loop_ ? c.next_intended_ns : now);
+      break;
+  }
+  if (when == INT64_MAX) return;
+  if (!c.timer.armed() || when < to_ns(c.timer.deadline)) loop_.arm(&c.timer, from_ns(when));
+}
+
+// ---- requests and responses ----------------------------------------------
+
+template <class Reader>
+bool Worker<Reader>::may_send(const C& c, int64_t now) const {
+  if (quota_left_ == 0) return false;
+  if (close_mode_ && c.sent_on_conn > 0) return false;
+  return !open_loop_ || (c.next_intended_ns != 0 && c.next_intended_ns <= now);
+}
+
+// Fills free pipeline slots with requests that are due, then writes them.
+// `on_schedule`: called at the intended time (timer); otherwise a slot has
+// just been freed, and open-loop requests already due were late.
+template <class Reader>
+void Worker<Reader>::pump(C& c, int64_t now, bool on_schedule) {
+  while (c.inflight < depth_ && may_send(c, now)) queue_request(c, now, on_schedule);
+  if (c.unsent > 0) flush(c, now);
+}
+
+template <class Reader>
+void Worker<Reader>::queue_request(C& c, int64_t now, bool on_schedule) {
+  InFlight& f = c.ring[(c.head + c.inflight) % depth_];
+  f.sent_ns = now;
+  f.request = pick_request();
+  if (open_loop_) {
+    f.intended_ns = c.next_intended_ns;
+    c.next_intended_ns += interval_ns_;
+    if (!on_schedule && f.intended_ns < now && recording(now)) {
+      ++out_.counters.errors[static_cast<std::size_t>(ErrorClass::kLate)];
+    }
+  } else {
+    f.intended_ns = now;
+  }
+  ++c.inflight;
+  ++c.unsent;
+  ++c.sent_on_conn;
+  ++inflight_total_;
+  if (now >= tl_.measure_ns && quota_left_ != UINT64_MAX) --quota_left_;
+}
+
+// Writes every unsent request, gathered into as few writev calls as the
+// socket takes. Returns false if the connection was closed on an error.
+template <class Reader>
+bool Worker<Reader>::flush(C& c, int64_t now) {
+  while (c.unsent > 0) {
+    iovec iov[kMaxIov];
+    int n = std::min<int>(c.unsent, kMaxIov);
+    std::size_t first = static_cast<std::size_t>(c.head + c.inflight - c.unsent) % depth_;
+    for (int k = 0; k < n; ++k) {
+      std::string_view r = requests_.request(c.ring[(first + static_cast<std::size_t>(k)) % depth_].request);
+      std::size_t skip = k == 0 ? c.unsent_offset : 0;
+      iov[k] = {const_cast<char*>(r.data() + skip), r.size() - skip};
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<std::size_t>(n);
+    ssize_t written;
+    do written = ::sendmsg(c.fd.get(), &msg, MSG_NOSIGNAL);
+    while (written < 0 && errno == EINTR);
+    if (written < 0) {
+      int err = errno;
+      if (err == EAGAIN) break;
+      bool reset = io::classify_errno(err) == IoStatus::kReset;
+      close_conn(c, now, reset ? ErrorClass::kReset : ErrorClass::kWrite, err);
+      return false;
+    }
+    if (recording(now)) out_.counters.bytes_written += static_cast<uint64_t>(written);
+    std::size_t left = static_cast<std::size_t>(written);
+    for (int k = 0; k < n && left > 0; ++k) {
+      std::size_t rest = iov[k].iov_len;
+      if (left < rest) {
+        c.unsent_offset += static_cast<uint32_t>(left);
+        left = 0;
+        break;
+      }
+      left -= rest;
+      --c.unsent;
+      c.unsent_offset = 0;
+    }
+    if (c.unsent_offset != 0) break;  // the socket is full
+  }
+  set_write_interest(c, c.unsent > 0);
+  return true;
+}
+
+template <class Reader>
+void Worker<Reader>::set_write_interest(C& c, bool on) {
+  if (c.want_write == on) return;
+  c.want_write = on;
+  loop_.modify(c.fd.get(), on ? event::kReadable | event::kWritable : event::kReadable, &c.handler);
+}
+
+template <class Reader>
+void Worker<Reader>::on_readable(C& c) {
+  // One clock read per readable event: the receive time of every response
+  // in this read.
+  int64_t now = to_ns(loop_.refresh_now());
+  for (;;) {
+    IoResult r = io::read_some(c.fd.get(), {buf_.get(), kReadBufferSize});
+    if (r.status == IoStatus::kOk) {
+      if (recording(now)) out_.counters.bytes_read += r.bytes;
+      if (!consume(c, buf_.get(), r.bytes, now)) return;
+      if (r.bytes < kReadBufferSize) break;
+      continue;
+    }
+    if (r.status == IoStatus::kRetry) break;
+    if (r.status == IoStatus::kClosed) return on_eof(c, now);
+    return close_conn(c, now, r.status == IoStatus::kReset ? ErrorClass::kReset : ErrorClass::kRead,
+                      r.error);
+  }
+  pump(c, now, false);
+  if (c.state == ConnState::kOpen) rearm(c, now);
+}
+
+// Feeds the bytes to the reader, one response at a time. Returns false if
+// the connection was closed.
+template <class Reader>
+bool Worker<Reader>::consume(C& c, const char* data, std::size_t n, int64_t now) {
+  while (n > 0) {
+    if (c.inflight == c.unsent && c.unsent_offset == 0) {
+      // Bytes nobody asked for: the stream is out of step with the requests.
+      bool echo = cfg_.proto == Proto::kEcho;
+      close_conn(c, now, echo ? ErrorClass::kMismatch : ErrorClass::kRead, 0);
+      return false;
+    }
+    Response resp;
+    FeedResult fr = c.reader.feed(requests_.payload(), data, n, resp);
+    data += fr.used;
+    n -= fr.used;
+    if (fr.status == FeedStatus::kMalformed) {
+      close_conn(c, now, ErrorClass::kRead, 0);
+      return false;
+    }
+    if (fr.status == FeedStatus::kComplete) {
+      complete(c, resp, now);
+      if (resp.close || close_mode_) {
+        // Requests pipelined behind a closing response will never be
+        // answered: that is a read error, not a quiet close.
+        if (c.inflight > 0) {
+          close_conn(c, now, ErrorClass::kRead, 0);
+        } else {
+          close_quietly(c, now);
+        }
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+template <class Reader>
+void Worker<Reader>::complete(C& c, const Response& r, int64_t now) {
+  const InFlight& f = c.ring[c.head];
+  c.head = static_cast<uint16_t>((c.head + 1) % depth_);
+  --c.inflight;
+  --inflight_total_;
+  if (recording(now)) {
+    out_.corrected.record(static_cast<uint64_t>(now - f.intended_ns));
+    out_.uncorrected.record(static_cast<uint64_t>(now - f.sent_ns));
+    ++out_.counters.requests;
+    if (cfg_.proto == Proto::kHttp) {
+      int cls = r.status / 100;
+      ++out_.counters.status_classes[cls >= 1 && cls <= 5 ? static_cast<std::size_t>(cls) : 0];
+    }
+  }
+  plan_.live->requests.store(++live_requests_, std::memory_order_relaxed);
+  if (r.mismatch) count_error(ErrorClass::kMismatch, 0);
+  if (cfg_.proto == Proto::kHttp && (r.status < 200 || r.status > 299)) {
+    count_error(ErrorClass::kStatus, 0);
+  }
+  if (quota_left_ == 0) check_done();
+}
+
+template <class Reader>
+void Worker<Reader>::on_eof(C& c, int64_t now) {
+  Response resp;
+  if (c.reader.complete_on_eof(resp)) {
+    complete(c, resp, now);  // a response framed by the close itself
+    if (c.inflight == 0) return close_quietly(c, now);
+  }
+  if (c.inflight > 0) return close_conn(c, now, ErrorClass::kRead, 0);
+  if (!close_mode_) ++out_.counters.closed_by_server;
+  close_quietly(c, now);
+}
+
+// ---- helpers ---------------------------------------------------------------
+
+// The first slot of this connection's schedule at or after `now`. Slots of
+// connection i are start + i/R + k*C/R, so together the connections send
+// evenly spaced requests at R per second.
+template <class Reader>
+int64_t Worker<Reader>::first_slot(const C& c, int64_t now) const {
+  int64_t t = tl_.start_ns + static_cast<int64_t>(c.id * phase_step_ns_);
+  if (t >= now) return t;
+  int64_t k = (now - t + interval_ns_ - 1) / interval_ns_;
+  return t + k * interval_ns_;
+}
+
+template <class Reader>
+uint32_t Worker<Reader>::pick_request() {
+  if (cumulative_weights_.size() <= 1) return 0;
+  rng_ ^= rng_ << 13;  // xorshift64: cheap and good enough to spread paths
+  rng_ ^= rng_ >> 7;
+  rng_ ^= rng_ << 17;
+  uint32_t r = static_cast<uint32_t>(rng_ % cumulative_weights_.back());
+  auto it = std::upper_bound(cumulative_weights_.begin(), cumulative_weights_.end(), r);
+  return static_cast<uint32_t>(it - cumulative_weights_.begin());
+}
+
+template <class Reader>
+void Worker<Reader>::count_error(ErrorClass cls, int err) {
+  std::size_t i = static_cast<std::size_t>(cls);
+  if (out_.counters.errors[i]++ == 0) out_.counters.first_errno[i] = err;
+  plan_.live->errors.store(++live_errors_, std::memory_order_relaxed);
+}
+
+// With -n: the thread is done once its share is sent and answered (or lost).
+template <class Reader>
+void Worker<Reader>::check_done() {
+  if (quota_left_ == 0 && inflight_total_ == 0 && !loop_.stopping()) {
+    out_.stop_reason = "requests";
+    loop_.stop();
+  }
+}
+
+template <class Reader>
+void Worker<Reader>::sample_cpu(bool at_end) {
+  rusage now{};
+  if (::getrusage(RUSAGE_THREAD, &now) != 0) return;  // leaves CPU at 0: visible
+  if (!at_end) {
+    cpu_start_ = now;
+    return;
+  }
+  auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  out_.cpu_user_s = seconds(now.ru_utime) - seconds(cpu_start_.ru_utime);
+  out_.cpu_sys_s = seconds(now.ru_stime) - seconds(cpu_start_.ru_stime);
+}
+
+template <class Reader>
+void run_typed(const WorkerPlan& plan, WorkerResult& result) {
+  auto worker = std::make_unique<Worker<Reader>>(plan, result);
+  worker->run();
+}
+
+}  // namespace
+
+void run_worker(const WorkerPlan& plan, WorkerResult& result) {
+  try {
+    if (plan.config->proto == Proto::kEcho) {
+      run_typed<EchoReader>(plan, result);
+    } else {
+      run_typed<HttpReader>(plan, result);
+    }
+  } catch (const std::exception& e) {
+    result.error = e.what();
+    plan.shared->stop_all();
+  }
+}
+
+}  // namespace cb::loadgen

@@ -1,0 +1,26 @@
+// io.h: the I/O primitives every model uses. Each is one syscall (retried on
+// EINTR) mapped to an IoStatus, so blocking and non-blocking callers share
+// them: a blocking fd never returns kRetry, a non-blocking one may.
+#pragma once
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace cb::io {
+
+IoResult read_some(int fd, std::span<char> into);
+IoResult write_some(int fd, std::string_view bytes);
+IoResult writev_some(int fd, std::span<const iovec> parts);
+// sendfile(2) from file_fd at *offset; advances *offset by what was sent.
+IoResult sendfile_some(int sock_fd, int file_fd, off_t* offset, std::size_t count);
+
+// Maps an errno from a read/write/sendfile to a status.
+IoStatus classify_errno(int err);
+
+}  // namespace cb::io

@@ -1,0 +1,70 @@
+// socket.cpp: see socket.h.
+#include "fiber/socket.h"
+
+#include <cerrno>
+
+#include "common/io.h"
+
+namespace cb::fiber {
+
+namespace {
+
+IoResult stopped() { return {IoStatus::kClosed, 0, ECANCELED}; }
+IoResult timed_out() { return {IoStatus::kRetry, 0, ETIMEDOUT}; }
+
+}  // namespace
+
+bool Socket::attach() {
+  try {
+    scheduler_->watch(fd_.get(), wait_);
+    return true;
+  } catch (const SysError&) {
+    return false;
+  }
+}
+
+template <class Op>
+IoResult Socket::until_done(uint32_t events, Clock::time_point deadline, Op op) {
+  for (;;) {
+    IoResult r = op();
+    if (r.status != IoStatus::kRetry) return r;
+    switch (scheduler_->wait_fd(wait_, events, deadline)) {
+      case Wake::kReady:
+        break;
+      case Wake::kTimeout:
+        return timed_out();
+      case Wake::kStopping:
+        return stopped();
+    }
+  }
+}
+
+IoResult Socket::read(std::span<char> into) {
+  Clock::time_point deadline =
+      read_timeout_.count() > 0 ? Clock::now() + read_timeout_ : kNoDeadline;
+  return until_done(event::kReadable, deadline, [&] { return io::read_some(fd_.get(), into); });
+}
+
+IoResult Socket::write(std::string_view bytes) {
+  return until_done(event::kWritable, kNoDeadline,
+                    [&] { return io::write_some(fd_.get(), bytes); });
+}
+
+IoResult Socket::sendfile(int file_fd, off_t* offset, std::size_t count) {
+  return until_done(event::kWritable, kNoDeadline,
+                    [&] { return io::sendfile_some(fd_.get(), file_fd, offset, count); });
+}
+
+Listener::Listener(int listen_fd, Scheduler& scheduler) : fd_(listen_fd), scheduler_(&scheduler) {
+  scheduler_->watch(fd_, wait_);
+}
+
+AcceptResult Listener::accept() {
+  for (;;) {
+    AcceptResult a = guard_.accept(fd_, /*nonblocking=*/true);
+    if (a.status != AcceptStatus::kRetry) return a;
+    if (scheduler_->wait_fd(wait_, event::kReadable) == Wake::kStopping) return a;
+  }
+}
+
+}  // namespace cb::fiber

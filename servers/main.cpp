@@ -1,0 +1,185 @@
+// main.cpp: bench_server, one binary for every concurrency model.
+//
+//   bench_server --model reactor:epoll --proto http --port 8080 --root ./www
+//   bench_server --list-models
+//   bench_server --print-stats /tmp/stats   (counters of a running server)
+//
+// Start-up is the same for every model: parse options, install signal
+// handlers, map the counters, open the root and the listener, then hand over
+// to the model's run function. Once listening, one line goes to stdout:
+//   listening 127.0.0.1:PORT model=NAME:VARIANT proto=echo|http pid=PID
+// and at exit the final counters as one JSON line:  counters {...}
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "common/counters.h"
+#include "common/shutdown.h"
+#include "common/socket.h"
+#include "common/units.h"
+#include "models/model.h"
+#include "protocol/http.h"
+
+namespace cb {
+
+Fd ServerContext::open_reuseport_listener(bool nonblocking) const {
+  ListenOptions options;
+  options.host = config.host;
+  options.port = local_port(listener.get());
+  options.reuse_port = true;
+  options.nonblocking = nonblocking;
+  return listen_tcp(options);
+}
+
+namespace {
+
+int affinity_cpus() {
+  cpu_set_t set;
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
+
+void print_models() {
+  fmt::print("{:<10} {:<10} {:<8} {}\n", "MODEL", "VARIANT", "DEFAULT", "DESCRIPTION");
+  for (const ModelEntry& e : model_registry()) {
+    std::string why;
+    bool ok = e.supported == nullptr || e.supported(&why);
+    fmt::print("{:<10} {:<10} {:<8} {}{}\n", e.name, e.variant, e.is_default ? "yes" : "", e.summary,
+               ok ? "" : " [unsupported here: " + why + "]");
+  }
+}
+
+struct Options {
+  ServerConfig config;
+  std::string model_spec = "reactor";
+  std::string proto = "echo";
+  std::string stack_size = "64KiB";
+  std::string idle_timeout = "0";
+  std::string stats_file;
+  std::string print_stats;
+  bool list_models = false;
+  bool check_supported = false;
+};
+
+void add_options(CLI::App& app, Options& o) {
+  app.add_option("--model", o.model_spec, "model[:variant], see --list-models")
+      ->capture_default_str();
+  app.add_option("--proto", o.proto, "protocol")->check(CLI::IsMember({"echo", "http"}))
+      ->capture_default_str();
+  app.add_option("--host", o.config.host, "address to listen on (numeric)")->capture_default_str();
+  app.add_option("--port", o.config.port, "TCP port (0 = any free port)")->capture_default_str();
+  app.add_option("--root", o.config.root, "directory served by --proto http")
+      ->capture_default_str();
+  app.add_option("--workers", o.config.workers,
+                 "workers/threads for pool and prefork (0 = 4 x server CPUs)")
+      ->check(CLI::Range(0, 100000))->capture_default_str();
+  app.add_option("--stack-size", o.stack_size, "thread/fiber stack size (e.g. 64KiB)")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", o.idle_timeout, "close idle connections after this (0 = never)")
+      ->capture_default_str();
+  app.add_option("--stats-file", o.stats_file,
+                 "keep the counters in this file (shared memory) for live reading");
+  app.add_option("--print-stats", o.print_stats, "print a running server's --stats-file as JSON");
+  app.add_flag("--list-models", o.list_models, "print the model registry and exit");
+  app.add_flag("--supported", o.check_supported,
+               "exit 0 if --model runs on this machine, 77 if not (test skip)");
+}
+
+// Validates what CLI11 cannot; throws CLI::ValidationError (exit 2).
+const ModelEntry& finish_config(Options& o) {
+  const ModelEntry* entry = find_model(o.model_spec);
+  if (entry == nullptr) {
+    throw CLI::ValidationError("--model", "unknown model '" + o.model_spec + "' (see --list-models)");
+  }
+  o.config.model = entry->name;
+  o.config.variant = entry->variant;
+  o.config.proto = o.proto == "http" ? Proto::kHttp : Proto::kEcho;
+  try {
+    o.config.stack_size = units::parse_size(o.stack_size);
+    o.config.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        units::parse_duration(o.idle_timeout));
+  } catch (const std::invalid_argument& e) {
+    throw CLI::ValidationError(e.what());
+  }
+  o.config.server_cpus = affinity_cpus();
+  return *entry;
+}
+
+int serve(const ModelEntry& entry, const Options& o) {
+  std::string why;
+  if (entry.supported != nullptr && !entry.supported(&why)) {
+    fmt::print(stderr, "bench_server: {}:{} is not supported here: {}\n", entry.name,
+               entry.variant, why);
+    return 77;  // the conventional "skipped" exit status (automake, liburing)
+  }
+  install_signal_handlers();
+  Counters counters(o.stats_file);
+  std::unique_ptr<proto::FileRoot> root;
+  if (o.config.proto == Proto::kHttp) root = std::make_unique<proto::FileRoot>(o.config.root);
+
+  ServerContext ctx;
+  ctx.config = o.config;
+  ctx.counters = &counters;
+  ctx.root = root.get();
+  ListenOptions listen;
+  listen.host = o.config.host;
+  listen.port = o.config.port;
+  listen.reuse_port = entry.per_cpu_listeners;
+  listen.nonblocking = true;
+  ctx.listener = listen_tcp(listen);
+
+  fmt::print("listening {}:{} model={}:{} proto={} pid={}\n", o.config.host,
+             local_port(ctx.listener.get()), entry.name, entry.variant, o.proto, ::getpid());
+  std::fflush(stdout);
+  counters->ready.store(1);
+  int code = entry.run(ctx);
+  fmt::print("counters {}\n", counters.to_json());
+  std::fflush(stdout);
+  return code;
+}
+
+}  // namespace
+}  // namespace cb
+
+int main(int argc, char** argv) {
+  CLI::App app{"bench_server: one TCP server, many concurrency models"};
+  cb::Options options;
+  cb::add_options(app, options);
+  const cb::ModelEntry* entry = nullptr;
+  try {
+    app.parse(argc, argv);
+    if (options.list_models) {
+      cb::print_models();
+      return 0;
+    }
+    if (!options.print_stats.empty()) {
+      fmt::print("{}\n", cb::CounterReader(options.print_stats).to_json());
+      return 0;
+    }
+    entry = &cb::finish_config(options);
+    if (options.check_supported) {
+      return entry->supported == nullptr || entry->supported(nullptr) ? 0 : 77;
+    }
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "bench_server: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench_server: {}\n", e.what());
+    return 2;
+  }
+  try {
+    return cb::serve(*entry, options);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench_server: {}\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,99 @@
+// http.h: the HTTP/1.1 static-file protocol as an I/O-free state machine.
+//
+// Bytes in (any split, any number of pipelined requests), responses out into
+// an OutQueue, in request order. Supports GET and HEAD, keep-alive (default
+// for HTTP/1.1), "Connection: close", HTTP/1.0 (close unless keep-alive is
+// asked for), Content-Length bodies (small files copied inline, larger ones
+// queued as sendfile ranges). Errors get a body-less response and close:
+//   400 malformed request line / header, request body, Transfer-Encoding,
+//       bad percent-escape, NUL, or a path that escapes the root
+//   404 missing file (or a directory without index.html)
+//   405 a method other than GET/HEAD
+//   414 the request line does not end within the head cap
+//   431 the request head does not end within the head cap (8 KiB)
+//   505 an HTTP version other than 1.0/1.1
+// Headers are deterministic (no Date): status line, Content-Type (from a
+// small extension table), Content-Length, Connection.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/counters.h"
+#include "common/fd.h"
+#include "protocol/out_queue.h"
+
+namespace cb::proto {
+
+// The directory being served. Opening happens beneath it only: the path is
+// percent-decoded once, then opened with openat2(RESOLVE_BENEATH |
+// RESOLVE_NO_MAGICLINKS), so "..", absolute paths and symlinks that leave the
+// root are refused by the kernel itself.
+class FileRoot {
+ public:
+  explicit FileRoot(const std::string& directory);  // throws SysError
+
+  struct Opened {
+    int status = 404;  // 200, 400 (refused path) or 404
+    Fd file;
+    uint64_t size = 0;
+    std::string_view content_type;
+  };
+  // `path` is the decoded request path, starting with '/'.
+  Opened open(std::string_view path) const;
+
+  int fd() const { return dir_.get(); }
+
+ private:
+  friend struct FileRootTestPeer;  // tests force the fallback below
+
+  // Opens `relative` (no leading '/') beneath the root: fd, or -errno.
+  int open_beneath(const char* relative) const;
+  // Without openat2 (ENOSYS on kernels before 5.6, or a seccomp filter):
+  // one openat per component with O_NOFOLLOW, so every symlink is refused.
+  int open_by_components(std::string_view relative) const;
+
+  Fd dir_;
+  bool use_openat2_ = true;  // probed once in the constructor
+};
+
+// Content-Type for a file name, from its extension; application/octet-stream
+// when unknown.
+std::string_view content_type_for(std::string_view path);
+
+// Percent-decodes once. Returns false on a bad escape or a decoded NUL.
+bool percent_decode(std::string_view in, std::string* out);
+
+class HttpProtocol {
+ public:
+  static constexpr std::size_t kMaxHeadBytes = 8 * 1024;
+  // Bodies up to this size are read into the response (one write for head
+  // and body); larger ones are sent with sendfile.
+  static constexpr std::size_t kInlineBodyBytes = 16 * 1024;
+
+  HttpProtocol(const FileRoot& root, CounterBlock& counters);
+
+  void on_input(std::string_view in, OutQueue& out);
+  // True once the connection must close after the queued output is written.
+  bool closing() const { return closing_; }
+
+ private:
+  friend struct HttpProtocolTestPeer;  // tests look at pending_'s storage
+
+  // One implementation detail per function in http.cpp.
+  std::string_view feed_pending(std::string_view in, OutQueue& out);
+  std::size_t serve_all(std::string_view buf, OutQueue& out);
+  void serve_one(std::string_view head, OutQueue& out);
+  void serve_file(FileRoot::Opened file, bool head_only, bool keep_alive, OutQueue& out);
+  void fail(int status, OutQueue& out);
+  void release_pending();
+
+  const FileRoot* root_;
+  CounterBlock* counters_;
+  std::string pending_;  // an incomplete request head (empty when idle)
+  bool closing_ = false;
+};
+
+}  // namespace cb::proto

@@ -1,0 +1,104 @@
+// out_queue.h: the bytes and file ranges a connection still owes its peer.
+//
+// Protocols append to it (response heads, echoed bytes, file bodies as
+// (fd, offset, length) ranges); the I/O side drains it with flush(), which
+// works for any Stream that can write and sendfile. A partial write leaves the
+// rest queued, so a blocked sendfile of a 1 GiB file resumes where it stopped.
+// Storage is reused between requests: steady-state keep-alive traffic does
+// not allocate.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/fd.h"
+#include "common/status.h"
+
+namespace cb::proto {
+
+class OutQueue {
+ public:
+  void append(std::string_view bytes);
+  void append_file(Fd file, off_t offset, std::size_t length);
+  // Appends bytes written in place, saving a copy (HTTP reads a small file
+  // straight into the queue): fill(char* room, max_bytes) writes into room
+  // and returns how many bytes it used, 0..max_bytes (0 queues nothing).
+  template <class Fill>
+  std::size_t append_with(std::size_t max_bytes, Fill fill) {
+    if (empty()) clear();
+    std::size_t begin = bytes_.size();
+    bytes_.resize(begin + max_bytes);
+    std::size_t used = fill(bytes_.data() + begin, max_bytes);
+    bytes_.resize(begin + used);
+    if (used != 0) link_bytes(begin);
+    return used;
+  }
+
+  bool empty() const { return head_ == segments_.size(); }
+  std::size_t pending_bytes() const;  // bytes + file bytes not yet written
+  std::size_t segment_count() const { return segments_.size() - head_; }
+
+  // The segment to write next. Exactly one of bytes / file is set.
+  struct Front {
+    std::string_view bytes;
+    int file_fd = -1;
+    off_t file_offset = 0;
+    std::size_t file_length = 0;
+  };
+  Front front() const;
+  // n bytes of the front segment were written.
+  void consume(std::size_t n);
+  void clear();
+
+ private:
+  // Storage kept between requests; anything larger is released when the
+  // queue drains so idle connections stay small.
+  // 20 KiB: an inline HTTP response (head + a 16 KiB body) fits, so serving
+  // a 16 KiB file does not reallocate on every request.
+  static constexpr std::size_t kKeepCapacityBytes = 20 * 1024;
+  static constexpr std::size_t kKeepSegments = 16;
+
+  struct Segment {
+    std::size_t begin = 0;  // byte segments: [begin, end) of bytes_
+    std::size_t end = 0;
+    Fd file;  // file segments: file + offset + remaining
+    off_t offset = 0;
+    std::size_t remaining = 0;
+  };
+  // Queues bytes_[begin, end()) as the tail of the last byte segment or a
+  // new one.
+  void link_bytes(std::size_t begin);
+
+  std::string bytes_;
+  std::vector<Segment> segments_;
+  std::size_t head_ = 0;
+};
+
+// Writes the queue to `stream` until it is empty (kOk), the stream would
+// block (kRetry) or fails. Adds what was written to *written.
+//   Stream: IoResult write(std::string_view);
+//           IoResult sendfile(int file_fd, off_t* offset, std::size_t count);
+template <class Stream>
+IoResult flush(OutQueue& out, Stream& stream, uint64_t* written) {
+  while (!out.empty()) {
+    OutQueue::Front f = out.front();
+    IoResult r;
+    if (f.file_fd >= 0) {
+      off_t offset = f.file_offset;
+      r = stream.sendfile(f.file_fd, &offset, f.file_length);
+    } else {
+      r = stream.write(f.bytes);
+    }
+    if (!r.ok()) return r;
+    *written += r.bytes;
+    out.consume(r.bytes);
+  }
+  return {IoStatus::kOk, 0, 0};
+}
+
+}  // namespace cb::proto

@@ -1,0 +1,88 @@
+// session.h: the straight-line session loop used by every blocking-style
+// model (process, thread, pool:conn) and by fibers: read, hand the bytes to
+// the protocol, write everything it queued, repeat until close.
+//
+// The Stream decides what "blocking" means: a blocking socket for threads and
+// processes, a fiber-aware socket that parks the fiber for the hub.
+//   Stream: IoResult read(std::span<char>);
+//           IoResult write(std::string_view);
+//           IoResult sendfile(int file_fd, off_t* offset, std::size_t count);
+// A read that returns kRetry on a blocking stream means SO_RCVTIMEO expired:
+// the idle timeout.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <span>
+
+#include "common/counters.h"
+#include "common/io.h"
+#include "common/status.h"
+#include "protocol/out_queue.h"
+
+namespace cb {
+
+// Counts why a session ended (an orderly close is not an error).
+inline void count_end(CounterBlock& c, const IoResult& r, bool reading) {
+  switch (r.status) {
+    case IoStatus::kOk:
+    case IoStatus::kClosed:
+      break;
+    case IoStatus::kRetry:
+      bump(reading ? c.errors_idle_timeout : c.errors_write);
+      break;
+    case IoStatus::kReset:
+      bump(c.errors_reset);
+      break;
+    case IoStatus::kError:
+      bump(reading ? c.errors_read : c.errors_write);
+      break;
+  }
+}
+
+// Serves one connection to the end. `scratch` is the read buffer; it may be
+// shared by every session of a thread, because the protocol consumes the
+// bytes before the next read.
+template <class Stream, class Protocol>
+void run_session(Stream& stream, Protocol& protocol, std::span<char> scratch, CounterBlock& c) {
+  proto::OutQueue out;
+  for (;;) {
+    IoResult r = stream.read(scratch);
+    if (!r.ok()) {
+      count_end(c, r, /*reading=*/true);
+      return;
+    }
+    bump(c.bytes_in, r.bytes);
+    protocol.on_input(std::string_view(scratch.data(), r.bytes), out);
+    uint64_t written = 0;
+    IoResult w = proto::flush(out, stream, &written);
+    bump(c.bytes_out, written);
+    if (!w.ok()) {
+      count_end(c, w, /*reading=*/false);
+      return;
+    }
+    if (protocol.closing()) {
+      // Send FIN after the response so the client reads it before EOF.
+      ::shutdown(stream.fd(), SHUT_WR);
+      return;
+    }
+  }
+}
+
+// A plain socket as a Stream: blocking for threads and processes.
+class SocketStream {
+ public:
+  explicit SocketStream(int fd) : fd_(fd) {}
+  int fd() const { return fd_; }
+  IoResult read(std::span<char> into) { return io::read_some(fd_, into); }
+  IoResult write(std::string_view bytes) { return io::write_some(fd_, bytes); }
+  IoResult sendfile(int file_fd, off_t* offset, std::size_t count) {
+    return io::sendfile_some(fd_, file_fd, offset, count);
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace cb

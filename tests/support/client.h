@@ -1,0 +1,36 @@
+// client.h: small blocking client helpers for tests: connect, send all,
+// receive an exact number of bytes (with a deadline), read one HTTP response.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "common/fd.h"
+
+namespace cb::testing {
+
+Fd connect_to(uint16_t port);  // 127.0.0.1:port, blocking, 10 s I/O timeouts
+bool send_all(int fd, std::string_view bytes);
+// Reads exactly n bytes; nullopt on EOF, error or timeout.
+std::optional<std::string> recv_exact(int fd, std::size_t n);
+// Reads until EOF (or timeout); returns what arrived.
+std::string recv_until_eof(int fd);
+// True if the peer closed (read returns 0) within the socket timeout.
+bool peer_closed(int fd);
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string raw_head;
+};
+// Reads one response (Content-Length framed; HEAD responses have no body).
+std::optional<HttpResponse> read_response(int fd, bool head_request = false);
+
+// A deterministic pseudo-random payload (so corruption cannot go unnoticed).
+std::string make_payload(std::size_t n, uint32_t seed);
+
+}  // namespace cb::testing

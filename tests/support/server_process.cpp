@@ -1,0 +1,169 @@
+// server_process.cpp: see server_process.h.
+#include "support/server_process.h"
+
+#include "common/counters.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace cb::testing {
+namespace {
+
+int count_dir_entries(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return -1;
+  int n = 0;
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  ::closedir(dir);
+  return n;
+}
+
+}  // namespace
+
+ServerProcess::ServerProcess(const ServerOptions& o) {
+  std::vector<std::string> args = {o.binary, "--model", o.model, "--proto", o.proto,
+                                   "--port", "0"};
+  if (!o.root.empty()) {
+    args.push_back("--root");
+    args.push_back(o.root);
+  }
+  char stats_template[] = "/tmp/cb-stats-XXXXXX";
+  int stats_fd = ::mkstemp(stats_template);
+  if (stats_fd < 0) throw std::runtime_error("mkstemp failed");
+  ::close(stats_fd);
+  stats_path_ = stats_template;
+  args.push_back("--stats-file");
+  args.push_back(stats_path_);
+  args.insert(args.end(), o.extra_args.begin(), o.extra_args.end());
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    ::dup2(pipe_fds[1], STDOUT_FILENO);
+    if (o.rlimit_nofile > 0) {
+      rlimit rl{static_cast<rlim_t>(o.rlimit_nofile), static_cast<rlim_t>(o.rlimit_nofile)};
+      ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  out_fd_ = pipe_fds[0];
+  // Read until the "listening HOST:PORT" line (at most 10 s).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (output_.find('\n') == std::string::npos) {
+    pollfd p{out_fd_, POLLIN, 0};
+    if (std::chrono::steady_clock::now() > deadline || ::poll(&p, 1, 100) < 0) break;
+    if (!(p.revents & (POLLIN | POLLHUP))) continue;
+    char buf[512];
+    ssize_t n = ::read(out_fd_, buf, sizeof buf);
+    if (n <= 0) break;
+    output_.append(buf, static_cast<std::size_t>(n));
+  }
+  auto colon = output_.find(':');
+  if (output_.rfind("listening ", 0) != 0 || colon == std::string::npos) {
+    stop(std::chrono::milliseconds(1000));
+    throw std::runtime_error("server did not start: " + output_);
+  }
+  port_ = static_cast<uint16_t>(std::stoi(output_.substr(colon + 1)));
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) stop(std::chrono::milliseconds(2000));
+  if (out_fd_ >= 0) ::close(out_fd_);
+  if (!stats_path_.empty()) ::unlink(stats_path_.c_str());
+}
+
+nlohmann::json ServerProcess::live_counters() const {
+  return nlohmann::json::parse(CounterReader(stats_path_).to_json());
+}
+
+bool ServerProcess::all_connections_closed() const {
+  nlohmann::json c = live_counters();
+  return c["connections_accepted"] == c["connections_closed"];
+}
+
+bool ServerProcess::running() {
+  if (pid_ <= 0) return false;
+  return ::waitpid(pid_, nullptr, WNOHANG) == 0;
+}
+
+void ServerProcess::read_output_until_exit() {
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(out_fd_, buf, sizeof buf);
+    if (n <= 0) break;
+    output_.append(buf, static_cast<std::size_t>(n));
+  }
+  auto at = output_.find("counters ");
+  if (at != std::string::npos) {
+    auto end = output_.find('\n', at);
+    counters_ = nlohmann::json::parse(output_.substr(at + 9, end - at - 9), nullptr, false);
+  }
+}
+
+int ServerProcess::stop(std::chrono::milliseconds limit) {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  pid_t r = 0;
+  while ((r = ::waitpid(pid_, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  int code = -1;
+  if (r == 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+  } else if (WIFEXITED(status)) {
+    code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    code = 128 + WTERMSIG(status);
+  }
+  pid_ = -1;
+  read_output_until_exit();
+  return code;
+}
+
+int ServerProcess::open_fds() const {
+  return count_dir_entries("/proc/" + std::to_string(pid_) + "/fd");
+}
+
+int ServerProcess::threads() const {
+  return count_dir_entries("/proc/" + std::to_string(pid_) + "/task");
+}
+
+std::vector<pid_t> ServerProcess::children() const {
+  std::vector<pid_t> kids;
+  std::string task_dir = "/proc/" + std::to_string(pid_) + "/task";
+  DIR* dir = ::opendir(task_dir.c_str());
+  if (dir == nullptr) return kids;
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(task_dir + "/" + e->d_name + "/children");
+    pid_t pid;
+    while (in >> pid) kids.push_back(pid);
+  }
+  ::closedir(dir);
+  return kids;
+}
+
+}  // namespace cb::testing

@@ -1,0 +1,82 @@
+// server_process.h: runs bench_server as a child process for tests: picks a
+// free port (--port 0), reads the "listening" line, and stops it with
+// SIGTERM, collecting its exit status and final counters. Shared by the
+// conformance, robustness, fiber and load-generator tests.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cb::testing {
+
+struct ServerOptions {
+  std::string binary;  // path to bench_server
+  std::string model = "reactor";
+  std::string proto = "echo";
+  std::string root;  // for http
+  std::vector<std::string> extra_args;
+  int rlimit_nofile = 0;  // > 0: lower RLIMIT_NOFILE in the child first
+};
+
+class ServerProcess {
+ public:
+  explicit ServerProcess(const ServerOptions& options);  // throws if it does not start
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  uint16_t port() const { return port_; }
+  bool running();
+
+  // SIGTERM, then wait up to `limit`; SIGKILL if it is still there.
+  // Returns the exit status (WEXITSTATUS) or 128+signal, -1 if killed by us.
+  int stop(std::chrono::milliseconds limit = std::chrono::milliseconds(10000));
+
+  // Final counters printed at exit (valid after stop()).
+  const nlohmann::json& final_counters() const { return counters_; }
+  // The running server's counters, read from its --stats-file.
+  nlohmann::json live_counters() const;
+  // True once every accepted connection has been closed by the server.
+  bool all_connections_closed() const;
+
+  // Open descriptors of the server process right now.
+  int open_fds() const;
+  // Direct children and threads right now.
+  std::vector<pid_t> children() const;
+  int threads() const;
+
+ private:
+  void read_output_until_exit();
+
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+  int out_fd_ = -1;
+  std::string output_;
+  std::string stats_path_;
+  nlohmann::json counters_;
+};
+
+// Waits until pred() holds, polling every 10 ms, at most `limit`.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds(5000));
+
+}  // namespace cb::testing
+
+#include <thread>
+
+template <class Pred>
+bool cb::testing::eventually(Pred pred, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
