@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# compare_reactor.sh: reactor:epoll against two reference servers, in one run,
+# server pinned to CPU 0 and load to CPU 1 (taskset):
+#   1. echo, 64 B messages, 50 connections, closed loop (loadgen):
+#      reactor:epoll vs Boost.Asio's async_tcp_echo_server example, compiled
+#      here from the libboost1.74-doc package into a temporary directory
+#   2. HTTP GET of a 1 KiB file, keep-alive, 100 connections (wrk -t1 -c100,
+#      and loadgen too): reactor:epoll vs nginx (one worker, access_log off,
+#      sendfile on, keepalive_requests unlimited in practice)
+#   3. memory: server PSS (smaps_rollup) before and while 10,000 keep-alive
+#      connections that each made one HTTP request sit idle (a small client,
+#      bench/hold_connections.cpp, compiled here)
+# Prints every figure and the ratios (reactor / reference); targets: >= 1.0x.
+#
+#   bench/compare_reactor.sh [BUILD_DIR]        (default: build)
+#   DURATION=10s IDLE_CONNECTIONS=10000 bench/compare_reactor.sh build-reactor
+#
+# Needs bench_server and loadgen built (Release), wrk, nginx (nginx-light),
+# g++ and libboost1.74-doc. Every process it starts is killed on exit; every
+# step is bounded by `timeout`. Run it on a quiet machine (see `uptime`).
+set -euo pipefail
+
+BUILD=${1:-build}
+DURATION=${DURATION:-10s}
+IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-10000}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+ASIO_SRC=/usr/share/doc/libboost1.74-doc/examples/libs/asio/example/cpp11/echo/async_tcp_echo_server.cpp
+HERE=$(cd "$(dirname "$0")" && pwd)
+SERVER_BIN=$BUILD/servers/bench_server
+LOADGEN=$BUILD/loadgen/loadgen
+STEP_LIMIT=120  # seconds: no single step may take longer
+
+die() { echo "compare_reactor: $*" >&2; exit 1; }
+[[ -x $SERVER_BIN ]] || die "no $SERVER_BIN (build first: cmake --build $BUILD)"
+[[ -x $LOADGEN ]] || die "no $LOADGEN (build first)"
+[[ -f $ASIO_SRC ]] || die "no $ASIO_SRC (apt-get install libboost1.74-doc)"
+for tool in wrk nginx g++ taskset; do command -v $tool >/dev/null || die "$tool not found"; done
+
+TMP=$(mktemp -d /tmp/cb-compare-reactor-XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Waits (at most 10 s) until something accepts on 127.0.0.1:$1.
+wait_listening() {
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  die "nothing listens on port $1"
+}
+
+# Starts "$@" pinned to the server CPU in the background; sets START_PID.
+start_server() {
+  taskset -c "$SERVER_CPU" "$@" >>"$TMP/servers.log" 2>&1 &
+  START_PID=$!
+  PIDS+=("$START_PID")
+}
+
+stop_server() {
+  kill "$1" 2>/dev/null || true
+  timeout 10 tail --pid="$1" -f /dev/null || kill -9 "$1" 2>/dev/null || true
+}
+
+# Requests/sec from a loadgen or wrk run on the load CPU.
+loadgen_rps() {
+  timeout "$STEP_LIMIT" taskset -c "$LOAD_CPU" "$LOADGEN" -t 1 --warmup 1s -d "$DURATION" "$@" \
+    | tee -a "$TMP/load.log" | awk '/^Requests\/sec:/ {print $2}'
+}
+wrk_rps() {
+  timeout "$STEP_LIMIT" taskset -c "$LOAD_CPU" wrk -t1 -c100 -d2s "$1" >/dev/null  # warm-up
+  timeout "$STEP_LIMIT" taskset -c "$LOAD_CPU" wrk -t1 -c100 -d"$DURATION" "$1" \
+    | tee -a "$TMP/load.log" | awk '/^Requests\/sec:/ {print $2}'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
+
+echo "== compare_reactor: $(date -u +%FT%TZ), $(uname -r), $(nproc) CPUs, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "   server on CPU $SERVER_CPU, load on CPU $LOAD_CPU, $DURATION per run"
+
+echo "-- building the reference echo server and the connection holder in $TMP"
+timeout "$STEP_LIMIT" g++ -O2 -DNDEBUG -std=c++17 -o "$TMP/asio_echo" "$ASIO_SRC" -pthread
+timeout "$STEP_LIMIT" g++ -O2 -std=c++17 -o "$TMP/hold_connections" "$HERE/hold_connections.cpp"
+
+# ---- 1. echo ---------------------------------------------------------------
+port=$(free_port)
+start_server "$SERVER_BIN" --model reactor:epoll --proto echo --port "$port"
+wait_listening "$port"
+echo_reactor=$(loadgen_rps --proto echo --msg-size 64 -c 50 "127.0.0.1:$port")
+stop_server "$START_PID"
+
+port=$(free_port)
+start_server "$TMP/asio_echo" "$port"
+wait_listening "$port"
+echo_asio=$(loadgen_rps --proto echo --msg-size 64 -c 50 "127.0.0.1:$port")
+stop_server "$START_PID"
+
+# ---- 2. HTTP, 1 KiB file ---------------------------------------------------
+mkdir -p "$TMP/www" "$TMP/nginx"
+head -c 1024 /dev/urandom >"$TMP/www/one_kib.bin"
+# nginx started as root serves as "nobody": the files must be world-readable.
+chmod 755 "$TMP" "$TMP/www"
+chmod 644 "$TMP/www/one_kib.bin"
+
+port=$(free_port)
+start_server "$SERVER_BIN" --model reactor:epoll --proto http --port "$port" --root "$TMP/www"
+reactor_pid=$START_PID
+wait_listening "$port"
+http_reactor_wrk=$(wrk_rps "http://127.0.0.1:$port/one_kib.bin")
+http_reactor_lg=$(loadgen_rps -c 100 "http://127.0.0.1:$port/one_kib.bin")
+
+# ---- 3. memory of idle keep-alive connections (same reactor:epoll server) ---
+pss_before=$(pss_kib "$reactor_pid")
+coproc HOLDER { exec timeout "$STEP_LIMIT" taskset -c "$LOAD_CPU" "$TMP/hold_connections" \
+  127.0.0.1 "$port" "$IDLE_CONNECTIONS" http /one_kib.bin 60; }
+PIDS+=("$HOLDER_PID")
+read -r -t "$STEP_LIMIT" holder_status <&"${HOLDER[0]}" || holder_status="no answer"
+[[ $holder_status == "ready $IDLE_CONNECTIONS" ]] || die "connection holder: $holder_status"
+sleep 1
+pss_after=$(pss_kib "$reactor_pid")
+eval "exec ${HOLDER[1]}>&-"  # closing its stdin makes the holder close everything
+wait "$HOLDER_PID" 2>/dev/null || true
+stop_server "$reactor_pid"
+per_conn_bytes=$(( (pss_after - pss_before) * 1024 / IDLE_CONNECTIONS ))
+
+cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  keepalive_requests 100000000;
+  default_type application/octet-stream;
+  client_body_temp_path $TMP/nginx/body;
+  proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fastcgi;
+  uwsgi_temp_path $TMP/nginx/uwsgi;
+  scgi_temp_path $TMP/nginx/scgi;
+  server {
+    listen 127.0.0.1:PORT;
+    root $TMP/www;
+  }
+}
+EOF
+port=$(free_port)
+sed -i "s/PORT/$port/" "$TMP/nginx/nginx.conf"
+start_server nginx -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;'
+wait_listening "$port"
+http_nginx_wrk=$(wrk_rps "http://127.0.0.1:$port/one_kib.bin")
+http_nginx_lg=$(loadgen_rps -c 100 "http://127.0.0.1:$port/one_kib.bin")
+stop_server "$START_PID"
+
+# ---- report ----------------------------------------------------------------
+echo
+printf '%-44s %12s %12s %8s\n' "workload" "reactor" "reference" "ratio"
+printf '%-44s %12s %12s %8s\n' "echo 64 B, 50 conns, loadgen (req/s)" "$echo_reactor" "$echo_asio" \
+  "$(ratio "$echo_reactor" "$echo_asio")x"
+printf '%-44s %12s %12s %8s\n' "http 1 KiB, 100 conns, wrk (req/s)" "$http_reactor_wrk" \
+  "$http_nginx_wrk" "$(ratio "$http_reactor_wrk" "$http_nginx_wrk")x"
+printf '%-44s %12s %12s %8s\n' "http 1 KiB, 100 conns, loadgen (req/s)" "$http_reactor_lg" \
+  "$http_nginx_lg" "$(ratio "$http_reactor_lg" "$http_nginx_lg")x"
+echo "(echo reference: Boost.Asio async_tcp_echo_server; http reference: nginx $(nginx -v 2>&1 | cut -d/ -f2), 1 worker)"
+if grep -E "Non-2xx|Socket errors|errors:" "$TMP/load.log"; then
+  echo "WARNING: the load generators saw errors (above); the figures are suspect"
+fi
+echo
+echo "idle keep-alive connections: $IDLE_CONNECTIONS, server PSS ${pss_before} KiB -> ${pss_after} KiB:" \
+  "${per_conn_bytes} bytes per connection (target <= 4096)"
