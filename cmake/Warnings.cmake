@@ -3,4 +3,4 @@
 add_library(cb_warnings INTERFACE)
 target_compile_options(cb_warnings INTERFACE
   -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion -Wold-style-cast
-  -Wformat=2 -Wnon-virtual-dtor -Wnull-dereference)
+  -Wformat=2 -Wnon-virtual-dtor)
