@@ -122,33 +122,21 @@ int hex_value(char c) {
   return -1;
 }
 
-// Where a request head ends (just past its empty line), found within the
-// first `cap` bytes; end == 0 when it is not there (yet).
-struct HeadEnd {
-  std::size_t end = 0;
-  bool line_ended = false;  // the request line's LF is within the cap
-};
-
-HeadEnd find_head_end(std::string_view buf, std::size_t cap) {
-  HeadEnd r;
+// Where a request head ends (just past its empty line) within the first
+// `cap` bytes, searching from `from` (earlier bytes hold no LF that could
+// start the end); 0 when it is not there (yet).
+std::size_t find_head_end(std::string_view buf, std::size_t cap, std::size_t from) {
   const char* data = buf.data();
   std::size_t limit = std::min(buf.size(), cap);
-  for (std::size_t i = 0; i < limit;) {
+  for (std::size_t i = from; i < limit;) {
     const void* found = std::memchr(data + i, '\n', limit - i);
     if (found == nullptr) break;
     auto lf = static_cast<std::size_t>(static_cast<const char*>(found) - data);
-    r.line_ended = true;
-    if (lf + 1 < limit && data[lf + 1] == '\n') {
-      r.end = lf + 2;
-      return r;
-    }
-    if (lf + 2 < limit && data[lf + 1] == '\r' && data[lf + 2] == '\n') {
-      r.end = lf + 3;
-      return r;
-    }
+    if (lf + 1 < limit && data[lf + 1] == '\n') return lf + 2;
+    if (lf + 2 < limit && data[lf + 1] == '\r' && data[lf + 2] == '\n') return lf + 3;
     i = lf + 1;
   }
-  return r;
+  return 0;
 }
 
 // Empty lines (CRLF or LF) before a request line are skipped; a lone CR at
@@ -330,7 +318,9 @@ std::string_view HttpProtocol::feed_pending(std::string_view in, OutQueue& out) 
   std::size_t old = pending_.size();
   std::size_t take = std::min(in.size(), kMaxHeadBytes - old);
   pending_.append(in.substr(0, take));
-  std::size_t used = serve_all(pending_, out);
+  // The old bytes held no head end; one could start in their last two
+  // ("\n\r" + "\n").
+  std::size_t used = serve_all(pending_, out, old >= 2 ? old - 2 : 0);
   if (closing_) return {};
   if (used >= old) {
     release_pending();
@@ -342,21 +332,25 @@ std::string_view HttpProtocol::feed_pending(std::string_view in, OutQueue& out) 
   return in;
 }
 
-std::size_t HttpProtocol::serve_all(std::string_view buf, OutQueue& out) {
+std::size_t HttpProtocol::serve_all(std::string_view buf, OutQueue& out, std::size_t resume) {
   std::size_t pos = 0;
   while (!closing_) {
     pos += skip_empty_lines(buf.substr(pos));
     std::string_view rest = buf.substr(pos);
     if (rest.empty()) break;
-    HeadEnd head = find_head_end(rest, kMaxHeadBytes);
-    if (head.end == 0) {
+    std::size_t end = find_head_end(rest, kMaxHeadBytes, resume > pos ? resume - pos : 0);
+    if (end == 0) {
       // Unfinished: wait, unless the cap is already used up. Either way
       // what is left is shorter than the cap (pending_ stays small).
-      if (rest.size() >= kMaxHeadBytes) fail(head.line_ended ? 431 : 414, out);
+      if (rest.size() >= kMaxHeadBytes) {
+        bool line_ended = std::memchr(rest.data(), '\n', kMaxHeadBytes) != nullptr;
+        fail(line_ended ? 431 : 414, out);
+      }
       break;
     }
-    serve_one(rest.substr(0, head.end), out);
-    pos += head.end;
+    serve_one(rest.substr(0, end), out);
+    pos += end;
+    resume = 0;  // only the first head was searched before
   }
   return pos;
 }

@@ -84,7 +84,9 @@ class HttpProtocol {
 
   // One implementation detail per function in http.cpp.
   std::string_view feed_pending(std::string_view in, OutQueue& out);
-  std::size_t serve_all(std::string_view buf, OutQueue& out);
+  // `resume`: bytes at the front of buf already searched for a head end
+  // (so a head trickling in byte by byte is not rescanned from the start).
+  std::size_t serve_all(std::string_view buf, OutQueue& out, std::size_t resume = 0);
   void serve_one(std::string_view head, OutQueue& out);
   void serve_file(FileRoot::Opened file, bool head_only, bool keep_alive, OutQueue& out);
   void fail(int status, OutQueue& out);
