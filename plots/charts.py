@@ -136,8 +136,9 @@ def _spans_decades(values, span=LOG_SPAN) -> bool:
     return len(vals) > 1 and max(vals) / min(vals) >= span
 
 
-def _value_axis(ax, values, formatter, axis="y", force_log=False):
-    """Log scale when the values span decades; tick labels with units."""
+def _value_axis(ax, values, formatter, axis="y", force_log=False, zero=False):
+    """Log scale when the values span decades; tick labels with units. With
+    zero, a linear axis starts at 0 so that heights compare as ratios."""
     ax_ = ax.yaxis if axis == "y" else ax.xaxis
     log = force_log or _spans_decades(values)
     if log:
@@ -150,6 +151,8 @@ def _value_axis(ax, values, formatter, axis="y", force_log=False):
                 lambda v, p: formatter(v) if _mantissa(v) in (2, 5) else ""))
         else:
             ax_.set_minor_formatter(NullFormatter())
+    elif zero and axis == "y":
+        ax.set_ylim(bottom=0, top=max(_positive(values), default=1.0) * 1.1)
     ax_.set_major_formatter(FuncFormatter(lambda v, p: formatter(v)))
     return log
 
@@ -239,7 +242,8 @@ def throughput(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> 
         return None
     fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
     _plot_series(ax, series, style)
-    _value_axis(ax, [s.mean for pts in series.values() for _, s in pts], rs.format_count)
+    _value_axis(ax, [s.max or s.mean for pts in series.values() for _, s in pts],
+                rs.format_count, zero=True)
     ax.set_ylabel("throughput (requests/s)")
     _x_axis(ax, res.xs(wl), "concurrent connections")
     failed = _mark_failed_cells(ax, res, wl, style)
@@ -384,8 +388,8 @@ def memory(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Opti
                    else "per connection: not measured", fontsize=10)
     mib = {l: [(px, _scale_stat(s, 1 / 1024)) for px, s in pts] for l, pts in peak.items()}
     _plot_series(right, mib, style)
-    _value_axis(right, [s.mean for pts in mib.values() for _, s in pts],
-                lambda v: f"{v:.3g}")
+    _value_axis(right, [s.max or s.mean for pts in mib.values() for _, s in pts],
+                lambda v: f"{v:.3g}", zero=True)
     right.set_ylabel("server PSS, peak (MiB)")
     right.set_title("whole server process tree", fontsize=10)
     _x_axis(right, res.xs(wl), "concurrent connections")
@@ -509,10 +513,9 @@ def cpu(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Optiona
         return None
     fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
     _plot_series(ax, series, style)
-    log = _value_axis(ax, [s.mean for pts in series.values() for _, s in pts], fmt_us)
+    log = _value_axis(ax, [s.max or s.mean for pts in series.values() for _, s in pts],
+                      fmt_us, zero=True)
     ax.set_ylabel("server CPU time per request" + (" (log scale)" if log else ""))
-    if not log:
-        ax.set_ylim(bottom=0)
     _x_axis(ax, res.xs(wl), "concurrent connections")
     ax.grid(True, which="major", alpha=0.3)
     _legend_right(ax, title="model:variant")
