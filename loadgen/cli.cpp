@@ -1,9 +1,9 @@
 // cli.cpp: see cli.h.
 #include "cli.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -13,7 +13,9 @@
 namespace cb::loadgen {
 namespace {
 
-[[noreturn]] void fail(const std::string& message) { throw std::invalid_argument(message); }
+[[noreturn]] void fail(const std::string& message) {
+  throw std::invalid_argument(message);
+}
 
 // The option values as typed; converted once parsing succeeded.
 struct RawOptions {
@@ -24,29 +26,41 @@ struct RawOptions {
   bool close = false;
 };
 
+// The option table: name, value kind (shown in the usage text), help.
 void add_options(CLI::App& app, RawOptions& raw, CliOptions& out) {
-  app.add_option("TARGET", raw.target, "HOST:PORT (echo) or http://HOST:PORT/PATH (http)")->required();
-  app.add_option("-t,--threads", raw.threads, "load threads, each with its own event loop (default 1)");
-  app.add_option("-c,--connections", raw.connections, "connections in total, e.g. 10k (default 10)");
-  app.add_option("-d,--duration", raw.duration, "measured duration, e.g. 30s, 2m (default 10s)");
-  app.add_option("-n,--requests", raw.requests, "stop after this many requests, e.g. 100k (0 = use -d)");
-  app.add_option("--warmup", raw.warmup, "load before measuring, not recorded, e.g. 5s (default 0)");
-  app.add_option("-R,--rate", raw.rate,
-                 "open loop: requests/s in total, e.g. 50k; latency from the intended send time "
-                 "(default 0 = closed loop)");
-  app.add_option("-p,--pipeline", raw.pipeline, "requests in flight per connection (default 1)");
-  app.add_option("--proto", raw.proto, "echo or http (default: http for http:// targets, else echo)");
-  app.add_option("--msg-size", raw.msg_size, "echo: bytes per message, e.g. 64, 64KiB (default 64)");
-  app.add_option("--path", raw.path, "http: path to GET (default: the TARGET's, else /)");
-  app.add_option("--paths", raw.paths_file, "http: file of 'PATH [WEIGHT]' lines to GET at random");
+  auto opt = [&app](const char* name, std::string& value, const char* kind, const char* help) {
+    app.add_option(name, value, help)->type_name(kind);
+  };
+  opt("TARGET", raw.target, "", "HOST:PORT (echo) or http://HOST:PORT/PATH (http)");
+  app.get_option("TARGET")->required();
+  opt("-t,--threads", raw.threads, "N", "load threads, each with its own event loop (default 1)");
+  opt("-c,--connections", raw.connections, "N", "connections in total, e.g. 10k (default 10)");
+  opt("-d,--duration", raw.duration, "DURATION", "measured duration, e.g. 30s, 2m (default 10s)");
+  opt("-n,--requests", raw.requests, "N", "stop after this many requests, e.g. 100k (0 = use -d)");
+  opt("--warmup", raw.warmup, "DURATION",
+      "load before measuring, not recorded, e.g. 5s (default 0)");
+  opt("-R,--rate", raw.rate, "PER_S",
+      "open loop: requests/s in total, e.g. 50k; latency counts from each request's intended "
+      "send time (default 0 = closed loop)");
+  opt("-p,--pipeline", raw.pipeline, "N", "requests in flight per connection (default 1)");
+  opt("--proto", raw.proto, "echo|http", "default: http for http:// targets, else echo");
+  opt("--msg-size", raw.msg_size, "SIZE", "echo: bytes per message, e.g. 64, 64KiB (default 64)");
+  opt("--path", raw.path, "PATH", "http: path to GET (default: the TARGET's, else /)");
+  opt("--paths", raw.paths_file, "FILE",
+      "http: file of 'PATH [WEIGHT]' lines, GET at random by weight");
   app.add_flag("--close", raw.close, "http: one request per connection (Connection: close)");
-  app.add_option("--timeout", raw.timeout, "per request; it then counts, the connection reopens (default 10s, 0 = none)");
-  app.add_option("--connect-timeout", raw.connect_timeout, "per connect attempt (default 5s)");
-  app.add_option("--connect-rate", raw.connect_rate, "connects per second at start, e.g. 1k (default 0 = all at once)");
-  app.add_option("--source-ips", raw.source_ips, "bind connections across source addresses: 127.0.0.2-127.0.0.9 or a,b,c");
-  app.add_option("--json", out.json_path, "write the full result (config, counters, histograms) as JSON");
-  app.add_option("--hgrm", out.hgrm_path, "write the corrected latency histogram in HdrHistogram .hgrm text");
-  app.add_flag("--progress", out.progress, "print a live progress line on stderr every second");
+  opt("--timeout", raw.timeout, "DURATION",
+      "per request; a timed-out request counts, its connection reopens (default 10s, 0 = none)");
+  opt("--connect-timeout", raw.connect_timeout, "DURATION", "per connect attempt (default 5s)");
+  opt("--connect-rate", raw.connect_rate, "PER_S",
+      "connects per second at start, e.g. 1k (default 0 = all at once)");
+  opt("--source-ips", raw.source_ips, "LIST",
+      "bind across source addresses: 127.0.0.2-127.0.0.9 or a,b,c");
+  opt("--json", out.json_path, "FILE",
+      "write the whole result (config, counters, histograms) as JSON");
+  opt("--hgrm", out.hgrm_path, "FILE",
+      "write the corrected latency histogram as HdrHistogram .hgrm text");
+  app.add_flag("--progress", out.progress, "print a live progress line on stderr");
 }
 
 template <class T>
@@ -69,7 +83,8 @@ void convert(const RawOptions& raw, const CLI::App& app, LoadConfig& c) {
   c.host = t.host;
   c.port = t.port;
   std::string proto = raw.proto.empty() ? (t.is_http ? "http" : "echo") : raw.proto;
-  if (proto != "echo" && proto != "http") fail(fmt::format("--proto must be echo or http, not '{}'", proto));
+  if (proto != "echo" && proto != "http")
+    fail(fmt::format("--proto must be echo or http, not '{}'", proto));
   c.proto = proto == "http" ? Proto::kHttp : Proto::kEcho;
   c.threads = checked_int<int>(raw.threads, "threads", 1024);
   c.connections = checked_int<int>(raw.connections, "connections", 1'000'000);
@@ -142,9 +157,10 @@ Target parse_target(const std::string& text) {
 
 CliOutcome parse_cli(int argc, const char* const* argv) {
   CliOutcome out;
-  CLI::App app("loadgen: a C10K load generator for echo and HTTP/1.1 servers, closed or open loop "
-               "(coordinated omission corrected)",
-               "loadgen");
+  CLI::App app(
+      "loadgen: a C10K load generator for echo and HTTP/1.1 servers, closed or open loop "
+      "(coordinated omission corrected)",
+      "loadgen");
   RawOptions raw;
   add_options(app, raw, out.options);
   try {

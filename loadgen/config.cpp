@@ -11,7 +11,9 @@
 namespace cb::loadgen {
 namespace {
 
-[[noreturn]] void fail(const std::string& message) { throw std::invalid_argument(message); }
+[[noreturn]] void fail(const std::string& message) {
+  throw std::invalid_argument(message);
+}
 
 // The address family of a numeric address, or 0 if it is not one.
 int family_of(const std::string& ip) {
@@ -30,7 +32,9 @@ void validate_paths(const std::vector<WeightedPath>& paths) {
   if (paths.empty()) fail("no http path to request");
   uint64_t total = 0;
   for (const WeightedPath& p : paths) {
-    if (p.path.empty() || p.path[0] != '/') fail(fmt::format("path '{}' must start with '/'", p.path));
+    if (p.path.empty() || p.path[0] != '/') {
+      fail(fmt::format("path '{}' must start with '/'", p.path));
+    }
     if (p.path.find_first_of(" \t\r\n") != std::string::npos) {
       fail(fmt::format("path '{}' contains white space", p.path));
     }
@@ -48,7 +52,9 @@ void LoadConfig::validate() const {
   if (port == 0) fail("port must be 1..65535");
   if (threads < 1 || threads > 1024) fail("threads must be 1..1024");
   if (connections < 1 || connections > 1'000'000) fail("connections must be 1..1000000");
-  if (pipeline < 1 || pipeline > kMaxPipeline) fail(fmt::format("pipeline must be 1..{}", kMaxPipeline));
+  if (pipeline < 1 || pipeline > kMaxPipeline) {
+    fail(fmt::format("pipeline must be 1..{}", kMaxPipeline));
+  }
   if (!std::isfinite(rate_per_s) || rate_per_s < 0) fail("rate must be a number >= 0");
   if (!std::isfinite(connect_rate_per_s) || connect_rate_per_s < 0) {
     fail("connect rate must be a number >= 0");
@@ -62,12 +68,16 @@ void LoadConfig::validate() const {
     if (close_after_request) fail("--close applies to --proto http only");
   } else {
     validate_paths(paths);
-    if (close_after_request && pipeline > 1) fail("--close sends one request per connection: pipeline must be 1");
+    if (close_after_request && pipeline > 1) {
+      fail("--close sends one request per connection: pipeline must be 1");
+    }
   }
   for (const std::string& ip : source_ips) {
     int f = family_of(ip);
     if (f == 0) fail(fmt::format("source address '{}' is not a numeric IP address", ip));
-    if (f != family) fail(fmt::format("source address '{}' is not in the family of host '{}'", ip, host));
+    if (f != family) {
+      fail(fmt::format("source address '{}' is not in the family of host '{}'", ip, host));
+    }
   }
 }
 

@@ -22,9 +22,9 @@ struct LoadConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
   Proto proto = Proto::kEcho;
-  std::size_t msg_size = 64;                // echo: bytes per request
+  std::size_t msg_size = 64;                  // echo: bytes per request
   std::vector<WeightedPath> paths{{"/", 1}};  // http: GET one of these
-  bool close_after_request = false;         // http: Connection: close
+  bool close_after_request = false;           // http: Connection: close
   // Source addresses to bind before connect (IP_BIND_ADDRESS_NO_PORT);
   // connection i uses source_ips[i % size]. Empty: the kernel chooses.
   std::vector<std::string> source_ips;
@@ -32,8 +32,8 @@ struct LoadConfig {
   // Load shape.
   int threads = 1;
   int connections = 10;
-  int pipeline = 1;        // requests in flight per connection
-  double rate_per_s = 0;   // total over all threads; 0 = closed loop
+  int pipeline = 1;       // requests in flight per connection
+  double rate_per_s = 0;  // total over all threads; 0 = closed loop
   std::chrono::nanoseconds duration{std::chrono::seconds(10)};
   std::chrono::nanoseconds warmup{0};  // load runs, nothing is recorded
   uint64_t max_requests = 0;           // 0 = run for `duration`

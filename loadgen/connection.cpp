@@ -7,8 +7,12 @@
 namespace cb::loadgen {
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // Steps a case-insensitive search for `token` within a header value; returns
 // true when the token has just been seen. None of the tokens we look for
@@ -51,7 +55,8 @@ RequestSet::RequestSet(const LoadConfig& config) {
     return;
   }
   bool v6 = config.host.find(':') != std::string::npos;
-  std::string host = (v6 ? "[" + config.host + "]" : config.host) + ":" + std::to_string(config.port);
+  std::string host =
+      (v6 ? "[" + config.host + "]" : config.host) + ":" + std::to_string(config.port);
   for (const WeightedPath& p : config.paths) {
     std::string r = "GET " + p.path + " HTTP/1.1\r\nHost: " + host + "\r\n";
     if (config.close_after_request) r += "Connection: close\r\n";
@@ -131,8 +136,8 @@ Response HttpReader::make_response() const {
 // refused rather than misread.
 FeedStatus HttpReader::finish_headers(Response& out) {
   if (chunked_) return FeedStatus::kMalformed;
-  bool no_body = status_ < 200 || status_ == 204 || status_ == 304 ||
-                 (has_length_ && content_length_ == 0);
+  bool no_body =
+      status_ < 200 || status_ == 204 || status_ == 304 || (has_length_ && content_length_ == 0);
   if (no_body) {
     out = make_response();
     reset();

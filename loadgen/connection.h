@@ -110,9 +110,9 @@ class HttpReader {
   Header header_ = kNone;
   uint8_t name_candidates_ = 0;  // bit per Header still matching the name
   uint8_t minor_version_ = 1;
-  uint8_t close_match_ = 0;      // progress through "close" in Connection
-  uint8_t keep_alive_match_ = 0; // progress through "keep-alive"
-  uint8_t chunked_match_ = 0;    // progress through "chunked"
+  uint8_t close_match_ = 0;       // progress through "close" in Connection
+  uint8_t keep_alive_match_ = 0;  // progress through "keep-alive"
+  uint8_t chunked_match_ = 0;     // progress through "chunked"
   bool has_length_ = false;
   bool saw_close_ = false;
   bool saw_keep_alive_ = false;

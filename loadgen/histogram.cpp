@@ -13,7 +13,9 @@ namespace {
 
 constexpr std::size_t kFirstRangeSlots = 2 * Histogram::kSubBucketHalfCount;
 
-double ns_to_us(uint64_t ns) { return static_cast<double>(ns) / 1e3; }
+double ns_to_us(uint64_t ns) {
+  return static_cast<double>(ns) / 1e3;
+}
 
 uint64_t us_to_ns(double us) {
   if (!std::isfinite(us) || us < 0) throw std::invalid_argument("histogram: bad value");
@@ -24,7 +26,9 @@ uint64_t us_to_ns(double us) {
 
 Histogram::Histogram() : counts_(slot_count(), 0) {}
 
-std::size_t Histogram::slot_count() { return index_of(kHighestTrackable) + 1; }
+std::size_t Histogram::slot_count() {
+  return index_of(kHighestTrackable) + 1;
+}
 
 uint64_t Histogram::lowest_equivalent(std::size_t index) {
   if (index < kFirstRangeSlots) return index;
@@ -61,8 +65,8 @@ double Histogram::mean() const {
   double sum = 0;
   for (std::size_t i = 0; i < counts_.size(); ++i) {
     if (counts_[i] == 0) continue;
-    double mid = static_cast<double>(lowest_equivalent(i)) +
-                 static_cast<double>(slot_width(i) - 1) / 2;
+    double mid =
+        static_cast<double>(lowest_equivalent(i)) + static_cast<double>(slot_width(i) - 1) / 2;
     sum += mid * static_cast<double>(counts_[i]);
   }
   return sum / static_cast<double>(total_);
@@ -74,8 +78,8 @@ double Histogram::stdev() const {
   double sum_sq = 0;
   for (std::size_t i = 0; i < counts_.size(); ++i) {
     if (counts_[i] == 0) continue;
-    double mid = static_cast<double>(lowest_equivalent(i)) +
-                 static_cast<double>(slot_width(i) - 1) / 2;
+    double mid =
+        static_cast<double>(lowest_equivalent(i)) + static_cast<double>(slot_width(i) - 1) / 2;
     sum_sq += (mid - m) * (mid - m) * static_cast<double>(counts_[i]);
   }
   return std::sqrt(sum_sq / static_cast<double>(total_));
@@ -110,8 +114,9 @@ std::vector<Histogram::Bucket> Histogram::buckets() const {
 nlohmann::json Histogram::to_json() const {
   nlohmann::json buckets_json = nlohmann::json::array();
   for (const Bucket& b : buckets()) {
-    buckets_json.push_back(
-        {{"lower_us", ns_to_us(b.lower_ns)}, {"upper_us", ns_to_us(b.upper_ns)}, {"count", b.count}});
+    buckets_json.push_back({{"lower_us", ns_to_us(b.lower_ns)},
+                            {"upper_us", ns_to_us(b.upper_ns)},
+                            {"count", b.count}});
   }
   return {{"unit", "us"},
           {"significant_digits", kSignificantDigits},
@@ -166,9 +171,9 @@ std::string Histogram::to_hgrm() const {
       std::size_t last = index_of(value);
       for (std::size_t i = 0; i <= last; ++i) at_or_below += counts_[i];
       if (at_or_below >= total_) break;
-      out += fmt::format("{:12.3f} {:2.12f} {:10d} {:14.2f}\n",
-                         static_cast<double>(value) / kNsPerMs, level / 100, at_or_below,
-                         1 / (1 - level / 100));
+      out +=
+          fmt::format("{:12.3f} {:2.12f} {:10d} {:14.2f}\n", static_cast<double>(value) / kNsPerMs,
+                      level / 100, at_or_below, 1 / (1 - level / 100));
       double halvings = std::floor(std::log2(100.0 / (100.0 - level)));
       double ticks = kTicksPerHalfDistance * std::pow(2.0, halvings + 1);
       level += 100.0 / ticks;

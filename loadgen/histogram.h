@@ -16,10 +16,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace cb::loadgen {
 
@@ -54,9 +53,9 @@ class Histogram {
   uint64_t count() const { return total_; }
   uint64_t clamped() const { return clamped_; }
   uint64_t min() const { return total_ == 0 ? 0 : min_; }  // exact, ns
-  uint64_t max() const { return max_; }                     // exact, ns
-  double mean() const;                                      // ns
-  double stdev() const;                                     // ns
+  uint64_t max() const { return max_; }                    // exact, ns
+  double mean() const;                                     // ns
+  double stdev() const;                                    // ns
   // The value at `percentile` (0..100): the highest value equivalent to the
   // sample of rank ceil(p/100 * count), capped at the exact max. 0 if empty.
   uint64_t value_at_percentile(double percentile) const;
@@ -76,7 +75,8 @@ class Histogram {
     int msb = 63 - __builtin_clzll(value_ns | kSubBucketMask);
     int bucket = msb - kSubBucketHalfMagnitude;
     uint64_t sub = value_ns >> bucket;
-    return static_cast<std::size_t>((static_cast<uint64_t>(bucket) << kSubBucketHalfMagnitude) + sub);
+    return static_cast<std::size_t>((static_cast<uint64_t>(bucket) << kSubBucketHalfMagnitude) +
+                                    sub);
   }
   static uint64_t lowest_equivalent(std::size_t index);
   static uint64_t slot_width(std::size_t index);

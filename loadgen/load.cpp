@@ -49,7 +49,9 @@ double LoadResult::transfer_mib_per_s() const {
                         : 0;
 }
 
-int LoadResult::exit_code() const { return counters.error_total() == 0 ? 0 : 1; }
+int LoadResult::exit_code() const {
+  return counters.error_total() == 0 ? 0 : 1;
+}
 
 // ---- LoadControl ------------------------------------------------------------
 
@@ -87,10 +89,15 @@ Progress LoadControl::progress() const {
   if (!live_) return p;
   int64_t now = monotonic_ns();
   p.elapsed_s = static_cast<double>(now - start_ns_) / 1e9;
-  if (done_) p.phase = Progress::Phase::kDone;
-  else if (now < warmup_ns_) p.phase = Progress::Phase::kConnecting;
-  else if (now < measure_ns_) p.phase = Progress::Phase::kWarmup;
-  else p.phase = Progress::Phase::kMeasuring;
+  if (done_) {
+    p.phase = Progress::Phase::kDone;
+  } else if (now < warmup_ns_) {
+    p.phase = Progress::Phase::kConnecting;
+  } else if (now < measure_ns_) {
+    p.phase = Progress::Phase::kWarmup;
+  } else {
+    p.phase = Progress::Phase::kMeasuring;
+  }
   for (int i = 0; i < threads_; ++i) {
     p.requests += live_[static_cast<std::size_t>(i)].requests.load(std::memory_order_relaxed);
     p.errors += live_[static_cast<std::size_t>(i)].errors.load(std::memory_order_relaxed);
@@ -131,8 +138,7 @@ std::string merged_stop_reason(const std::vector<WorkerResult>& results, const S
   return results.empty() ? "requests" : results.front().stop_reason;
 }
 
-void merge_results(LoadResult& out, const std::vector<WorkerResult>& results,
-                   const Timeline& tl) {
+void merge_results(LoadResult& out, const std::vector<WorkerResult>& results, const Timeline& tl) {
   int64_t end_ns = tl.measure_ns;
   for (const WorkerResult& r : results) {
     out.counters.merge(r.counters);
@@ -159,7 +165,8 @@ LoadResult run_load(const LoadConfig& config, LoadControl* control) {
 
   int threads = std::min(config.threads, config.connections);
   if (config.max_requests > 0) {
-    threads = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(threads), config.max_requests));
+    threads =
+        static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(threads), config.max_requests));
   }
   SharedRun shared;
   shared.total_connections = static_cast<uint64_t>(config.connections);

@@ -16,10 +16,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "common/fd.h"
 #include "config.h"
@@ -115,8 +114,8 @@ class LoadControl {
   // Used by run_load.
   int stop_fd() const { return stop_.get(); }
   int extra_stop_fd() const { return extra_stop_fd_; }
-  void begin(std::shared_ptr<LiveCounters[]> live, int threads, int64_t start_ns,
-             int64_t warmup_ns, int64_t measure_ns, int64_t end_ns);
+  void begin(std::shared_ptr<LiveCounters[]> live, int threads, int64_t start_ns, int64_t warmup_ns,
+             int64_t measure_ns, int64_t end_ns);
   void end();
 
  private:

@@ -70,8 +70,8 @@ int main(int argc, char** argv) {
   try {
     cb::install_signal_handlers();  // SIGINT/SIGTERM end the run with a report
     LoadControl control(cb::stop_fd());
-    LoadResult result = opt.progress ? run_with_progress(opt.config, control)
-                                     : run_load(opt.config, &control);
+    LoadResult result =
+        opt.progress ? run_with_progress(opt.config, control) : run_load(opt.config, &control);
     std::fputs(format_summary(result).c_str(), stdout);
     std::fflush(stdout);
     if (!opt.json_path.empty()) write_file(opt.json_path, result.to_json().dump(2) + "\n");

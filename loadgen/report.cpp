@@ -20,17 +20,25 @@ struct PercentileSpec {
   const char* json_key;  // units in the key
 };
 constexpr PercentileSpec kPercentiles[] = {
-    {50, "p50", "p50_us"},         {75, "p75", "p75_us"},         {90, "p90", "p90_us"},
-    {99, "p99", "p99_us"},         {99.9, "p99.9", "p99_9_us"},   {99.99, "p99.99", "p99_99_us"},
+    {50, "p50", "p50_us"}, {75, "p75", "p75_us"},       {90, "p90", "p90_us"},
+    {99, "p99", "p99_us"}, {99.9, "p99.9", "p99_9_us"}, {99.99, "p99.99", "p99_99_us"},
 };
 
-double seconds(std::chrono::nanoseconds d) { return static_cast<double>(d.count()) / 1e9; }
-double us(uint64_t ns) { return static_cast<double>(ns) / 1e3; }
+double seconds(std::chrono::nanoseconds d) {
+  return static_cast<double>(d.count()) / 1e9;
+}
+double us(uint64_t ns) {
+  return static_cast<double>(ns) / 1e3;
+}
 
 json latency_json(const Histogram& h) {
-  json j = {{"count", h.count()},      {"min_us", us(h.min())},     {"mean_us", h.mean() / 1e3},
-            {"stdev_us", h.stdev() / 1e3}, {"max_us", us(h.max())}};
-  for (const PercentileSpec& p : kPercentiles) j[p.json_key] = us(h.value_at_percentile(p.percentile));
+  json j = {{"count", h.count()},
+            {"min_us", us(h.min())},
+            {"mean_us", h.mean() / 1e3},
+            {"stdev_us", h.stdev() / 1e3},
+            {"max_us", us(h.max())}};
+  for (const PercentileSpec& p : kPercentiles)
+    j[p.json_key] = us(h.value_at_percentile(p.percentile));
   return j;
 }
 
@@ -70,7 +78,8 @@ json errors_json(const Counters& c) {
 std::string latency_row(const char* label, const Histogram& h) {
   auto d = [](uint64_t ns) { return units::format_duration(std::chrono::nanoseconds(ns)); };
   std::string row = fmt::format("  {:<12}", label);
-  for (const PercentileSpec& p : kPercentiles) row += fmt::format("{:>10}", d(h.value_at_percentile(p.percentile)));
+  for (const PercentileSpec& p : kPercentiles)
+    row += fmt::format("{:>10}", d(h.value_at_percentile(p.percentile)));
   row += fmt::format("{:>10}{:>10}{:>10}\n", d(h.max()), d(static_cast<uint64_t>(h.mean())),
                      d(static_cast<uint64_t>(h.stdev())));
   return row;
@@ -80,8 +89,8 @@ std::string error_lines(const Counters& c) {
   std::string line;
   for (std::size_t i = 0; i < kErrorClassCount; ++i) {
     if (c.errors[i] == 0) continue;
-    line += fmt::format("{}{} {}", line.empty() ? "" : ", ", error_class_name(static_cast<ErrorClass>(i)),
-                        c.errors[i]);
+    line += fmt::format("{}{} {}", line.empty() ? "" : ", ",
+                        error_class_name(static_cast<ErrorClass>(i)), c.errors[i]);
     if (c.first_errno[i] != 0) line += fmt::format(" ({})", std::strerror(c.first_errno[i]));
   }
   return line.empty() ? "" : "  Errors: " + line + "\n";
@@ -100,26 +109,40 @@ std::string status_line(const Counters& c) {
 
 const char* error_class_name(ErrorClass c) {
   switch (c) {
-    case ErrorClass::kConnect: return "connect";
-    case ErrorClass::kRead: return "read";
-    case ErrorClass::kWrite: return "write";
-    case ErrorClass::kTimeout: return "timeout";
-    case ErrorClass::kReset: return "reset";
-    case ErrorClass::kStatus: return "status";
-    case ErrorClass::kMismatch: return "mismatch";
-    case ErrorClass::kLate: return "late";
-    case ErrorClass::kCount: break;
+    case ErrorClass::kConnect:
+      return "connect";
+    case ErrorClass::kRead:
+      return "read";
+    case ErrorClass::kWrite:
+      return "write";
+    case ErrorClass::kTimeout:
+      return "timeout";
+    case ErrorClass::kReset:
+      return "reset";
+    case ErrorClass::kStatus:
+      return "status";
+    case ErrorClass::kMismatch:
+      return "mismatch";
+    case ErrorClass::kLate:
+      return "late";
+    case ErrorClass::kCount:
+      break;
   }
   return "?";
 }
 
 const char* phase_name(Progress::Phase p) {
   switch (p) {
-    case Progress::Phase::kIdle: return "idle";
-    case Progress::Phase::kConnecting: return "connecting";
-    case Progress::Phase::kWarmup: return "warm-up";
-    case Progress::Phase::kMeasuring: return "measuring";
-    case Progress::Phase::kDone: return "done";
+    case Progress::Phase::kIdle:
+      return "idle";
+    case Progress::Phase::kConnecting:
+      return "connecting";
+    case Progress::Phase::kWarmup:
+      return "warm-up";
+    case Progress::Phase::kMeasuring:
+      return "measuring";
+    case Progress::Phase::kDone:
+      return "done";
   }
   return "?";
 }
@@ -129,47 +152,53 @@ nlohmann::json LoadResult::to_json() const {
   json status = {{"1xx", c.status_classes[1]}, {"2xx", c.status_classes[2]},
                  {"3xx", c.status_classes[3]}, {"4xx", c.status_classes[4]},
                  {"5xx", c.status_classes[5]}, {"other", c.status_classes[0]}};
-  json results = {{"requests", c.requests},
-                  {"duration_s", duration_s},
-                  {"requests_per_s", requests_per_s()},
-                  {"bytes_read", c.bytes_read},
-                  {"bytes_written", c.bytes_written},
-                  {"transfer_mib_per_s", transfer_mib_per_s()},
-                  {"connect_attempts", c.connect_attempts},
-                  {"connections_opened", c.connections_opened},
-                  {"closed_by_server", c.closed_by_server},
-                  {"status", status},
-                  {"errors_total", c.error_total()},
-                  {"latency", {{"corrected", latency_json(corrected)},
-                               {"uncorrected", latency_json(uncorrected)}}},
-                  {"cpu_user_s", cpu_user_s},
-                  {"cpu_sys_s", cpu_sys_s},
-                  {"cpu_utilization", cpu_utilization},
-                  {"cpus_usable", cpus_usable},
-                  {"saturated", saturated},
-                  {"stop_reason", stop_reason}};
+  json results = {
+      {"requests", c.requests},
+      {"duration_s", duration_s},
+      {"requests_per_s", requests_per_s()},
+      {"bytes_read", c.bytes_read},
+      {"bytes_written", c.bytes_written},
+      {"transfer_mib_per_s", transfer_mib_per_s()},
+      {"connect_attempts", c.connect_attempts},
+      {"connections_opened", c.connections_opened},
+      {"closed_by_server", c.closed_by_server},
+      {"status", status},
+      {"errors_total", c.error_total()},
+      {"latency",
+       {{"corrected", latency_json(corrected)}, {"uncorrected", latency_json(uncorrected)}}},
+      {"cpu_user_s", cpu_user_s},
+      {"cpu_sys_s", cpu_sys_s},
+      {"cpu_utilization", cpu_utilization},
+      {"cpus_usable", cpus_usable},
+      {"saturated", saturated},
+      {"stop_reason", stop_reason}};
   results.update(errors_json(c));
-  return {{"schema_version", kSchemaVersion},
-          {"tool", "loadgen"},
-          {"config", config_json(config)},
-          {"results", std::move(results)},
-          {"histograms", {{"corrected", corrected.to_json()}, {"uncorrected", uncorrected.to_json()}}}};
+  return {
+      {"schema_version", kSchemaVersion},
+      {"tool", "loadgen"},
+      {"config", config_json(config)},
+      {"results", std::move(results)},
+      {"histograms", {{"corrected", corrected.to_json()}, {"uncorrected", uncorrected.to_json()}}}};
 }
 
 std::string describe(const LoadConfig& c) {
-  std::string what = c.proto == Proto::kEcho
-                         ? fmt::format("echo {}B messages", c.msg_size)
-                         : fmt::format("http GET {}{}", c.paths.front().path,
-                                       c.paths.size() > 1 ? fmt::format(" (+{} paths)", c.paths.size() - 1) : "");
-  std::string model = c.open_loop() ? fmt::format("open loop at {:.0f} req/s", c.rate_per_s) : "closed loop";
-  return fmt::format("{}:{}, {}, {}, {} thread(s), {} connection(s), pipeline {}{}", c.host, c.port, what,
-                     model, c.threads, c.connections, c.pipeline, c.close_after_request ? ", close" : "");
+  std::string what =
+      c.proto == Proto::kEcho
+          ? fmt::format("echo {}B messages", c.msg_size)
+          : fmt::format("http GET {}{}", c.paths.front().path,
+                        c.paths.size() > 1 ? fmt::format(" (+{} paths)", c.paths.size() - 1) : "");
+  std::string model =
+      c.open_loop() ? fmt::format("open loop at {:.0f} req/s", c.rate_per_s) : "closed loop";
+  return fmt::format("{}:{}, {}, {}, {} thread(s), {} connection(s), pipeline {}{}", c.host, c.port,
+                     what, model, c.threads, c.connections, c.pipeline,
+                     c.close_after_request ? ", close" : "");
 }
 
 std::string format_summary(const LoadResult& r) {
   const Counters& c = r.counters;
   std::string out = fmt::format("loadgen {}\n", describe(r.config));
-  if (r.config.warmup.count() > 0) out += fmt::format("  warm-up {} (not recorded)\n", units::format_duration(r.config.warmup));
+  if (r.config.warmup.count() > 0)
+    out += fmt::format("  warm-up {} (not recorded)\n", units::format_duration(r.config.warmup));
   out += fmt::format("  {:<12}", "Latency");
   for (const PercentileSpec& p : kPercentiles) out += fmt::format("{:>10}", p.label);
   out += fmt::format("{:>10}{:>10}{:>10}\n", "max", "mean", "stdev");
@@ -183,18 +212,22 @@ std::string format_summary(const LoadResult& r) {
                      units::format_size(c.bytes_read), units::format_size(c.bytes_written));
   out += status_line(c);
   out += error_lines(c);
-  out += fmt::format("  Connections: {} opened, {} attempts, {} closed by the server\n", c.connections_opened,
-                     c.connect_attempts, c.closed_by_server);
+  out += fmt::format("  Connections: {} opened, {} attempts, {} closed by the server\n",
+                     c.connections_opened, c.connect_attempts, c.closed_by_server);
   out += fmt::format("Requests/sec: {:.2f}\n", r.requests_per_s());
-  out += fmt::format("Transfer/sec: {}\n", units::format_size(static_cast<uint64_t>(r.transfer_mib_per_s() * 1024 * 1024)));
-  out += fmt::format("CPU: user {:.2f}s, sys {:.2f}s, {:.0f}% of {} CPU(s)\n", r.cpu_user_s, r.cpu_sys_s,
-                     r.cpu_utilization * 100, r.cpus_usable);
+  out +=
+      fmt::format("Transfer/sec: {}\n",
+                  units::format_size(static_cast<uint64_t>(r.transfer_mib_per_s() * 1024 * 1024)));
+  out += fmt::format("CPU: user {:.2f}s, sys {:.2f}s, {:.0f}% of {} CPU(s)\n", r.cpu_user_s,
+                     r.cpu_sys_s, r.cpu_utilization * 100, r.cpus_usable);
   if (r.saturated) {
-    out += "WARNING: the load generator's threads were saturated (>= 90% CPU): the figures show its "
-           "limit, not only the server's; add threads or CPUs\n";
+    out +=
+        "WARNING: the load generator's threads were saturated (>= 90% CPU): the figures show its "
+        "limit, not only the server's; add threads or CPUs\n";
   }
   if (r.stop_reason == "unreachable") {
-    out += fmt::format("ERROR: no connection to {}:{} could be established\n", r.config.host, r.config.port);
+    out += fmt::format("ERROR: no connection to {}:{} could be established\n", r.config.host,
+                       r.config.port);
   } else if (r.stop_reason == "stopped") {
     out += "Run stopped early.\n";
   }
@@ -202,8 +235,8 @@ std::string format_summary(const LoadResult& r) {
 }
 
 std::string format_progress(const Progress& p) {
-  return fmt::format("{:<10} {:7.1f}s {:>12} requests {:>8} errors {:>7} open", phase_name(p.phase), p.elapsed_s,
-                     p.requests, p.errors, p.connections_open);
+  return fmt::format("{:<10} {:7.1f}s {:>12} requests {:>8} errors {:>7} open", phase_name(p.phase),
+                     p.elapsed_s, p.requests, p.errors, p.connections_open);
 }
 
 }  // namespace cb::loadgen

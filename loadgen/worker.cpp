@@ -93,15 +93,15 @@ struct Conn {
   int64_t next_intended_ns = 0;  // open loop: next slot; 0 = schedule not started
   int64_t retry_at_ns = 0;       // kIdle: when to reconnect; 0 = on demand
   int64_t connect_deadline_ns = 0;
-  uint32_t id = 0;               // global connection number
-  uint32_t unsent_offset = 0;    // bytes of the first unsent request written
-  uint16_t head = 0;             // oldest request in flight
-  uint16_t inflight = 0;         // queued and not answered (incl. unsent)
-  uint16_t unsent = 0;           // the newest `unsent` are not fully written
+  uint32_t id = 0;             // global connection number
+  uint32_t unsent_offset = 0;  // bytes of the first unsent request written
+  uint16_t head = 0;           // oldest request in flight
+  uint16_t inflight = 0;       // queued and not answered (incl. unsent)
+  uint16_t unsent = 0;         // the newest `unsent` are not fully written
   uint16_t sent_on_conn = 0;
   uint8_t connect_failures = 0;
   ConnState state = ConnState::kIdle;
-  bool want_write = false;       // writable interest registered
+  bool want_write = false;  // writable interest registered
   bool first_attempt_done = false;
   Reader reader;
 };
@@ -210,7 +210,9 @@ Worker<Reader>::Worker(const WorkerPlan& plan, WorkerResult& out)
     c.id = me + i * t;
   }
   uint32_t sum = 0;
-  for (const WeightedPath& p : cfg_.paths) cumulative_weights_.push_back(sum += p.weight);
+  if (cfg_.proto == Proto::kHttp) {
+    for (const WeightedPath& p : cfg_.paths) cumulative_weights_.push_back(sum += p.weight);
+  }
   for (const std::string& ip : cfg_.source_ips) sources_.push_back(resolve_numeric(ip, 0));
   if (open_loop_) {
     interval_ns_ = std::max<int64_t>(1, static_cast<int64_t>(total * 1e9 / cfg_.rate_per_s));
@@ -391,8 +393,7 @@ void Worker<Reader>::close_conn(C& c, int64_t now, ErrorClass why, int err) {
     c.first_attempt_done = true;
     SharedRun& s = *plan_.shared;
     uint64_t failed = s.first_attempts_failed.fetch_add(1) + 1;
-    if (cfg_.give_up_if_unreachable && failed == s.total_connections &&
-        !s.any_connected.load()) {
+    if (cfg_.give_up_if_unreachable && failed == s.total_connections && !s.any_connected.load()) {
       s.unreachable.store(true);
       s.stop_all();
     }
@@ -470,14 +471,18 @@ void Worker<Reader>::rearm(C& c, int64_t now) {
       if (cfg_.request_timeout.count() > 0 && c.inflight > 0) {
         when = c.ring[c.head].sent_ns + cfg_.request_timeout.count();
       }
-      if (open_loop_ && c.inflight < depth_ && quota_left_ > 0 && !(close_mode_ && c.sent_on_conn)) {
+      if (open_loop_ && c.inflight < depth_ && quota_left_ > 0 &&
+          !(close_mode_ && c.sent_on_conn)) {
         when = std::min(when, c.next_intended_ns);
       }
       break;
     case ConnState::kIdle:
       if (quota_left_ == 0) break;
-      if (!close_mode_) when = c.retry_at_ns != 0 ? c.retry_at_ns : INT64_MAX;
-      else when = std::max(c.retry_at_ns, open_loop_ ? c.next_intended_ns : now);
+      if (!close_mode_) {
+        when = c.retry_at_ns != 0 ? c.retry_at_ns : INT64_MAX;
+      } else {
+        when = std::max(c.retry_at_ns, open_loop_ ? c.next_intended_ns : now);
+      }
       break;
   }
   if (when == INT64_MAX) return;
@@ -532,7 +537,8 @@ bool Worker<Reader>::flush(C& c, int64_t now) {
     int n = std::min<int>(c.unsent, kMaxIov);
     std::size_t first = static_cast<std::size_t>(c.head + c.inflight - c.unsent) % depth_;
     for (int k = 0; k < n; ++k) {
-      std::string_view r = requests_.request(c.ring[(first + static_cast<std::size_t>(k)) % depth_].request);
+      std::string_view r =
+          requests_.request(c.ring[(first + static_cast<std::size_t>(k)) % depth_].request);
       std::size_t skip = k == 0 ? c.unsent_offset : 0;
       iov[k] = {const_cast<char*>(r.data() + skip), r.size() - skip};
     }
@@ -716,7 +722,9 @@ void Worker<Reader>::sample_cpu(bool at_end) {
     cpu_start_ = now;
     return;
   }
-  auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
   out_.cpu_user_s = seconds(now.ru_utime) - seconds(cpu_start_.ru_utime);
   out_.cpu_sys_s = seconds(now.ru_stime) - seconds(cpu_start_.ru_stime);
 }

@@ -37,9 +37,9 @@ struct SharedRun {
 
 struct WorkerPlan {
   const LoadConfig* config = nullptr;
-  int index = 0;                // this thread's number
-  int threads = 1;              // connection i belongs to thread i % threads
-  uint64_t request_quota = 0;   // requests to send in the window; 0 = no limit
+  int index = 0;               // this thread's number
+  int threads = 1;             // connection i belongs to thread i % threads
+  uint64_t request_quota = 0;  // requests to send in the window; 0 = no limit
   Timeline timeline;
   LiveCounters* live = nullptr;
   SharedRun* shared = nullptr;

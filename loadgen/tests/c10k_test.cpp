@@ -40,7 +40,8 @@ class ServerProcess {
     posix_spawn_file_actions_adddup2(&actions, in_read.get(), 0);
     posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
     char* argv[] = {const_cast<char*>(CB_LOADGEN_TEST_SERVER), const_cast<char*>("echo"), nullptr};
-    if (posix_spawn(&pid_, CB_LOADGEN_TEST_SERVER, &actions, nullptr, argv, environ) != 0) pid_ = -1;
+    if (posix_spawn(&pid_, CB_LOADGEN_TEST_SERVER, &actions, nullptr, argv, environ) != 0)
+      pid_ = -1;
     posix_spawn_file_actions_destroy(&actions);
     out_write.reset();
     char line[32] = {};
@@ -51,7 +52,8 @@ class ServerProcess {
     stdin_.reset();  // EOF: the server exits
     if (pid_ > 0) {
       int status = 0;
-      for (int i = 0; i < 100 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i) std::this_thread::sleep_for(50ms);
+      for (int i = 0; i < 100 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i)
+        std::this_thread::sleep_for(50ms);
       if (::waitpid(pid_, &status, WNOHANG) == 0) {
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, &status, 0);
@@ -70,7 +72,8 @@ TEST(C10k, TenThousandConnectionsHeldAndUsed) {
   constexpr int kConnections = 10000;
   rlimit lim{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &lim), 0);
-  if (lim.rlim_cur < kConnections + 100) GTEST_SKIP() << "open-file limit " << lim.rlim_cur << " < 10100";
+  if (lim.rlim_cur < kConnections + 100)
+    GTEST_SKIP() << "open-file limit " << lim.rlim_cur << " < 10100";
   ServerProcess server;
   ASSERT_NE(server.port(), 0) << "test server did not start";
 

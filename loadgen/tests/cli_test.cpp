@@ -2,8 +2,8 @@
 // on stderr and exit 2, --help prints the option table, a target with
 // nothing listening gives connect errors, a report and exit 1, and --json /
 // --hgrm write their files.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,8 +43,10 @@ Outcome run_loadgen(std::vector<std::string> args) {
   std::string out_path = temp_path("stdout"), err_path = temp_path("stderr");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
   args.insert(args.begin(), CB_LOADGEN_BINARY);
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -90,8 +92,8 @@ TEST(Cli, BadInputIsOneLineAndExitTwo) {
 TEST(Cli, HelpListsOptionsWithUnits) {
   Outcome o = run_loadgen({"--help"});
   EXPECT_EQ(o.exit_code, 0);
-  for (const char* text : {"--connections", "--rate", "--warmup", "--pipeline", "--source-ips", "--json",
-                           "--hgrm", "10k", "30s", "64KiB"}) {
+  for (const char* text : {"--connections", "--rate", "--warmup", "--pipeline", "--source-ips",
+                           "--json", "--hgrm", "10k", "30s", "64KiB"}) {
     EXPECT_NE(o.out.find(text), std::string::npos) << text;
   }
 }
@@ -108,8 +110,8 @@ TEST(Cli, NothingListeningReportsConnectErrorsAndExitsOne) {
 TEST(Cli, RunWritesSummaryJsonAndHgrm) {
   testing::TestServer server({});
   std::string json_path = temp_path("out.json"), hgrm_path = temp_path("out.hgrm");
-  Outcome o = run_loadgen({"-c", "2", "-n", "1k", "--msg-size", "1KiB", "--json", json_path, "--hgrm",
-                           hgrm_path, "127.0.0.1:" + std::to_string(server.port())});
+  Outcome o = run_loadgen({"-c", "2", "-n", "1k", "--msg-size", "1KiB", "--json", json_path,
+                           "--hgrm", hgrm_path, "127.0.0.1:" + std::to_string(server.port())});
   EXPECT_EQ(o.exit_code, 0) << o.out << o.err;
   EXPECT_NE(o.out.find("1000 requests in"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("Requests/sec:"), std::string::npos) << o.out;

@@ -1,6 +1,8 @@
 // histogram_test.cpp: the latency histogram against exact sorted samples:
 // percentiles within one slot (3 significant digits), merge equal to the
 // histogram of the union, JSON round trip, .hgrm text.
+#include "loadgen/histogram.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,8 +10,6 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <vector>
-
-#include "loadgen/histogram.h"
 
 namespace cb::loadgen {
 namespace {
@@ -25,16 +25,19 @@ std::vector<uint64_t> samples(std::size_t n, uint32_t seed) {
 
 uint64_t exact_percentile(std::vector<uint64_t> sorted, double p) {
   std::sort(sorted.begin(), sorted.end());
-  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size()) * (1 - 1e-12)));
+  auto rank = static_cast<std::size_t>(
+      std::ceil(p / 100.0 * static_cast<double>(sorted.size()) * (1 - 1e-12)));
   return sorted[std::max<std::size_t>(rank, 1) - 1];
 }
 
 TEST(Histogram, SlotLayoutIsContiguousAndKeepsThreeDigits) {
   for (std::size_t i = 1; i < Histogram::slot_count(); ++i) {
-    ASSERT_EQ(Histogram::lowest_equivalent(i - 1) + Histogram::slot_width(i - 1), Histogram::lowest_equivalent(i))
+    ASSERT_EQ(Histogram::lowest_equivalent(i - 1) + Histogram::slot_width(i - 1),
+              Histogram::lowest_equivalent(i))
         << "slot " << i;
     ASSERT_EQ(Histogram::index_of(Histogram::lowest_equivalent(i)), i);
-    ASSERT_EQ(Histogram::index_of(Histogram::lowest_equivalent(i) + Histogram::slot_width(i) - 1), i);
+    ASSERT_EQ(Histogram::index_of(Histogram::lowest_equivalent(i) + Histogram::slot_width(i) - 1),
+              i);
     // 3 significant digits: from 1 us up, a slot is at most 1/1000 of its values.
     if (Histogram::lowest_equivalent(i) >= 1000) {
       ASSERT_LE(Histogram::slot_width(i) * 1000, Histogram::lowest_equivalent(i)) << "slot " << i;
@@ -97,7 +100,8 @@ TEST(Histogram, MergeEqualsHistogramOfTheUnion) {
     EXPECT_EQ(ba[i].lower_ns, bu[i].lower_ns);
     EXPECT_EQ(ba[i].count, bu[i].count);
   }
-  for (double p : {50.0, 99.0, 99.99}) EXPECT_EQ(ha.value_at_percentile(p), all.value_at_percentile(p));
+  for (double p : {50.0, 99.0, 99.99})
+    EXPECT_EQ(ha.value_at_percentile(p), all.value_at_percentile(p));
 }
 
 TEST(Histogram, ValuesAboveTheRangeAreClampedAndCounted) {
@@ -133,10 +137,13 @@ TEST(Histogram, HgrmHasHeaderRowsAndFooter) {
   for (uint64_t x = 1; x <= 1000; ++x) h.record(x * 1000);  // 1 us .. 1 ms
   std::string text = h.to_hgrm();
   EXPECT_EQ(text.rfind("       Value     Percentile TotalCount 1/(1-Percentile)\n\n", 0), 0u);
-  EXPECT_NE(text.find("       0.500 0.500000000000        500           2.00\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("       0.500 0.500000000000        500           2.00\n"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("       1.000 1.000000000000       1000\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("#[Max     =        1.000, Total count    =         1000]\n"), std::string::npos);
-  EXPECT_NE(text.find("#[Buckets =           27, SubBuckets     =         2048]\n"), std::string::npos);
+  EXPECT_NE(text.find("#[Max     =        1.000, Total count    =         1000]\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("#[Buckets =           27, SubBuckets     =         2048]\n"),
+            std::string::npos);
 }
 
 TEST(Histogram, EmptyHistogramReportsZeros) {

@@ -51,13 +51,15 @@ bool has_type(const json& v, const std::string& type) {
 }
 
 // Every key path in `j` ("a.b", "a[].c"), except inside maps.
-void collect(const json& j, const std::string& prefix, const std::map<std::string, std::string>& keys,
+void collect(const json& j, const std::string& prefix,
+             const std::map<std::string, std::string>& keys,
              std::map<std::string, std::vector<const json*>>& out) {
   auto it = keys.find(prefix);
   if (!prefix.empty()) out[prefix].push_back(&j);
   if (it != keys.end() && it->second == "map") return;
   if (j.is_object()) {
-    for (const auto& [k, v] : j.items()) collect(v, prefix.empty() ? k : prefix + "." + k, keys, out);
+    for (const auto& [k, v] : j.items())
+      collect(v, prefix.empty() ? k : prefix + "." + k, keys, out);
   } else if (j.is_array()) {
     for (const json& v : j) {
       if (v.is_object() || v.is_array()) collect(v, prefix + "[]", keys, out);

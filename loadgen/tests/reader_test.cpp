@@ -13,8 +13,9 @@ namespace {
 // Feeds `input` in two pieces split at `split`; returns the responses seen
 // and whether the reader refused the input.
 template <class Reader>
-std::vector<Response> feed_split(Reader& reader, const std::string& payload, const std::string& input,
-                                 std::size_t split, bool* malformed = nullptr) {
+std::vector<Response> feed_split(Reader& reader, const std::string& payload,
+                                 const std::string& input, std::size_t split,
+                                 bool* malformed = nullptr) {
   std::vector<Response> out;
   for (std::string piece : {input.substr(0, split), input.substr(split)}) {
     std::size_t at = 0;
@@ -61,7 +62,8 @@ TEST(HttpReader, Http10ClosesUnlessKeepAlive) {
   auto rs = feed_split(reader, "", "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", 0);
   ASSERT_EQ(rs.size(), 1u);
   EXPECT_TRUE(rs[0].close);
-  rs = feed_split(reader, "", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx", 3);
+  rs = feed_split(reader, "",
+                  "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx", 3);
   ASSERT_EQ(rs.size(), 1u);
   EXPECT_FALSE(rs[0].close);
 }
@@ -100,7 +102,8 @@ TEST(HttpReader, RefusesWhatItCannotFrame) {
            std::string("HTTP/1.1 2x0 OK\r\n\r\n"),
            std::string("HTTP/1.1 200 OK\r\nContent-Length: 12a\r\n\r\n"),
            std::string("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n"),
-           std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+           std::string(
+               "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
            std::string("HTTP/1.1 200 OK\r\nContent-Length\n\r\n"),
        }) {
     for (std::size_t split = 0; split <= bad.size(); ++split) {

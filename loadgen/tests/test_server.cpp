@@ -54,8 +54,8 @@ struct TestServer::Impl {
 
   explicit Impl(TestServer& server) : s(server) {
     if (s.options_.mode == TestServerOptions::Mode::kHttp) {
-      response = "HTTP/1.1 " + std::to_string(s.options_.status) + " X\r\nContent-Length: " +
-                 std::to_string(s.options_.body_size) + "\r\n" +
+      response = "HTTP/1.1 " + std::to_string(s.options_.status) +
+                 " X\r\nContent-Length: " + std::to_string(s.options_.body_size) + "\r\n" +
                  (s.options_.close_after_response ? "Connection: close\r\n" : "") + "\r\n" +
                  std::string(s.options_.body_size, 'b');
     }
@@ -74,10 +74,11 @@ struct TestServer::Impl {
       auto peer = std::make_unique<Peer>();
       peer->handler.on_event = &on_peer;
       peer->impl = &m;
-      m.remember_peer(peer->fd.get());
       peer->fd = std::move(r.fd);
+      m.remember_peer(peer->fd.get());
       peer->number = m.s.accepted_++;
-      peer->silent = m.s.options_.silent_every != 0 && peer->number % m.s.options_.silent_every == 0;
+      peer->silent =
+          m.s.options_.silent_every != 0 && peer->number % m.s.options_.silent_every == 0;
       m.loop.watch(peer->fd.get(), event::kReadable, &peer->handler);
       ++m.s.open_;
       Peer* key = peer.get();
@@ -95,7 +96,8 @@ struct TestServer::Impl {
   void remember_peer(int fd) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0 || ss.ss_family != AF_INET) return;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0 || ss.ss_family != AF_INET)
+      return;
     char text[INET_ADDRSTRLEN];
     ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, text, sizeof text);
     std::lock_guard<std::mutex> lock(s.mu_);
@@ -159,7 +161,8 @@ struct TestServer::Impl {
       drop(p);
       return false;
     }
-    loop.modify(p.fd.get(), p.pending.empty() ? event::kReadable : event::kReadable | event::kWritable,
+    loop.modify(p.fd.get(),
+                p.pending.empty() ? event::kReadable : event::kReadable | event::kWritable,
                 &p.handler);
     return true;
   }
