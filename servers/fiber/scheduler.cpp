@@ -16,6 +16,8 @@ thread_local Scheduler* t_current = nullptr;
 constexpr std::size_t kMinUsableStack = 8 * 1024;
 // fcontext and the SysV ABI want 16-byte aligned stacks.
 constexpr std::uintptr_t kStackAlign = 16;
+// Passes over a never-empty run queue between two non-blocking hub polls.
+constexpr int kPassesPerPoll = 16;
 
 enum class State : uint8_t { kRunnable, kRunning, kParked, kDone };
 
@@ -142,13 +144,20 @@ void Scheduler::fiber_main(void* arg) {
 void Scheduler::run() {
   Scheduler* outer = t_current;
   t_current = this;
+  int passes_without_poll = 0;
   while (live_ > 0) {
     run_batch();
     if (live_ == 0) break;
-    // Fibers still runnable (they yielded): only peek at epoll, so they are
-    // not held up; otherwise sleep until an fd, a timer or stop.
-    auto wait = run_head_ != nullptr ? std::chrono::nanoseconds(0) : std::chrono::nanoseconds(-1);
-    hub_.run_once(wait);
+    if (run_head_ == nullptr) {
+      // Nothing to run: sleep until an fd, a timer or stop.
+      passes_without_poll = 0;
+      hub_.run_once(std::chrono::nanoseconds(-1));
+    } else if (++passes_without_poll == kPassesPerPoll) {
+      // Fibers that keep yielding must not starve I/O and timers, but a
+      // poll per pass would cost them a syscall per yield: peek every few.
+      passes_without_poll = 0;
+      hub_.run_once(std::chrono::nanoseconds(0));
+    }
   }
   t_current = outer;
 }

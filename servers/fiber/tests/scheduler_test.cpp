@@ -162,6 +162,29 @@ TEST(Scheduler, HangupWakesAWriterToo) {
   EXPECT_EQ(why, Wake::kReady);
 }
 
+TEST(Scheduler, AFiberThatKeepsYieldingDoesNotStarveIo) {
+  Scheduler sched(small_options());
+  SocketPair p;
+  FdWait wait;
+  sched.watch(p.a.get(), wait);
+  bool got_data = false;
+  int spins = 0;
+  sched.spawn([&] {
+    // Bounded, so a starving scheduler fails the test instead of hanging it.
+    while (!got_data && spins < 1'000'000) {
+      ++spins;
+      yield();
+    }
+  });
+  sched.spawn([&] {
+    if (sched.wait_fd(wait, event::kReadable) == Wake::kReady) got_data = true;
+  });
+  sched.spawn([&] { ASSERT_EQ(::write(p.b.get(), "x", 1), 1); });
+  sched.run();
+  EXPECT_TRUE(got_data);
+  EXPECT_LT(spins, 1'000'000);
+}
+
 TEST(Scheduler, RequestStopWakesEveryParkedFiberWithStopping) {
   Scheduler sched(small_options());
   SocketPair p;
