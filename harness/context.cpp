@@ -45,24 +45,34 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 // Each figure is the median of kBatches batches, so one preempted batch
-// cannot skew it.
+// cannot skew it. A batch runs chunks of iterations until kBatchTime has
+// passed, so a slow or busy machine costs time, not the result.
 constexpr int kBatches = 5;
+constexpr std::chrono::milliseconds kBatchTime{40};
 
+// body(n) runs n iterations; returns the median nanoseconds per iteration.
 template <class Body>
-double median_batch_ns(int iterations, Body&& body) {
+double median_batch_ns(int chunk, Body&& body) {
+  body(chunk);  // warm-up: caches, page faults, the partner thread's start
   std::vector<double> per_iteration;
   for (int b = 0; b < kBatches; ++b) {
+    long done = 0;
     auto t0 = Clock::now();
-    body(iterations);
-    auto t1 = Clock::now();
-    per_iteration.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() / iterations);
+    auto t1 = t0;
+    while (t1 - t0 < kBatchTime) {
+      body(chunk);
+      done += chunk;
+      t1 = Clock::now();
+    }
+    per_iteration.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() /
+                            static_cast<double>(done));
   }
   std::sort(per_iteration.begin(), per_iteration.end());
   return per_iteration[per_iteration.size() / 2];
 }
 
 double measure_syscall_ns() {
-  return median_batch_ns(200'000, [](int n) {
+  return median_batch_ns(10'000, [](int n) {
     for (int i = 0; i < n; ++i) ::syscall(SYS_getppid);
   });
 }
@@ -110,20 +120,14 @@ std::optional<std::pair<Fd, Fd>> loopback_pair() {
   return std::make_pair(std::move(client), std::move(server));
 }
 
+// The echo side answers every byte until the client side closes.
 std::optional<double> measure_loopback_rtt_us(int client_cpu, int server_cpu) {
   auto pair = loopback_pair();
   if (!pair) return std::nullopt;
-  constexpr int kRounds = 4000;
-  const int total = kRounds * (kBatches + 1);  // one batch of warm-up
-  std::atomic<bool> echo_ok{true};
   std::thread echo([&] {
     pin_current_thread({server_cpu});
     char c;
-    for (int i = 0; i < total; ++i) {
-      if (!read_exact(pair->second.get(), &c, 1) || !write_byte(pair->second.get())) {
-        echo_ok = false;
-        return;
-      }
+    while (read_exact(pair->second.get(), &c, 1) && write_byte(pair->second.get())) {
     }
   });
   pin_current_thread({client_cpu});
@@ -132,11 +136,10 @@ std::optional<double> measure_loopback_rtt_us(int client_cpu, int server_cpu) {
     char c;
     for (int i = 0; i < n && ok; ++i) ok = write_byte(pair->first.get()) && read_exact(pair->first.get(), &c, 1);
   };
-  round_trips(kRounds);
-  double ns = median_batch_ns(kRounds, round_trips);
-  if (!ok) pair->first.reset();  // unblocks the echo thread's read
+  double ns = median_batch_ns(100, round_trips);
+  ::shutdown(pair->first.get(), SHUT_RDWR);  // the echo thread reads EOF
   echo.join();
-  if (!ok || !echo_ok) return std::nullopt;
+  if (!ok) return std::nullopt;
   return ns / 1000.0;
 }
 
@@ -144,29 +147,32 @@ long futex(std::atomic<uint32_t>& word, int op, uint32_t value) {
   return ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), op, value, nullptr, nullptr, 0);
 }
 
-// Two threads on one CPU pass a token: turn 0 = main's, 1 = the other's.
+// Two threads on one CPU pass a token with futex wait/wake. The word says
+// whose turn it is: 0 this thread's, 1 the partner's, 2 the partner must end.
 double measure_thread_switch_ns(int cpu) {
-  constexpr int kRounds = 20'000;
-  const int total = kRounds * (kBatches + 1);
   std::atomic<uint32_t> turn{0};
-  auto pass = [&](uint32_t mine, uint32_t theirs) {
-    while (turn.load(std::memory_order_acquire) != mine) futex(turn, FUTEX_WAIT_PRIVATE, theirs);
-    turn.store(theirs, std::memory_order_release);
-    futex(turn, FUTEX_WAKE_PRIVATE, 1);
-  };
-  std::thread other([&] {
+  std::thread partner([&] {
     pin_current_thread({cpu});
-    for (int i = 0; i < total; ++i) pass(1, 0);
+    for (;;) {
+      uint32_t t;
+      while ((t = turn.load(std::memory_order_acquire)) == 0) futex(turn, FUTEX_WAIT_PRIVATE, 0);
+      if (t == 2) return;
+      turn.store(0, std::memory_order_release);
+      futex(turn, FUTEX_WAKE_PRIVATE, 1);
+    }
   });
   pin_current_thread({cpu});
   auto rounds = [&](int n) {
-    for (int i = 0; i < n; ++i) pass(0, 1);
+    for (int i = 0; i < n; ++i) {
+      turn.store(1, std::memory_order_release);
+      futex(turn, FUTEX_WAKE_PRIVATE, 1);
+      while (turn.load(std::memory_order_acquire) == 1) futex(turn, FUTEX_WAIT_PRIVATE, 1);
+    }
   };
-  rounds(kRounds);
-  double per_round = median_batch_ns(kRounds, rounds);
-  // The last hand-over to `other` is answered by nobody; wait for it to end.
-  while (turn.load() != 0) futex(turn, FUTEX_WAIT_PRIVATE, 1);
-  other.join();
+  double per_round = median_batch_ns(200, rounds);
+  turn.store(2, std::memory_order_release);
+  futex(turn, FUTEX_WAKE_PRIVATE, 1);
+  partner.join();
   return per_round / 2;  // a round is two switches
 }
 
@@ -183,15 +189,14 @@ void fiber_bounce(void* arg) {
 std::optional<double> measure_fiber_switch_ns() {
   fiber::Stack stack = fiber::Stack::map(64 * 1024);
   if (!stack.valid()) return std::nullopt;
-  // The side fiber never finishes: its stack is unmapped while suspended,
-  // which is fine, nothing resumes it afterwards.
+  // The side fiber never finishes: its stack is unmapped while it is
+  // suspended, which is fine, nothing resumes it afterwards.
   FiberPingPong pp;
   fiber::make_context(pp.side, stack.bottom(), stack.size(), fiber_bounce, &pp);
   auto rounds = [&](int n) {
     for (int i = 0; i < n; ++i) fiber::switch_context(pp.main, pp.side);
   };
-  rounds(100'000);
-  return median_batch_ns(1'000'000, rounds) / 2;
+  return median_batch_ns(10'000, rounds) / 2;
 }
 
 std::optional<std::string> run_text(const std::string& command) {

@@ -201,7 +201,7 @@ std::optional<std::string> ServerControl::wait_listening() {
     }
     if (auto exited = check_exited()) {
       std::string why = last_error_line();
-      return fmt::format("startup: server {}{}{}", exited->substr(exited->find(' ') + 1),
+      return fmt::format("startup: {}{}{}", exited->substr(exited->find(' ') + 1),
                          why.empty() ? "" : ": ", why);
     }
     if (Clock::now() > deadline) {
@@ -247,7 +247,7 @@ std::optional<std::string> ServerControl::check_exited() {
   if (pid_ <= 0) return std::string("crash: not running");
   if (!reaped_) {
     int status = 0;
-    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    pid_t r = ::wait4(pid_, &status, WNOHANG, &rusage_);
     if (r == 0) return std::nullopt;
     if (r < 0) return fmt::format("crash: waitpid: {}", std::strerror(errno));
     reaped_ = true;
@@ -285,13 +285,15 @@ std::optional<std::string> ServerControl::stop() {
     if (!reaped_) {
       ::kill(-pid_, SIGKILL);
       int status = 0;
-      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      while (::wait4(pid_, &status, 0, &rusage_) < 0 && errno == EINTR) {
       }
       reaped_ = true;
       exit_status_ = status;
       result = fmt::format("hang: server still running {} ms after SIGTERM (SIGKILLed)",
                            spec_.stop_grace.count());
-    } else if (!(WIFEXITED(exit_status_) && WEXITSTATUS(exit_status_) == 0)) {
+    } else if (WIFSIGNALED(exit_status_)) {
+      result = "crash: on SIGTERM the server was " + describe_wait_status(exit_status_);
+    } else if (WEXITSTATUS(exit_status_) != 0) {
       result = "exit: on SIGTERM the server " + describe_wait_status(exit_status_);
     }
   }

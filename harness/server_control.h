@@ -17,6 +17,7 @@
 // died, hung) are returned as failure strings, never thrown.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -80,6 +81,10 @@ class ServerControl {
   // else why not ("hang: ..." / "crash: ..." / "exit: ...").
   std::optional<std::string> stop();
 
+  // wait4's resource usage of the server, valid once it was reaped: the
+  // kernel's own totals of every thread, and of the children it waited for.
+  const rusage& final_rusage() const { return rusage_; }
+
   // The server's stdout+stderr so far (for failure messages).
   std::string output() const;
   // The last non-empty line of stderr, "" if none.
@@ -94,6 +99,7 @@ class ServerControl {
   pid_t pid_ = -1;
   bool reaped_ = false;
   int exit_status_ = 0;  // wait status, valid once reaped_
+  rusage rusage_{};
   uint16_t port_ = 0;
   std::string host_;
   Fd out_;  // memfd: stdout

@@ -12,10 +12,13 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -64,6 +67,7 @@ struct Options {
   std::string idle_timeout = "0";
   std::string stats_file;
   std::string print_stats;
+  uint64_t crash_after = 0;  // debug, for the harness's crash test
   bool list_models = false;
   bool check_supported = false;
 };
@@ -88,6 +92,8 @@ void add_options(CLI::App& app, Options& o) {
                  "keep the counters in this file (shared memory) for live reading");
   app.add_option("--print-stats", o.print_stats, "print a running server's --stats-file as JSON");
   app.add_flag("--list-models", o.list_models, "print the model registry and exit");
+  // Hidden (empty group): a debug aid for the harness's crash test.
+  app.add_option("--crash-after", o.crash_after, "abort() once N requests were served")->group("");
   app.add_flag("--supported", o.check_supported,
                "exit 0 if --model runs on this machine, 77 if not (test skip)");
 }
@@ -110,6 +116,20 @@ const ModelEntry& finish_config(Options& o) {
   }
   o.config.server_cpus = affinity_cpus();
   return *entry;
+}
+
+// Debug aid (--crash-after): a detached thread that aborts the server once
+// `after` requests were served, as a crashing model would, so the harness
+// can test that a crash mid-run is detected and the matrix goes on. It
+// gives up once stop is requested (the counters are unmapped at exit).
+void start_crash_watchdog(const CounterBlock& counters, uint64_t after) {
+  std::thread([&counters, after] {
+    for (;;) {
+      if (stop_requested()) return;
+      if (counters.requests.load(std::memory_order_relaxed) >= after) std::abort();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }).detach();
 }
 
 int serve(const ModelEntry& entry, const Options& o) {
@@ -139,6 +159,7 @@ int serve(const ModelEntry& entry, const Options& o) {
              local_port(ctx.listener.get()), entry.name, entry.variant, o.proto, ::getpid());
   std::fflush(stdout);
   counters->ready.store(1);
+  if (o.crash_after > 0) start_crash_watchdog(counters.block(), o.crash_after);
   int code = entry.run(ctx);
   fmt::print("counters {}\n", counters.to_json());
   std::fflush(stdout);

@@ -1,0 +1,369 @@
+// e2e_test.cpp: the harness binary end to end.
+//  * A tiny matrix (two models, both protocols, 1-second runs) produces a
+//    results folder whose results.json has exactly the keys and types that
+//    results/README.md documents (the tables are parsed from the README
+//    itself, so the two cannot drift apart), figures that agree with each
+//    other, an .hgrm per run and the `latest` link.
+//  * A server that crashes mid-run (bench_server's hidden --crash-after)
+//    makes that run `failed` with the reason, the next run still succeeds,
+//    and no server process is left behind.
+//  * Bad command lines exit 2 with one line.
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "workspace.h"
+
+namespace cb::harness {
+namespace {
+
+using nlohmann::json;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs argv with extra environment entries; collects stdout and stderr.
+Outcome run(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) return {};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    for (const std::string& e : env) ::putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  Outcome o;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open = 2;
+  while (open > 0 && ::poll(fds, 2, 300'000) > 0) {
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buf[4096];
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open;
+        continue;
+      }
+      (i == 0 ? o.out : o.err).append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return o;
+}
+
+std::string last_line(const std::string& text) {
+  std::string t = text;
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  return t.substr(t.rfind('\n') == std::string::npos ? 0 : t.rfind('\n') + 1);
+}
+
+json load_json(const std::string& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+// ---- the documented schema, read from results/README.md -------------------
+
+struct KeyDoc {
+  std::string type;       // "int", "number or null", "[string]", ...
+  std::set<std::string> subkeys;  // for objects whose meaning lists `keys`
+};
+
+struct Schema {
+  std::map<std::string, KeyDoc> top, context, config, cell, run, aggregate;
+};
+
+std::vector<std::string> backticked(const std::string& text) {
+  std::vector<std::string> out;
+  std::regex tick("`([^`]+)`");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), tick); it != std::sregex_iterator(); ++it) {
+    out.push_back((*it)[1]);
+  }
+  return out;
+}
+
+std::string trim(const std::string& s) {
+  auto a = s.find_first_not_of(' ');
+  auto b = s.find_last_not_of(' ');
+  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+Schema read_schema(const std::string& readme) {
+  Schema s;
+  std::ifstream in(readme);
+  std::string line, section;
+  int runs_table = -1;
+  bool in_table = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("## ", 0) == 0) {
+      section = line.substr(3);
+      in_table = false;
+      continue;
+    }
+    if (line.rfind("| `", 0) != 0) {
+      if (line.rfind("|", 0) != 0) in_table = false;
+      continue;
+    }
+    if (!in_table && section == "`runs[]`") ++runs_table;  // 0: cell keys, 1: run keys
+    in_table = true;
+    std::vector<std::string> cells;
+    std::stringstream row(line.substr(1));
+    for (std::string cell; std::getline(row, cell, '|');) cells.push_back(trim(cell));
+    if (cells.size() < 3) continue;
+    KeyDoc doc{cells[1], {}};
+    if (doc.type.rfind("object", 0) == 0) {
+      // `{mean, median, ...}` describes the values, not keys of the object.
+      for (const std::string& k : backticked(cells[2])) {
+        if (k.front() != '{') doc.subkeys.insert(k);
+      }
+    }
+    std::map<std::string, KeyDoc>* target = nullptr;
+    if (section == "Top level") target = &s.top;
+    else if (section == "`context`") target = &s.context;
+    else if (section == "`config`") target = &s.config;
+    else if (section == "`runs[]`") target = runs_table == 0 ? &s.cell : &s.run;
+    else if (section == "`aggregates[]`") target = &s.aggregate;
+    if (target == nullptr) continue;
+    for (const std::string& key : backticked(cells[0])) (*target)[key] = doc;
+  }
+  return s;
+}
+
+// Walks a dotted key ("server.cpu_user_s") into `j`; null pointer if absent.
+const json* at_path(const json& j, const std::string& dotted) {
+  const json* cur = &j;
+  std::stringstream parts(dotted);
+  for (std::string p; std::getline(parts, p, '.');) {
+    if (!cur->is_object() || !cur->contains(p)) return nullptr;
+    cur = &(*cur)[p];
+  }
+  return cur;
+}
+
+bool type_matches(const json& v, std::string type, bool allow_null) {
+  bool nullable = allow_null || type.find("or null") != std::string::npos;
+  type = type.substr(0, type.find(" or "));
+  if (v.is_null()) return nullable;
+  if (type == "int") return v.is_number_integer();
+  if (type == "number") return v.is_number();
+  if (type == "string") return v.is_string();
+  if (type == "bool") return v.is_boolean();
+  if (type == "object") return v.is_object();
+  if (type == "array") return v.is_array();
+  if (type == "[int]" || type == "[string]") {
+    if (!v.is_array()) return false;
+    for (const json& e : v) {
+      if (type == "[int]" ? !e.is_number_integer() : !e.is_string()) return false;
+    }
+    return true;
+  }
+  ADD_FAILURE() << "README type not understood: " << type;
+  return false;
+}
+
+// Every documented key is present with its type; every key present is
+// documented (nested objects under a documented dotted prefix included).
+void check_object(const json& j, const std::map<std::string, KeyDoc>& docs, const std::string& where,
+                  const std::set<std::string>& nullable = {}) {
+  ASSERT_TRUE(j.is_object()) << where;
+  std::set<std::string> prefixes;
+  for (const auto& [key, doc] : docs) {
+    const json* v = at_path(j, key);
+    ASSERT_NE(v, nullptr) << where << ": documented key '" << key << "' missing";
+    EXPECT_TRUE(type_matches(*v, doc.type, nullable.count(key) != 0 || nullable.count("*") != 0))
+        << where << "." << key << " = " << v->dump() << " is not " << doc.type;
+    if (!doc.subkeys.empty() && v->is_object()) {
+      std::set<std::string> have;
+      for (const auto& [k, sub] : v->items()) have.insert(k);
+      EXPECT_EQ(have, doc.subkeys) << where << "." << key;
+    }
+    if (key.find('.') != std::string::npos) prefixes.insert(key.substr(0, key.find('.')));
+  }
+  for (const auto& [k, v] : j.items()) {
+    if (prefixes.count(k) != 0) {
+      for (const auto& [sub, sv] : v.items()) {
+        EXPECT_EQ(docs.count(k + "." + sub), 1u) << where << ": undocumented key '" << k << "." << sub << "'";
+      }
+      continue;
+    }
+    EXPECT_EQ(docs.count(k), 1u) << where << ": undocumented key '" << k << "'";
+  }
+}
+
+class HarnessE2E : public ::testing::Test {
+ protected:
+  TempDir tmp_{"harness-e2e-"};
+
+  std::string write_matrix(const json& m) {
+    std::string path = tmp_.path() + "/matrix.json";
+    std::ofstream(path) << m.dump(2);
+    return path;
+  }
+};
+
+TEST_F(HarnessE2E, TinyMatrixMatchesTheDocumentedSchema) {
+  std::string matrix = write_matrix({{"models", {"reactor:epoll", "thread:per-conn"}},
+                                     {"protos", {"echo", "http"}},
+                                     {"connections", {20}},
+                                     {"duration", "1s"},
+                                     {"warmup", "300ms"}});
+  std::string out_root = tmp_.path() + "/results";
+  Outcome o = run({CB_HARNESS, "--profile", matrix, "--out", out_root});
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  std::string dir = last_line(o.out);
+  EXPECT_EQ(dir.rfind(out_root + "/", 0), 0u) << o.out;
+  char target[256] = {};
+  ASSERT_GT(::readlink((out_root + "/latest").c_str(), target, sizeof target - 1), 0);
+  EXPECT_EQ(out_root + "/" + target, dir);
+
+  json doc = load_json(dir + "/results.json");
+  Schema schema = read_schema(CB_RESULTS_README);
+  ASSERT_FALSE(schema.run.empty());
+  check_object(doc, schema.top, "top");
+  check_object(doc["context"], schema.context, "context",
+               {"git.commit", "git.dirty", "calibration.loopback_rtt_cross_cpu_us"});
+  std::map<std::string, KeyDoc> aggregate_docs = schema.cell;
+  aggregate_docs.insert(schema.aggregate.begin(), schema.aggregate.end());
+  check_object(doc["config"], schema.config, "config");
+  for (const json& cell : doc["config"]["cells"]) check_object(cell, schema.cell, "config.cells[]");
+
+  std::map<std::string, KeyDoc> run_docs = schema.cell;
+  run_docs.insert(schema.run.begin(), schema.run.end());
+  ASSERT_EQ(doc["runs"].size(), 4u);
+  std::set<std::string> ids;
+  for (const json& r : doc["runs"]) {
+    check_object(r, run_docs, "runs[" + r["id"].get<std::string>() + "]");
+    EXPECT_EQ(r["status"], "ok") << r["failure_reason"];
+    ids.insert(r["id"].get<std::string>());
+    // The figures agree with each other.
+    double requests = r["requests"].get<double>();
+    EXPECT_GT(requests, 0);
+    EXPECT_NEAR(r["requests_per_s"].get<double>(), requests / r["duration_s"].get<double>(), 1e-6 * requests);
+    const json& s = r["server"];
+    EXPECT_NEAR(s["cpu_us_per_request"].get<double>(),
+                (s["cpu_user_s"].get<double>() + s["cpu_sys_s"].get<double>()) * 1e6 / requests, 1e-6);
+    EXPECT_NEAR(s["cs_per_request"].get<double>(),
+                (s["voluntary_cs"].get<double>() + s["involuntary_cs"].get<double>()) / requests, 1e-9);
+    EXPECT_NEAR(s["pss_per_connection_kb"].get<double>(),
+                (s["pss_peak_kb"].get<double>() - s["pss_idle_kb"].get<double>()) / 20.0, 1e-9);
+    EXPECT_GE(s["threads_peak"].get<int>(), r["model"] == "thread" ? 21 : 1);
+    EXPECT_EQ(s["processes_peak"], 1);
+    EXPECT_EQ(r["errors"]["mismatch"], 0);
+    EXPECT_TRUE(r["latency_uncorrected"].is_null());  // closed loop
+    EXPECT_LE(r["latency"]["p50_us"].get<double>(), r["latency"]["p99_us"].get<double>());
+    std::ifstream hgrm(dir + "/" + r["hgrm_file"].get<std::string>());
+    std::string head;
+    std::getline(hgrm, head);
+    EXPECT_NE(head.find("Percentile"), std::string::npos) << head;
+  }
+  EXPECT_EQ(ids.size(), 4u);
+  ASSERT_EQ(doc["aggregates"].size(), 4u);
+  for (const json& a : doc["aggregates"]) {
+    check_object(a, aggregate_docs, "aggregates[]");
+    EXPECT_EQ(a["repetitions"], 1);
+    EXPECT_EQ(a["ok_repetitions"], 1);
+    for (const auto& [name, stats] : a["metrics"].items()) {
+      EXPECT_EQ(stats["stddev"], 0.0) << name;
+      EXPECT_EQ(stats["mean"], stats["median"]) << name;
+    }
+  }
+  // The calibration measured everything on this 2-CPU (or larger) machine.
+  for (const auto& [k, v] : doc["context"]["calibration"].items()) {
+    if (k != "loopback_rtt_cross_cpu_us") {
+      EXPECT_TRUE(v.is_number()) << k;
+    }
+  }
+}
+
+// Any process whose command line mentions `marker`.
+std::vector<pid_t> processes_mentioning(const std::string& marker) {
+  std::vector<pid_t> out;
+  DIR* dir = ::opendir("/proc");
+  while (const dirent* e = ::readdir(dir)) {
+    pid_t pid = std::atoi(e->d_name);
+    if (pid <= 0 || pid == ::getpid()) continue;
+    std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmd.find(marker) != std::string::npos) out.push_back(pid);
+  }
+  ::closedir(dir);
+  return out;
+}
+
+TEST_F(HarnessE2E, CrashMidRunIsMarkedFailedAndTheMatrixGoesOn) {
+  // The forking model aborts after 300 requests, with live children that
+  // must not survive it; the second cell is served normally.
+  std::string matrix = write_matrix({{"models", {"process:fork"}},
+                                     {"protos", {"echo"}},
+                                     {"connections", {10}},
+                                     {"server_args", {"--crash-after", "300"}},
+                                     {"duration", "1s"},
+                                     {"warmup", "200ms"},
+                                     {"extra", {{{"models", {"reactor:epoll"}}, {"connections", {12}},
+                                                 {"server_args", json::array()}}}}});
+  std::string scratch = tmp_.path() + "/scratch";
+  ASSERT_EQ(::mkdir(scratch.c_str(), 0755), 0);
+  Outcome o = run({CB_HARNESS, "--profile", matrix, "--out", tmp_.path() + "/results", "--no-calibrate"},
+                  {"TMPDIR=" + scratch, "CI=true"});
+  EXPECT_EQ(o.exit_code, 1) << o.err;  // some run failed
+  json doc = load_json(last_line(o.out) + "/results.json");
+  ASSERT_EQ(doc["runs"].size(), 2u);
+  const json& crashed = doc["runs"][0];
+  EXPECT_EQ(crashed["id"], "process-fork_echo_c10_m64_closed_r0");
+  EXPECT_EQ(crashed["status"], "failed");
+  std::string reason = crashed["failure_reason"].get<std::string>();
+  EXPECT_EQ(reason.rfind("crash: server killed by SIGABRT", 0), 0u) << reason;
+  EXPECT_EQ(doc["runs"][1]["status"], "ok") << doc["runs"][1]["failure_reason"];
+  EXPECT_EQ(doc["aggregates"][0]["ok_repetitions"], 0);
+  EXPECT_TRUE(doc["aggregates"][0]["metrics"]["requests_per_s"]["mean"].is_null());
+  EXPECT_NE(o.err.find("FAILED: crash"), std::string::npos) << o.err;  // the plain per-run line
+  // Every server had the scratch folder on its command line (--stats-file).
+  EXPECT_TRUE(processes_mentioning(scratch).empty());
+}
+
+TEST_F(HarnessE2E, BadCommandLinesExitTwoWithOneLine) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"--connections", "many"},
+           {"--profile", "nosuch"},
+           {"--models", "nosuch"},
+           {"--duration", "fast"},
+           {"--server-cpus", "999"},
+           {"--no-such-option"},
+           {"--server", "/nonexistent"}}) {
+    args.insert(args.begin(), CB_HARNESS);
+    Outcome o = run(args);
+    EXPECT_EQ(o.exit_code, 2) << args[1] << ": " << o.err;
+    EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << args[1] << ": " << o.err;
+    EXPECT_TRUE(o.out.empty()) << o.out;
+  }
+}
+
+}  // namespace
+}  // namespace cb::harness

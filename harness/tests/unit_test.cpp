@@ -1,0 +1,393 @@
+// unit_test.cpp: the harness's pieces on their own: /proc parsing, the
+// matrix (profiles, model tokens, overrides, expansion), the statistics and
+// results files, and the window arithmetic of the sampler on synthetic
+// samples (exited threads, reaped children).
+#include <dirent.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "matrix.h"
+#include "procfs.h"
+#include "results.h"
+#include "runner.h"
+#include "sampler.h"
+#include "workspace.h"
+
+namespace cb::harness {
+namespace {
+
+// ---- procfs -----------------------------------------------------------------
+
+TEST(Procfs, ParsesStatWithAwkwardCommand) {
+  // comm holds spaces and a ") " that must not end it; utime is field 14,
+  // stime 15, num_threads 20.
+  std::string line =
+      "1234 (we) S (ird) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 130 7 9 20 0 3 0 12345 "
+      "1000 200 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n";
+  auto st = procfs::parse_stat(line);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->pid, 1234);
+  EXPECT_EQ(st->state, 'S');
+  EXPECT_EQ(st->ppid, 1);
+  EXPECT_EQ(st->pgrp, 1234);
+  EXPECT_EQ(st->utime_ticks, 250u);
+  EXPECT_EQ(st->stime_ticks, 130u);
+  EXPECT_EQ(st->num_threads, 3);
+}
+
+TEST(Procfs, RefusesTruncatedStat) {
+  EXPECT_FALSE(procfs::parse_stat("1234 (x) S 1 2").has_value());
+  EXPECT_FALSE(procfs::parse_stat("garbage").has_value());
+}
+
+TEST(Procfs, ParsesPssAndContextSwitches) {
+  EXPECT_EQ(procfs::parse_pss_kb("Rss:  900 kB\nPss_Anon: 5 kB\nPss:    1234 kB\n"), 1234u);
+  EXPECT_FALSE(procfs::parse_pss_kb("Rss: 900 kB\n").has_value());
+  auto cs = procfs::parse_context_switches(
+      "Name:\tx\nvoluntary_ctxt_switches:\t42\nnonvoluntary_ctxt_switches:\t7\n");
+  ASSERT_TRUE(cs.has_value());
+  EXPECT_EQ(cs->voluntary, 42u);
+  EXPECT_EQ(cs->involuntary, 7u);
+}
+
+TEST(Procfs, ReadsThisProcess) {
+  auto st = procfs::read_stat(::getpid());
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->ppid, ::getppid());
+  EXPECT_GE(st->num_threads, 1);
+  EXPECT_TRUE(procfs::read_pss_kb(::getpid()).value_or(0) > 0);
+  auto tasks = procfs::list_tasks(::getpid());
+  EXPECT_EQ(static_cast<int64_t>(tasks.size()), st->num_threads);
+}
+
+TEST(Procfs, TreeHoldsChildrenAndGrandchildren) {
+  int gate[2];
+  ASSERT_EQ(::pipe(gate), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(gate[1]);
+    if (::fork() == 0) {  // the grandchild waits on the same pipe
+      char c;
+      (void)!::read(gate[0], &c, 1);
+      ::_exit(0);
+    }
+    char c;
+    (void)!::read(gate[0], &c, 1);
+    ::wait(nullptr);
+    ::_exit(0);
+  }
+  ::close(gate[0]);
+  std::vector<procfs::ProcStat> tree;
+  for (int i = 0; i < 500 && tree.size() < 3; ++i) {
+    tree = procfs::process_tree(::getpid());
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ::close(gate[1]);  // both read EOF and exit
+  ::waitpid(child, nullptr, 0);
+  ASSERT_EQ(tree.size(), 3u);
+  EXPECT_EQ(tree[0].pid, ::getpid());
+  EXPECT_EQ(tree[1].pid, child);
+  EXPECT_EQ(tree[2].ppid, child);
+}
+
+// ---- matrix -----------------------------------------------------------------
+
+const char* kModelTable =
+    "MODEL      VARIANT    DEFAULT  DESCRIPTION\n"
+    "process    fork       yes      fork per connection\n"
+    "process    prefork             N workers\n"
+    "reactor    epoll      yes      one thread, epoll\n"
+    "reactor    poll                one thread, poll(2)\n"
+    "reactor    uring               io_uring [unsupported here: kernel lacks io_uring]\n";
+
+std::vector<ModelVariant> registry() { return parse_model_table(kModelTable); }
+
+std::vector<std::string> keys(const Expanded& e) {
+  std::vector<std::string> out;
+  for (const Cell& c : e.cells) out.push_back(c.key());
+  return out;
+}
+
+TEST(Matrix, ParsesTheModelTable) {
+  auto r = registry();
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_EQ(r[0].spec(), "process:fork");
+  EXPECT_TRUE(r[0].is_default);
+  EXPECT_FALSE(r[1].is_default);
+  EXPECT_TRUE(r[3].supported);
+  EXPECT_FALSE(r[4].supported);
+  EXPECT_EQ(r[4].why_unsupported, "kernel lacks io_uring");
+  EXPECT_THROW(parse_model_table("hello\n"), std::invalid_argument);
+}
+
+TEST(Matrix, CellKeysAreStable) {
+  Cell c;
+  c.model = "reactor";
+  c.variant = "epoll";
+  c.proto = "echo";
+  c.connections = 100;
+  c.msg_size_bytes = 64;
+  EXPECT_EQ(c.run_id(0), "reactor-epoll_echo_c100_m64_closed_r0");
+  c.rate_per_s = 5000;
+  EXPECT_EQ(c.key(), "reactor-epoll_echo_c100_m64_open5000");
+  auto j = c.to_json();
+  EXPECT_EQ(j["load"], "open");
+  EXPECT_EQ(j["rate_per_s"], 5000.0);
+  EXPECT_TRUE(j["file_size_bytes"].is_null());
+}
+
+TEST(Matrix, QuickProfileTakesDefaultVariants) {
+  Matrix m = load_matrix("quick");
+  Expanded e = expand(m, registry());
+  // process:fork and reactor:epoll x echo,http x 3 connection counts.
+  ASSERT_EQ(e.cells.size(), 12u);
+  EXPECT_EQ(e.cells[0].key(), "process-fork_echo_c10_m64_closed");
+  EXPECT_EQ(e.cells[3].key(), "process-fork_http_c10_f1024_closed");
+  EXPECT_EQ(m.repeat, 1);
+  EXPECT_TRUE(e.skipped.empty());
+}
+
+TEST(Matrix, FullProfileTakesEveryVariantAndSkipsUnsupported) {
+  Matrix m = load_matrix("full");
+  Expanded e = expand(m, registry());
+  ASSERT_EQ(e.skipped.size(), 1u);
+  EXPECT_EQ(e.skipped[0].what, "reactor:uring");
+  int open_cells = 0;
+  for (const Cell& c : e.cells) open_cells += c.open_loop() ? 1 : 0;
+  EXPECT_EQ(open_cells, 4);  // 2 default variants x 2 rates
+  EXPECT_EQ(m.repeat, 3);
+}
+
+TEST(Matrix, ModelTokensAndOverrides) {
+  Matrix full = load_matrix("full");
+  Overrides o;
+  o.protos = std::vector<std::string>{"echo"};
+  o.connections = std::vector<int>{10};
+  o.rates = std::vector<double>{0};
+  o.msg_sizes = std::vector<uint64_t>{64};
+  o.file_sizes = std::vector<uint64_t>{1024};
+  apply_overrides(full, o);
+  // In `full`, a bare name keeps all its (supported) variants.
+  auto e = expand(full, registry(), std::vector<std::string>{"reactor"});
+  EXPECT_EQ(keys(e), (std::vector<std::string>{"reactor-epoll_echo_c10_m64_closed",
+                                                "reactor-poll_echo_c10_m64_closed"}));
+  Matrix quick = load_matrix("quick");
+  apply_overrides(quick, o);
+  e = expand(quick, registry(), std::vector<std::string>{"reactor", "process:prefork"});
+  EXPECT_EQ(keys(e), (std::vector<std::string>{"process-prefork_echo_c10_m64_closed",
+                                                "reactor-epoll_echo_c10_m64_closed"}));
+  e = expand(quick, registry(), std::vector<std::string>{"process:*"});
+  EXPECT_EQ(e.cells.size(), 2u);
+  EXPECT_THROW(expand(quick, registry(), std::vector<std::string>{"bogus"}), std::invalid_argument);
+  EXPECT_THROW(expand(quick, registry(), std::vector<std::string>{"reactor:bogus"}), std::invalid_argument);
+}
+
+TEST(Matrix, MatrixFileKeysAreChecked) {
+  using nlohmann::json;
+  EXPECT_THROW(parse_matrix(json::parse(R"({"models":["all"],"conections":[1]})"), "f"), std::invalid_argument);
+  EXPECT_THROW(parse_matrix(json::parse(R"({"protos":["echo"]})"), "f"), std::invalid_argument);
+  EXPECT_THROW(parse_matrix(json::parse(R"({"models":["all"],"duration":"fast"})"), "f"), std::invalid_argument);
+  EXPECT_THROW(parse_matrix(json::parse(R"({"models":["all"],"connections":[0]})"), "f"), std::invalid_argument);
+  Matrix m = parse_matrix(json::parse(R"({"models":["reactor:poll"],"protos":["http"],
+      "connections":["1k"],"file_sizes":["64KiB"],"duration":"2s","warmup":"500ms",
+      "max_connections":{"reactor:poll":100},
+      "extra":[{"connections":[50],"server_args":["--workers","2"]}]})"), "f");
+  Expanded e = expand(m, registry());
+  ASSERT_EQ(e.cells.size(), 1u);
+  EXPECT_EQ(e.cells[0].key(), "reactor-poll_http_c50_f65536_closed");
+  EXPECT_EQ(e.cells[0].server_args, (std::vector<std::string>{"--workers", "2"}));
+  ASSERT_EQ(e.skipped.size(), 1u);
+  EXPECT_EQ(e.skipped[0].what, "reactor-poll_http_c1000_f65536_closed");
+  EXPECT_EQ(m.duration, std::chrono::seconds(2));
+  EXPECT_EQ(m.warmup, std::chrono::milliseconds(500));
+  EXPECT_THROW(expand(parse_matrix(json::parse(R"({"models":["all"],"protos":["ftp"]})"), "f"), registry()),
+               std::invalid_argument);
+}
+
+TEST(Matrix, Lists) {
+  EXPECT_EQ(parse_connection_list("10,100, 1k"), (std::vector<int>{10, 100, 1000}));
+  EXPECT_EQ(parse_size_list("64,1KiB"), (std::vector<uint64_t>{64, 1024}));
+  EXPECT_EQ(parse_rate_list("closed,10k"), (std::vector<double>{0, 10000}));
+  EXPECT_THROW(parse_connection_list("10,,20"), std::invalid_argument);
+  EXPECT_THROW(parse_connection_list("ten"), std::invalid_argument);
+}
+
+TEST(Runner, SourceAddressesOnlyBeyondHalfThePortRange) {
+  EXPECT_TRUE(source_ips_for(1000).empty());
+  auto range = procfs::read_file("/proc/sys/net/ipv4/ip_local_port_range");
+  ASSERT_TRUE(range.has_value());
+  long first = 0, last = 0;
+  std::istringstream(*range) >> first >> last;
+  int half = static_cast<int>((last - first + 1) / 2);
+  EXPECT_TRUE(source_ips_for(half).empty());
+  EXPECT_EQ(source_ips_for(half + 1), (std::vector<std::string>{"127.0.0.2", "127.0.0.3"}));
+}
+
+// ---- results ----------------------------------------------------------------
+
+TEST(Results, Summarize) {
+  auto s = summarize({4, 1, 3, 2});
+  EXPECT_DOUBLE_EQ(s["mean"].get<double>(), 2.5);
+  EXPECT_DOUBLE_EQ(s["median"].get<double>(), 2.5);
+  EXPECT_NEAR(s["stddev"].get<double>(), std::sqrt(5.0 / 3.0), 1e-12);
+  EXPECT_DOUBLE_EQ(s["min"].get<double>(), 1);
+  EXPECT_DOUBLE_EQ(s["max"].get<double>(), 4);
+  EXPECT_DOUBLE_EQ(summarize({7})["stddev"].get<double>(), 0);
+  EXPECT_TRUE(summarize({})["mean"].is_null());
+}
+
+RunRecord make_run(const Cell& c, int rep, double rps, bool ok) {
+  RunRecord r;
+  r.cell = c;
+  r.repetition = rep;
+  r.requests_per_s = rps;
+  r.server.pss_peak_kb = 1000;
+  if (!ok) r.fail("crash: test");
+  return r;
+}
+
+TEST(Results, AggregatesUseOnlySuccessfulRepetitions) {
+  Cell a;
+  a.model = "reactor";
+  a.variant = "epoll";
+  a.proto = "echo";
+  a.connections = 10;
+  a.msg_size_bytes = 64;
+  Cell b = a;
+  b.connections = 20;
+  Cell never = a;
+  never.connections = 30;
+  std::vector<RunRecord> runs = {make_run(a, 0, 100, true), make_run(b, 0, 5, false),
+                                 make_run(a, 1, 300, true), make_run(a, 2, 1e9, false)};
+  auto agg = make_aggregates({a, b, never}, runs);
+  ASSERT_EQ(agg.size(), 2u);  // `never` has not run yet
+  EXPECT_EQ(agg[0]["repetitions"], 3);
+  EXPECT_EQ(agg[0]["ok_repetitions"], 2);
+  EXPECT_DOUBLE_EQ(agg[0]["metrics"]["requests_per_s"]["mean"].get<double>(), 200);
+  EXPECT_TRUE(agg[0]["metrics"]["p99_us"]["mean"].is_null());
+  EXPECT_EQ(agg[1]["ok_repetitions"], 0);
+  EXPECT_TRUE(agg[1]["metrics"]["requests_per_s"]["mean"].is_null());
+}
+
+TEST(Results, FailedRunKeepsWhatItMeasured) {
+  Cell a;
+  a.model = "thread";
+  a.variant = "per-conn";
+  a.proto = "http";
+  a.connections = 10;
+  a.file_size_bytes = 1024;
+  RunRecord r = make_run(a, 0, 50, false);
+  r.fail("a second reason is ignored");
+  auto j = r.to_json();
+  EXPECT_EQ(j["status"], "failed");
+  EXPECT_EQ(j["failure_reason"], "crash: test");
+  EXPECT_EQ(j["requests_per_s"], 50.0);
+  EXPECT_TRUE(j["latency"].is_null());
+  EXPECT_TRUE(j["server"]["cpu_user_s"].is_null());
+  EXPECT_EQ(j["server"]["pss_peak_kb"], 1000);
+  EXPECT_EQ(j["id"], "thread-per-conn_http_c10_f1024_closed_r0");
+}
+
+TEST(Results, WriterKeepsValidJsonAndTheLatestLink) {
+  TempDir tmp("harness-unit-");
+  std::string root = tmp.path() + "/results";
+  ResultsWriter first(root, "20260101T000000Z");
+  ResultsWriter second(root, "20260101T000000Z");  // same second: a suffix
+  EXPECT_EQ(first.dir(), root + "/20260101T000000Z");
+  EXPECT_EQ(second.dir(), root + "/20260101T000000Z-1");
+  char target[256] = {};
+  ASSERT_GT(::readlink((root + "/latest").c_str(), target, sizeof target - 1), 0);
+  EXPECT_STREQ(target, "20260101T000000Z-1");
+
+  Cell a;
+  a.model = "reactor";
+  a.variant = "epoll";
+  a.proto = "echo";
+  a.connections = 10;
+  a.msg_size_bytes = 64;
+  second.set_cells({a});
+  second.add_run(make_run(a, 0, 10, true));
+  second.add_run(make_run(a, 1, 30, true));
+  std::ifstream in(second.dir() + "/results.json");
+  auto doc = nlohmann::json::parse(in);
+  EXPECT_EQ(doc["schema_version"], 1);
+  EXPECT_EQ(doc["runs"].size(), 2u);
+  EXPECT_DOUBLE_EQ(doc["aggregates"][0]["metrics"]["requests_per_s"]["median"].get<double>(), 20);
+  EXPECT_EQ(second.write_hgrm("x_r0", "Value Percentile\n"), "runs/x_r0.hgrm");
+  // results.json and runs/ only: no temporary file left behind.
+  std::vector<std::string> names;
+  DIR* dir = ::opendir(second.dir().c_str());
+  ASSERT_NE(dir, nullptr);
+  while (const dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"results.json", "runs"}));
+}
+
+TEST(Workspace, DocrootFilesHaveTheirSizes) {
+  TempDir tmp("harness-unit-");
+  make_docroot(tmp.path() + "/www", {1, 1024, 70000});
+  for (uint64_t size : {1u, 1024u, 70000u}) {
+    struct stat st {};
+    ASSERT_EQ(::stat((tmp.path() + "/www" + docroot_path_for(size)).c_str(), &st), 0);
+    EXPECT_EQ(static_cast<uint64_t>(st.st_size), size);
+  }
+  EXPECT_EQ(docroot_path_for(1024), "/f1024.bin");
+}
+
+// ---- window arithmetic ------------------------------------------------------
+
+TreeSample sample(std::vector<pid_t> pids, std::vector<std::tuple<pid_t, pid_t, uint64_t, uint64_t>> tasks,
+                  uint64_t utime, ReapedTotals reaped, uint64_t pss) {
+  TreeSample s;
+  s.taken = std::chrono::steady_clock::now();
+  for (pid_t p : pids) s.pids.insert(p);
+  s.processes = static_cast<int>(pids.size());
+  s.threads = static_cast<int64_t>(tasks.size());
+  for (auto [tid, tgid, vol, invol] : tasks) s.tasks[tid] = TaskRecord{tgid, vol, invol};
+  s.utime_ticks = utime;
+  s.reaped = reaped;
+  s.pss_kb = pss;
+  return s;
+}
+
+TEST(Window, CountsExitedThreadsAndReapedChildren) {
+  // Process 100 (threads 100, 101; 102 is born and dies in the window) and
+  // child process 200, which is reaped in the window with 9/1 switches.
+  TreeSample s0 = sample({100, 200}, {{100, 100, 10, 1}, {101, 100, 20, 2}, {200, 200, 7, 1}}, 100, {}, 5000);
+  TreeSample mid = sample({100, 200}, {{100, 100, 15, 1}, {101, 100, 30, 3}, {102, 100, 5, 0}, {200, 200, 8, 1}},
+                          120, {}, 9000);
+  ReapedTotals reaped{1, 20'000, 0, 9, 1};
+  TreeSample s1 = sample({100}, {{100, 100, 20, 1}, {101, 100, 40, 3}}, 150, reaped, 7000);
+  WindowTracker w;
+  w.add(s0);
+  w.add(mid);
+  w.add(s1);
+  WindowFigures f = w.finish(s1);
+  // End: live 20+40, exited thread 102 at 5, reaped 9 = 74; start 10+20+7.
+  EXPECT_EQ(f.voluntary_cs, 74u - 37u);
+  EXPECT_EQ(f.involuntary_cs, (1u + 3u + 0u + 1u) - (1u + 2u + 1u));
+  EXPECT_EQ(f.threads_exited, 1);
+  double tick = 1.0 / static_cast<double>(procfs::clock_ticks_per_s());
+  EXPECT_NEAR(f.cpu_user_s, 50 * tick + 0.02, 1e-9);
+  EXPECT_EQ(f.pss_peak_kb, 9000u);
+  EXPECT_EQ(f.threads_peak, 4);
+  EXPECT_EQ(f.processes_peak, 2);
+}
+
+}  // namespace
+}  // namespace cb::harness
