@@ -78,6 +78,18 @@ FeedResult EchoReader::feed(std::string_view payload, const char* data, std::siz
 
 // "HTTP/1.x SSS": the version's minor digit and the status code; the reason
 // phrase is skipped.
+// The first 12 bytes of a status line at once; false leaves the slow path
+// to take them (and to report them malformed if they are).
+bool HttpReader::whole_status_line(const char* p) {
+  if (std::memcmp(p, "HTTP/1.", 7) != 0 || !is_digit(p[7]) || p[8] != ' ') return false;
+  if (!is_digit(p[9]) || !is_digit(p[10]) || !is_digit(p[11])) return false;
+  minor_version_ = static_cast<uint8_t>(p[7] - '0');
+  status_ = static_cast<uint16_t>((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
+  pos_ = 12;
+  state_ = State::kSkipLine;
+  return true;
+}
+
 bool HttpReader::status_line_char(char c) {
   static constexpr std::string_view kPrefix = "HTTP/1.";
   if (pos_ < kPrefix.size()) {
@@ -177,6 +189,10 @@ FeedResult HttpReader::feed(std::string_view, const char* data, std::size_t n, R
         break;
       }
       case State::kStatusLine:
+        if (pos_ == 0 && n - i >= 12 && whole_status_line(data + i)) {
+          i += 12;  // the usual case: "HTTP/1.1 200" all in this read
+          break;
+        }
         if (!status_line_char(data[i++])) return {i, FeedStatus::kMalformed};
         break;
       case State::kLineStart: {
@@ -186,6 +202,8 @@ FeedResult HttpReader::feed(std::string_view, const char* data, std::size_t n, R
           state_ = State::kEndOfHeaders;
         } else if (c == '\n') {
           state_ = State::kEndOfHeaders;  // a bare LF ends the headers too
+        } else if (lower(c) != 'c' && lower(c) != 't') {
+          state_ = State::kSkipLine;  // not a header we read: skip it whole
         } else {
           state_ = State::kName;
           pos_ = 0;

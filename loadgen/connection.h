@@ -96,6 +96,7 @@ class HttpReader {
   };
   enum Header : uint8_t { kContentLength = 0, kConnection = 1, kTransferEncoding = 2, kNone = 3 };
 
+  bool whole_status_line(const char* p);
   bool status_line_char(char c);
   void start_value();
   bool value_char(char c);

@@ -72,6 +72,24 @@ constexpr int kMaxIov = 64;
 constexpr int64_t kFirstBackoffNs = 10'000'000;
 constexpr int64_t kMaxBackoffNs = 1'000'000'000;
 
+// One send(2) for one buffer (the usual case, cheaper than importing an
+// iovec), else sendmsg(2). MSG_NOSIGNAL: a vanished peer is EPIPE, counted,
+// not SIGPIPE, so the library needs no process-wide signal setup.
+ssize_t send_iov(int fd, const iovec* iov, int n) {
+  ssize_t written;
+  if (n == 1) {
+    do written = ::send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    while (written < 0 && errno == EINTR);
+    return written;
+  }
+  msghdr msg{};
+  msg.msg_iov = const_cast<iovec*>(iov);
+  msg.msg_iovlen = static_cast<std::size_t>(n);
+  do written = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+  while (written < 0 && errno == EINTR);
+  return written;
+}
+
 struct InFlight {
   int64_t intended_ns;  // open loop: the schedule; closed loop: = sent_ns
   int64_t sent_ns;      // when it was handed to the socket (or connect began)
@@ -542,12 +560,7 @@ bool Worker<Reader>::flush(C& c, int64_t now) {
       std::size_t skip = k == 0 ? c.unsent_offset : 0;
       iov[k] = {const_cast<char*>(r.data() + skip), r.size() - skip};
     }
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<std::size_t>(n);
-    ssize_t written;
-    do written = ::sendmsg(c.fd.get(), &msg, MSG_NOSIGNAL);
-    while (written < 0 && errno == EINTR);
+    ssize_t written = send_iov(c.fd.get(), iov, n);
     if (written < 0) {
       int err = errno;
       if (err == EAGAIN) break;

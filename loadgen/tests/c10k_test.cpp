@@ -1,6 +1,7 @@
 // c10k_test.cpp: 10,000 connections held open at once by one load thread
-// against a server in another process (each side needs 10,000 descriptors),
-// every one established and used, with no error.
+// against the project's reactor (bench_server --model reactor, in its own
+// process: each side needs 10,000 descriptors), every one established and
+// used, with no error.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -12,7 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdio>
+#include <string>
 #include <thread>
 
 #include "common/fd.h"
@@ -25,46 +26,49 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The server process: started with a pipe on stdin (closing it stops the
-// server) and one on stdout (it prints its port).
+// bench_server in its own process; it prints "listening HOST:PORT ..." once
+// it accepts, and exits on SIGTERM.
 class ServerProcess {
  public:
   ServerProcess() {
-    int in[2], out[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) return;
-    Fd in_read(in[0]), out_write(out[1]);
-    stdin_.reset(in[1]);
-    Fd out_read(out[0]);
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return;
+    Fd out_read(out[0]), out_write(out[1]);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, in_read.get(), 0);
     posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
-    char* argv[] = {const_cast<char*>(CB_LOADGEN_TEST_SERVER), const_cast<char*>("echo"), nullptr};
-    if (posix_spawn(&pid_, CB_LOADGEN_TEST_SERVER, &actions, nullptr, argv, environ) != 0)
+    const char* argv[] = {CB_BENCH_SERVER, "--model", "reactor", "--proto",
+                          "echo",          "--port",  "0",       nullptr};
+    if (posix_spawn(&pid_, CB_BENCH_SERVER, &actions, nullptr, const_cast<char* const*>(argv),
+                    environ) != 0) {
       pid_ = -1;
+    }
     posix_spawn_file_actions_destroy(&actions);
     out_write.reset();
-    char line[32] = {};
-    ssize_t n = ::read(out_read.get(), line, sizeof line - 1);
-    if (n > 0) port_ = static_cast<uint16_t>(std::atoi(line));
+    std::string line;
+    char c;
+    while (line.size() < 200 && ::read(out_read.get(), &c, 1) == 1 && c != '\n') line += c;
+    std::size_t colon = line.find(':');
+    if (line.rfind("listening ", 0) == 0 && colon != std::string::npos) {
+      port_ = static_cast<uint16_t>(std::atoi(line.c_str() + colon + 1));
+    }
   }
   ~ServerProcess() {
-    stdin_.reset();  // EOF: the server exits
-    if (pid_ > 0) {
-      int status = 0;
-      for (int i = 0; i < 100 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i)
-        std::this_thread::sleep_for(50ms);
-      if (::waitpid(pid_, &status, WNOHANG) == 0) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-      }
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 100 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i) {
+      std::this_thread::sleep_for(50ms);
+    }
+    if (::waitpid(pid_, &status, WNOHANG) == 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
     }
   }
   uint16_t port() const { return port_; }
 
  private:
   pid_t pid_ = -1;
-  Fd stdin_;
   uint16_t port_ = 0;
 };
 
@@ -75,7 +79,7 @@ TEST(C10k, TenThousandConnectionsHeldAndUsed) {
   if (lim.rlim_cur < kConnections + 100)
     GTEST_SKIP() << "open-file limit " << lim.rlim_cur << " < 10100";
   ServerProcess server;
-  ASSERT_NE(server.port(), 0) << "test server did not start";
+  ASSERT_NE(server.port(), 0) << "bench_server --model reactor did not start";
 
   LoadConfig c;
   c.port = server.port();
