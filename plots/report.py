@@ -252,7 +252,9 @@ def _overview(res: rs.Results) -> str:
         parts.append(f"{int(reps)} repetitions per cell")
     if res.microbench:
         parts.append(f"{len(res.microbench.benches)} micro-benchmarks")
-    return f"Results folder {res.name}: " + ", ".join(parts) + "."
+    text = f"Results folder {res.name}: " + ", ".join(parts) + "."
+    description = res.config.get("description")
+    return text + (f" Matrix: {description}" if description else "")
 
 
 def _problems_blocks(res: rs.Results) -> list[doc.Block]:
@@ -261,6 +263,7 @@ def _problems_blocks(res: rs.Results) -> list[doc.Block]:
     b.append(failed if failed else doc.Para("None: every run succeeded."))
     b.append(doc.Heading("Warnings"))
     notes = _partial_cells(res) + list(res.problems)
+    notes += [f"not run: {what}" + (f" ({why})" if why else "") for what, why in res.skipped()]
     warn = _warning_table(res)
     if warn:
         b.append(doc.Para("Runs that succeeded with warnings. 'loadgen saturated' means the "

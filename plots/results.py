@@ -402,6 +402,17 @@ class Results:
                 return c
         return None
 
+    def skipped(self) -> list[tuple[str, str]]:
+        """[(what, reason)]: what the matrix asked for but the harness did not
+        run (config.skipped)."""
+        out = []
+        for item in self.config.get("skipped") or []:
+            if isinstance(item, dict):
+                out.append((str(item.get("what") or "?"), str(item.get("reason") or "")))
+            elif item:
+                out.append((str(item), ""))
+        return out
+
     def failed_runs(self) -> list[Run]:
         return [r for r in self.runs if not r.ok]
 

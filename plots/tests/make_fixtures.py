@@ -231,7 +231,10 @@ def quick():
                         hgrm_runs.append(r)
     cells = sorted({(r["model"], r["variant"], r["proto"], r["connections"]) for r in runs})
     doc = {"schema_version": 1, "context": CONTEXT,
-           "config": {"profile": "quick", "duration_s": 2.0, "warmup_s": 0.5, "repeat": 2,
+           "config": {"profile": "quick",
+                      "description": "quick: default variants, echo and http, 10/100/1000 "
+                                     "connections, closed loop",
+                      "duration_s": 2.0, "warmup_s": 0.5, "repeat": 2, "skipped": [],
                       "loadgen_threads": 1,
                       "cells": [cell(*c) for c in cells]},
            "runs": runs, "aggregates": aggregates(runs)}
@@ -332,7 +335,11 @@ def failed():
     context["limits.nofile"] = 1024
     context["command"] = "build/harness/harness --models process,pool,reactor --protos echo"
     doc = {"schema_version": 1, "context": context,
-           "config": {"profile": "quick", "duration_s": 2.0, "repeat": 2},
+           "config": {"profile": "quick", "description": "", "duration_s": 2.0, "repeat": 2,
+                      "skipped": [{"what": "reactor:uring",
+                                   "reason": "io_uring not supported by this kernel"},
+                                  {"what": "reactor:select c1000",
+                                   "reason": "above max_connections 1000"}]},
            "runs": runs, "aggregates": aggs}
     write_folder("failed", doc)
 

@@ -194,6 +194,7 @@ def test_failed_runs_appear_in_report(rendered):
     assert "reactor-epoll_echo_c1000_m64_closed_r0" in warnings and "timeout=7" in warnings
     assert "1 of 2 repetitions succeeded" in warnings
     assert "runs[18] has no model" in warnings
+    assert "not run: reactor:uring (io_uring not supported by this kernel)" in warnings
     assert "| 1k | reactor:epoll | 42,000 | failed | 0.50× | **1.00×** |" in md
 
 
