@@ -14,6 +14,7 @@
 #
 #   bench/compare_reactor.sh [BUILD_DIR]        (default: build)
 #   DURATION=10s IDLE_CONNECTIONS=10000 bench/compare_reactor.sh build-reactor
+#   KEEP_TMP=1 ...  keeps the temporary directory (load.log: every run's output)
 #
 # Needs bench_server and loadgen built (Release), wrk, nginx (nginx-light),
 # g++ and libboost1.74-doc. Every process it starts is killed on exit; every
@@ -42,7 +43,7 @@ PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$TMP"
+  if [[ -n ${KEEP_TMP:-} ]]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -72,15 +73,30 @@ stop_server() {
   timeout 10 tail --pid="$1" -f /dev/null || kill -9 "$1" 2>/dev/null || true
 }
 
-# Requests/sec from a loadgen or wrk run on the load CPU.
-loadgen_rps() {
-  timeout "$STEP_LIMIT" taskset -c "$LOAD_CPU" "$LOADGEN" -t 1 --warmup 1s -d "$DURATION" "$@" \
-    | tee -a "$TMP/load.log" | awk '/^Requests\/sec:/ {print $2}'
+# CPU ticks (user + system) used so far by a process and its children
+# (nginx's worker is the master's child).
+tree_ticks() {
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$pid/stat")))
+  done
+  echo "$total"
 }
-wrk_rps() {
-  timeout "$STEP_LIMIT" taskset -c "$LOAD_CPU" wrk -t1 -c100 -d2s "$1" >/dev/null  # warm-up
-  timeout "$STEP_LIMIT" taskset -c "$LOAD_CPU" wrk -t1 -c100 -d"$DURATION" "$1" \
-    | tee -a "$TMP/load.log" | awk '/^Requests\/sec:/ {print $2}'
+
+# measure SERVER_PID LOAD_COMMAND...: a 2 s warm-up, then the measured run
+# on the load CPU. Sets RPS (requests/s) and CPU_US (server CPU-us/request).
+measure() {
+  local pid=$1 before after out requests
+  shift
+  timeout "$STEP_LIMIT" taskset -c "$LOAD_CPU" "$@" -d 2s >/dev/null
+  before=$(tree_ticks "$pid")
+  out=$(timeout "$STEP_LIMIT" taskset -c "$LOAD_CPU" "$@" -d "$DURATION")
+  after=$(tree_ticks "$pid")
+  echo "$out" >>"$TMP/load.log"
+  RPS=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  requests=$(awk '/ requests in / {print $1}' <<<"$out")
+  CPU_US=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+    'BEGIN { if (n > 0) printf "%.2f", t * 1e6 / hz / n; else print "n/a" }')
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -98,13 +114,15 @@ timeout "$STEP_LIMIT" g++ -O2 -std=c++17 -o "$TMP/hold_connections" "$HERE/hold_
 port=$(free_port)
 start_server "$SERVER_BIN" --model reactor:epoll --proto echo --port "$port"
 wait_listening "$port"
-echo_reactor=$(loadgen_rps --proto echo --msg-size 64 -c 50 "127.0.0.1:$port")
+measure "$START_PID" "$LOADGEN" -t 1 --proto echo --msg-size 64 -c 50 "127.0.0.1:$port"
+echo_reactor=$RPS echo_reactor_cpu=$CPU_US
 stop_server "$START_PID"
 
 port=$(free_port)
 start_server "$TMP/asio_echo" "$port"
 wait_listening "$port"
-echo_asio=$(loadgen_rps --proto echo --msg-size 64 -c 50 "127.0.0.1:$port")
+measure "$START_PID" "$LOADGEN" -t 1 --proto echo --msg-size 64 -c 50 "127.0.0.1:$port"
+echo_asio=$RPS echo_asio_cpu=$CPU_US
 stop_server "$START_PID"
 
 # ---- 2. HTTP, 1 KiB file ---------------------------------------------------
@@ -118,8 +136,10 @@ port=$(free_port)
 start_server "$SERVER_BIN" --model reactor:epoll --proto http --port "$port" --root "$TMP/www"
 reactor_pid=$START_PID
 wait_listening "$port"
-http_reactor_wrk=$(wrk_rps "http://127.0.0.1:$port/one_kib.bin")
-http_reactor_lg=$(loadgen_rps -c 100 "http://127.0.0.1:$port/one_kib.bin")
+measure "$reactor_pid" wrk -t1 -c100 "http://127.0.0.1:$port/one_kib.bin"
+http_reactor_wrk=$RPS http_reactor_wrk_cpu=$CPU_US
+measure "$reactor_pid" "$LOADGEN" -t 1 -c 100 "http://127.0.0.1:$port/one_kib.bin"
+http_reactor_lg=$RPS http_reactor_lg_cpu=$CPU_US
 
 # ---- 3. memory of idle keep-alive connections (same reactor:epoll server) ---
 pss_before=$(pss_kib "$reactor_pid")
@@ -160,19 +180,24 @@ port=$(free_port)
 sed -i "s/PORT/$port/" "$TMP/nginx/nginx.conf"
 start_server nginx -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;'
 wait_listening "$port"
-http_nginx_wrk=$(wrk_rps "http://127.0.0.1:$port/one_kib.bin")
-http_nginx_lg=$(loadgen_rps -c 100 "http://127.0.0.1:$port/one_kib.bin")
+measure "$START_PID" wrk -t1 -c100 "http://127.0.0.1:$port/one_kib.bin"
+http_nginx_wrk=$RPS http_nginx_wrk_cpu=$CPU_US
+measure "$START_PID" "$LOADGEN" -t 1 -c 100 "http://127.0.0.1:$port/one_kib.bin"
+http_nginx_lg=$RPS http_nginx_lg_cpu=$CPU_US
 stop_server "$START_PID"
 
 # ---- report ----------------------------------------------------------------
+row() {  # name reactor_rps reference_rps reactor_cpu reference_cpu
+  printf '%-40s %10s %10s %7s %9s %9s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")x" "$4" "$5"
+}
 echo
-printf '%-44s %12s %12s %8s\n' "workload" "reactor" "reference" "ratio"
-printf '%-44s %12s %12s %8s\n' "echo 64 B, 50 conns, loadgen (req/s)" "$echo_reactor" "$echo_asio" \
-  "$(ratio "$echo_reactor" "$echo_asio")x"
-printf '%-44s %12s %12s %8s\n' "http 1 KiB, 100 conns, wrk (req/s)" "$http_reactor_wrk" \
-  "$http_nginx_wrk" "$(ratio "$http_reactor_wrk" "$http_nginx_wrk")x"
-printf '%-44s %12s %12s %8s\n' "http 1 KiB, 100 conns, loadgen (req/s)" "$http_reactor_lg" \
-  "$http_nginx_lg" "$(ratio "$http_reactor_lg" "$http_nginx_lg")x"
+printf '%-40s %10s %10s %7s %9s %9s\n' "requests/s (server CPU-us per request)" "reactor" \
+  "reference" "ratio" "cpu-us" "ref-cpu-us"
+row "echo 64 B, 50 conns, loadgen" "$echo_reactor" "$echo_asio" "$echo_reactor_cpu" "$echo_asio_cpu"
+row "http 1 KiB, 100 conns, wrk" "$http_reactor_wrk" "$http_nginx_wrk" "$http_reactor_wrk_cpu" \
+  "$http_nginx_wrk_cpu"
+row "http 1 KiB, 100 conns, loadgen" "$http_reactor_lg" "$http_nginx_lg" "$http_reactor_lg_cpu" \
+  "$http_nginx_lg_cpu"
 echo "(echo reference: Boost.Asio async_tcp_echo_server; http reference: nginx $(nginx -v 2>&1 | cut -d/ -f2), 1 worker)"
 if grep -E "Non-2xx|Socket errors|errors:" "$TMP/load.log"; then
   echo "WARNING: the load generators saw errors (above); the figures are suspect"
