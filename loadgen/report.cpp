@@ -88,12 +88,20 @@ std::string latency_row(const char* label, const Histogram& h) {
 std::string error_lines(const Counters& c) {
   std::string line;
   for (std::size_t i = 0; i < kErrorClassCount; ++i) {
-    if (c.errors[i] == 0) continue;
+    if (c.errors[i] == 0 || static_cast<ErrorClass>(i) == ErrorClass::kLate) continue;
     line += fmt::format("{}{} {}", line.empty() ? "" : ", ",
                         error_class_name(static_cast<ErrorClass>(i)), c.errors[i]);
     if (c.first_errno[i] != 0) line += fmt::format(" ({})", std::strerror(c.first_errno[i]));
   }
-  return line.empty() ? "" : "  Errors: " + line + "\n";
+  std::string out = line.empty() ? "" : "  Errors: " + line + "\n";
+  uint64_t late = c.errors[static_cast<std::size_t>(ErrorClass::kLate)];
+  if (late > 0) {
+    out += fmt::format(
+        "  Late: {} requests waited for a busy connection (counted from their "
+        "intended time)\n",
+        late);
+  }
+  return out;
 }
 
 std::string status_line(const Counters& c) {
