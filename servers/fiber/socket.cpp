@@ -40,6 +40,9 @@ IoResult Socket::until_done(uint32_t events, Clock::time_point deadline, Op op) 
 }
 
 IoResult Socket::read(std::span<char> into) {
+  // After stop a session ends at its next read even if its peer keeps the
+  // socket busy (a blocking model gets the same from shutdown(2)).
+  if (scheduler_->stopping()) return stopped();
   Clock::time_point deadline =
       read_timeout_.count() > 0 ? Clock::now() + read_timeout_ : kNoDeadline;
   return until_done(event::kReadable, deadline, [&] { return io::read_some(fd_.get(), into); });

@@ -6,8 +6,9 @@
 //
 // Results seen by the session: a read that waited longer than the read
 // timeout returns kRetry (counted as an idle timeout, as SO_RCVTIMEO does for
-// the blocking models); any call interrupted by stop returns kClosed with
-// error ECANCELED, so the session ends quietly and releases the connection.
+// the blocking models); any call interrupted by stop, and every read once
+// stop was requested, returns kClosed with error ECANCELED, so the session
+// ends quietly and releases the connection.
 //
 // A read into a buffer shared by every fiber of the thread (the scratch
 // buffer) is safe: the fiber parks only before the read(2), never between

@@ -151,6 +151,23 @@ TEST(FiberSocket, StopEndsABlockedReadAsClosed) {
   EXPECT_EQ(r.error, ECANCELED);
 }
 
+TEST(FiberSocket, AfterStopReadsEndEvenWithDataWaiting) {
+  Scheduler sched(options());
+  auto [a, b] = socket_pair();
+  ASSERT_EQ(::write(b.get(), "more", 4), 4);
+  IoResult r;
+  sched.spawn([&, fd = std::move(a)]() mutable {
+    Socket s(std::move(fd), sched);
+    ASSERT_TRUE(s.attach());
+    sched.request_stop();
+    char buf[8];
+    r = s.read(buf);
+  });
+  sched.run();
+  EXPECT_EQ(r.status, IoStatus::kClosed);
+  EXPECT_EQ(r.error, ECANCELED);
+}
+
 TEST(FiberListener, AcceptsQueuedConnectionsThenStops) {
   ListenOptions lo;
   lo.nonblocking = true;
