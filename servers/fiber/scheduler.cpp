@@ -48,6 +48,8 @@ struct Fiber {
 
 void FdWait::on_ready(event::Handler* self, uint32_t events) {
   auto* wait = static_cast<FdWait*>(self);
+  if ((events & event::kReadable) != 0) wait->readable_ = true;
+  if ((events & event::kHangup) != 0) wait->hung_up_ = true;
   Fiber* f = wait->waiter_;
   if (f != nullptr && (events & (wait->want_ | event::kHangup)) != 0) {
     f->scheduler->make_runnable(f, Wake::kReady);

@@ -49,20 +49,29 @@ enum class Wake : uint8_t { kReady, kTimeout, kStopping };
 class Scheduler;
 struct Fiber;  // lives at the top of its own stack; see scheduler.cpp
 
-// The hub's record of one fd: which fiber (if any) waits on it, for what.
-// Registered with Scheduler::watch(); it must stay at the same address until
-// the fd is closed (closing removes the fd from epoll). One waiter at a time.
+// The hub's record of one fd: which fiber (if any) waits on it, for what,
+// and what the edges seen so far say about it. Registered with
+// Scheduler::watch(); it must stay at the same address until the fd is
+// closed (closing removes the fd from epoll). One waiter at a time.
 class FdWait : public event::Handler {
  public:
   FdWait() { on_event = &FdWait::on_ready; }
   FdWait(const FdWait&) = delete;
   FdWait& operator=(const FdWait&) = delete;
 
+  // False only after mark_drained() with no readable edge since: a read
+  // then would almost surely say EAGAIN, so the caller may park first.
+  // A hangup or error, once seen, keeps it true for good (see socket.cpp).
+  bool may_be_readable() const { return readable_ || hung_up_; }
+  void mark_drained() { readable_ = false; }
+
  private:
   friend class Scheduler;
   static void on_ready(event::Handler* self, uint32_t events);
   Fiber* waiter_ = nullptr;
   uint32_t want_ = 0;
+  bool readable_ = true;  // a new fd may hold data already
+  bool hung_up_ = false;
 };
 
 class Scheduler {

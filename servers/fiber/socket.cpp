@@ -39,13 +39,42 @@ IoResult Socket::until_done(uint32_t events, Clock::time_point deadline, Op op) 
   }
 }
 
+// A short read leaves the socket drained, so the next read parks before
+// trying instead of spending a read(2) to hear EAGAIN: for request/response
+// traffic that is one syscall in three. Why no wakeup can be lost: the
+// kernel's TCP and Unix stream reads copy until the buffer is full or the
+// receive queue is empty, and data queued after that triggers a new
+// wakeup, which epoll keeps on its ready list until the hub collects it,
+// necessarily after this fiber parks (one thread). The exception is an
+// edge the hub collected *before* the read for something the read leaves
+// behind: end of stream or an error after the data. Those come with a
+// hangup flag (EPOLLRDHUP/HUP/ERR), which makes every later read try. (Urgent
+// data can also end a read early; a client sending it only stalls itself
+// until it sends more, the idle timeout or stop.)
 IoResult Socket::read(std::span<char> into) {
   // After stop a session ends at its next read even if its peer keeps the
   // socket busy (a blocking model gets the same from shutdown(2)).
   if (scheduler_->stopping()) return stopped();
   Clock::time_point deadline =
       read_timeout_.count() > 0 ? Clock::now() + read_timeout_ : kNoDeadline;
-  return until_done(event::kReadable, deadline, [&] { return io::read_some(fd_.get(), into); });
+  for (;;) {
+    if (wait_.may_be_readable()) {
+      IoResult r = io::read_some(fd_.get(), into);
+      if (r.status != IoStatus::kRetry) {
+        if (r.ok() && r.bytes < into.size()) wait_.mark_drained();
+        return r;
+      }
+      wait_.mark_drained();
+    }
+    switch (scheduler_->wait_fd(wait_, event::kReadable, deadline)) {
+      case Wake::kReady:
+        break;
+      case Wake::kTimeout:
+        return timed_out();
+      case Wake::kStopping:
+        return stopped();
+    }
+  }
 }
 
 IoResult Socket::write(std::string_view bytes) {
