@@ -14,11 +14,12 @@
 // its whole life. Level-triggered interest would need an epoll_ctl(MOD) each
 // time a fiber switches between waiting to read and waiting to write (or
 // spurious wakeups for the direction nobody waits on, every loop). Edge
-// triggering is safe here because a fiber always tries the syscall first and
-// parks only after EAGAIN, and nothing else runs on this thread between that
-// EAGAIN and the park: any later readiness is a new edge, queued in epoll
-// until the hub collects it. An edge that arrives while nobody waits is
-// simply dropped: whoever reads next tries the syscall before parking.
+// triggering is safe here because a fiber parks only after the syscall said
+// EAGAIN (or, for reads, after a short read drained the socket: see
+// socket.cpp), and nothing else runs on this thread between that and the
+// park: any later readiness is a new edge, queued in epoll until the hub
+// collects it. An edge that arrives while nobody waits is not lost: FdWait
+// remembers it, and the next read tries the syscall.
 //
 // Stopping: request_stop() (or the stop fd becoming readable) wakes every
 // parked fiber with Wake::kStopping and makes every later park return it at
