@@ -25,6 +25,8 @@ using std::chrono::duration;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kMonitorTick{5};
+// Added to the last sample's head start: scheduling delays of the monitor.
+constexpr milliseconds kLastSampleSlack{30};
 // The settle time after the probe before the idle PSS is read.
 constexpr milliseconds kIdleSettle{1'000};
 // A run that outlives its plan by this much is stopped (a wedged load).
@@ -58,6 +60,8 @@ class Monitor {
   const std::optional<std::string>& crash() const { return crash_; }
   const std::optional<WindowFigures>& window() const { return window_; }
   bool overran() const { return overran_; }
+  // How long the last sample ran past the window's end, if it did.
+  std::optional<double> late_ms() const { return late_ms_; }
 
  private:
   void step(const loadgen::Progress& p, Clock::time_point now) {
@@ -84,19 +88,27 @@ class Monitor {
       phase_name_ = "measured window";
       return;
     }
-    // The last sample must end before the window does: budget 1.5x the
-    // slowest sample so far, at most a quarter of the window.
-    auto budget = std::min(std::chrono::duration_cast<Clock::duration>(duration<double>(1.5 * max_cost_s_)) +
-                               std::chrono::duration_cast<Clock::duration>(milliseconds(20)),
-                           std::chrono::duration_cast<Clock::duration>(s_.duration / 4));
-    if (now >= end_at_ - budget) {
-      TreeSample last = sample_tree(pid, server_.counters());
-      add(last);
+    // The last sample must end before the window does (after it the load
+    // generator closes connections and their threads and processes exit):
+    // it skips PSS (the earlier samples have the peak) and starts 2x the
+    // slowest task walk so far ahead, at most a quarter of the window.
+    auto ahead = std::min(to_clock(2 * max_cost_s_) + std::chrono::duration_cast<Clock::duration>(kLastSampleSlack),
+                          std::chrono::duration_cast<Clock::duration>(s_.duration / 4));
+    if (now >= end_at_ - ahead) {
+      TreeSample last = sample_tree(pid, server_.counters(), {.pss = false, .tasks = true});
+      tracker_.add(last);
       window_ = tracker_.finish(last);
+      if (auto late = last.taken + to_clock(last.cost_s) - end_at_; late > Clock::duration::zero()) {
+        late_ms_ = std::chrono::duration<double, std::milli>(late).count();
+      }
       phase_name_ = "end of the run";
     } else if (now >= next_sample_) {
       add(sample_tree(pid, server_.counters()));
     }
+  }
+
+  static Clock::duration to_clock(double seconds) {
+    return std::chrono::duration_cast<Clock::duration>(duration<double>(seconds));
   }
 
   void add(const TreeSample& s) {
@@ -143,6 +155,7 @@ class Monitor {
   WindowTracker tracker_;
   double max_cost_s_ = 0;
   std::optional<WindowFigures> window_;
+  std::optional<double> late_ms_;
   uint64_t last_requests_ = 0;
   Clock::time_point last_requests_at_{};
   std::optional<double> rps_;
@@ -297,6 +310,9 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
     out.hgrm = load->corrected.count() > 0 ? load->corrected.to_hgrm() : "";
     if (monitor.window()) record_server(r, *monitor.window(), *load);
     else if (!monitor.crash()) r.warnings.push_back("server not sampled through the window");
+    if (monitor.late_ms()) {
+      r.warnings.push_back(fmt::format("the last server sample ended {:.0f} ms after the window", *monitor.late_ms()));
+    }
   }
   if (auto stopped = server.stop()) {
     // Dying of the SIGTERM itself is untidy, not a failure of the run.

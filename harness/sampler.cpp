@@ -1,7 +1,10 @@
 // sampler.cpp: see sampler.h.
 #include "sampler.h"
 
+#include <time.h>
+
 #include <algorithm>
+#include <utility>
 
 #include "procfs.h"
 
@@ -10,7 +13,16 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Reads every task of `pid` into `out`; returns the live thread count seen.
+// The whole thread group's CPU time in ns (exited threads included); 0 if
+// the process is gone.
+uint64_t process_cpu_ns(pid_t pid) {
+  clockid_t clock;
+  timespec ts{};
+  if (::clock_getcpuclockid(pid, &clock) != 0 || ::clock_gettime(clock, &ts) != 0) return 0;
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// Reads every task of `pid` into `out`.
 void read_tasks(pid_t pid, std::unordered_map<pid_t, TaskRecord>& out) {
   for (pid_t tid : procfs::list_tasks(pid)) {
     auto cs = procfs::read_task_switches(pid, tid);
@@ -29,6 +41,7 @@ TreeSample walk(pid_t root, const SampleOptions& options) {
     s.pids.insert(p.pid);
     ++s.processes;
     s.threads += p.num_threads;
+    s.cpu_ns += process_cpu_ns(p.pid);
     s.utime_ticks += p.utime_ticks;
     s.stime_ticks += p.stime_ticks;
     if (options.pss && p.state != 'Z') {
@@ -53,6 +66,29 @@ bool same(const ReapedTotals& a, const ReapedTotals& b) {
 // Differences of monotonically growing totals; a figure that went backwards
 // (a reading race) counts as no growth rather than as a huge unsigned value.
 uint64_t grown(uint64_t later, uint64_t earlier) { return later > earlier ? later - earlier : 0; }
+
+// Seconds of user and system time the sample knows of: live processes in
+// whole ticks, reaped children exactly.
+std::pair<double, double> user_sys_estimate(const TreeSample& s) {
+  const double tick = 1.0 / static_cast<double>(procfs::clock_ticks_per_s());
+  return {static_cast<double>(s.utime_ticks) * tick + static_cast<double>(s.reaped.user_us) / 1e6,
+          static_cast<double>(s.stime_ticks) * tick + static_cast<double>(s.reaped.sys_us) / 1e6};
+}
+
+// The user part of the window's CPU (see sampler.h).
+double user_share(const TreeSample& first, const TreeSample& last) {
+  auto [u0, s0] = user_sys_estimate(first);
+  auto [u1, s1] = user_sys_estimate(last);
+  double du = std::max(0.0, u1 - u0), ds = std::max(0.0, s1 - s0);
+  double min_s = static_cast<double>(kSplitMinTicks) / static_cast<double>(procfs::clock_ticks_per_s());
+  if (du + ds >= min_s) return du / (du + ds);
+  if (u1 + s1 > 0) return u1 / (u1 + s1);
+  return 0;
+}
+
+double total_cpu_s(const TreeSample& s) {
+  return static_cast<double>(s.cpu_ns) / 1e9 + static_cast<double>(s.reaped.user_us + s.reaped.sys_us) / 1e6;
+}
 
 }  // namespace
 
@@ -101,12 +137,11 @@ WindowFigures WindowTracker::finish(const TreeSample& last) const {
   WindowFigures w;
   if (!first_) return w;
   const TreeSample& first = *first_;
-  const double tick = 1.0 / static_cast<double>(procfs::clock_ticks_per_s());
   w.duration_s = std::chrono::duration<double>(last.taken - first.taken).count();
-  w.cpu_user_s = static_cast<double>(grown(last.utime_ticks, first.utime_ticks)) * tick +
-                 static_cast<double>(grown(last.reaped.user_us, first.reaped.user_us)) / 1e6;
-  w.cpu_sys_s = static_cast<double>(grown(last.stime_ticks, first.stime_ticks)) * tick +
-                static_cast<double>(grown(last.reaped.sys_us, first.reaped.sys_us)) / 1e6;
+  double cpu_s = std::max(0.0, total_cpu_s(last) - total_cpu_s(first));
+  double share = user_share(first, last);
+  w.cpu_user_s = cpu_s * share;
+  w.cpu_sys_s = cpu_s * (1 - share);
 
   // End total: live tasks now, plus threads that vanished from a process
   // that is still alive (kept at their last seen value).

@@ -2,14 +2,21 @@
 // and the server's shared counters, and turns samples into window figures.
 //
 // What is counted, and how exits inside the window are handled:
-//  * CPU user/sys: /proc/PID/stat utime/stime of every live process of the
-//    tree. Those totals are process-wide and already include threads that
-//    exited (the kernel folds a dead thread's times into its process), so
-//    threads need no care. Processes that exited and were reaped by the
-//    server are in the server's counters (children_user_us/children_sys_us,
-//    from wait4's rusage). Window CPU = (live + reaped) at the end − (live +
+//  * CPU: each live process's own CPU clock (clock_getcpuclockid: the
+//    whole thread group in nanoseconds, threads that already exited
+//    included) plus, for processes that exited and were reaped by the
+//    server, the server's counters (children_user_us/children_sys_us, from
+//    wait4's rusage). Window CPU = (live + reaped) at the end − (live +
 //    reaped) at the start: a child alive at the start and reaped inside the
-//    window contributes exactly what it used in the window.
+//    window contributes exactly what it used in the window. The kernel
+//    shows the user/system split of a live process only in whole clock
+//    ticks (/proc/PID/stat utime/stime, 10 ms), far too coarse for a
+//    thousand processes that each use a few ms, so the total is exact and
+//    its split is estimated: the utime:stime ratio of the tree (ticks of
+//    live processes, exact figures of reaped ones) over the window when at
+//    least kSplitMinTicks ticks' worth moved, else over the tree's
+//    lifetime, else all of it counts as system time (where these I/O-bound
+//    servers spend most of theirs).
 //  * Context switches: the kernel gives per-thread figures only
 //    (/proc/PID/task/TID/status); the process-wide total including dead
 //    threads exists only for getrusage(RUSAGE_SELF) and for the parent's
@@ -61,7 +68,8 @@ struct TreeSample {
   bool root_alive = false;
   int processes = 0;
   int64_t threads = 0;
-  uint64_t utime_ticks = 0;  // live processes
+  uint64_t cpu_ns = 0;       // live processes' CPU clocks
+  uint64_t utime_ticks = 0;  // live processes, for the user/system split
   uint64_t stime_ticks = 0;
   std::optional<uint64_t> pss_kb;  // null when not asked for or unreadable
   std::unordered_set<pid_t> pids;
@@ -83,6 +91,9 @@ TreeSample sample_tree(pid_t root, const CounterBlock* counters, const SampleOpt
 
 // Figures of the server over a window, from its first and last sample plus
 // whatever was seen in between (peaks, exited threads).
+// Fewer ticks than this over the window make its utime:stime ratio noise.
+inline constexpr uint64_t kSplitMinTicks = 20;
+
 struct WindowFigures {
   double duration_s = 0;  // between the two samples
   double cpu_user_s = 0;

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -227,7 +228,7 @@ class Measurement : public ::testing::TestWithParam<const char*> {
 // (thread:per-conn) and reaped children (process:fork) are exercised.
 TEST_P(Measurement, ContextSwitchesMatchTheKernelsTotals) {
   if (!supported(GetParam())) GTEST_SKIP() << GetParam() << " not supported here";
-  constexpr int kConns = 16, kRounds = 250;
+  constexpr int kConns = 16, kRounds = 600;
   ServerControl server(spec_for(GetParam()));
   ASSERT_EQ(server.start(), std::nullopt) << server.output();
   ASSERT_TRUE(server.wait_idle(2s));
@@ -264,10 +265,16 @@ TEST_P(Measurement, ContextSwitchesMatchTheKernelsTotals) {
   if (std::string(GetParam()) == "thread:per-conn") {
     EXPECT_EQ(f.threads_exited, kConns / 2);
   }
-  // CPU: the window cannot hold more than the server's whole life.
-  double life = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-  EXPECT_LE(f.cpu_user_s + f.cpu_sys_s, life + 0.02);
+  // CPU likewise, to the microsecond: the shutdown costs a ms or two.
+  double kernel_cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                      static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  double start_cpu = static_cast<double>(s0.cpu_ns) / 1e9 +
+                     static_cast<double>(s0.reaped.user_us + s0.reaped.sys_us) / 1e6;
+  double window_cpu = f.cpu_user_s + f.cpu_sys_s;
+  double outside_cpu = kernel_cpu - start_cpu - window_cpu;
+  EXPECT_GT(window_cpu, 0.0);
+  EXPECT_GE(outside_cpu, -0.001) << "counted more CPU than the kernel did";
+  EXPECT_LE(outside_cpu, 0.010) << "kernel " << kernel_cpu << " start " << start_cpu << " window " << window_cpu;
 }
 
 TEST_P(Measurement, PssAndCountsMatchDirectReadings) {
@@ -275,20 +282,34 @@ TEST_P(Measurement, PssAndCountsMatchDirectReadings) {
   ServerControl server(spec_for(GetParam()));
   ASSERT_EQ(server.start(), std::nullopt) << server.output();
   ASSERT_TRUE(server.wait_idle(2s));
-  TreeSample idle = sample_tree(server.pid(), server.counters());
   auto conns = open_and_echo(server.port(), 12, 2);
+  auto direct = [&] {
+    uint64_t kb = 0;
+    for (pid_t pid : group_members(server.pid())) kb += direct_pss_kb(pid);
+    return static_cast<double>(kb);
+  };
+  // PSS divides shared pages among every process mapping them, so another
+  // process starting elsewhere (a parallel test) moves it: the harness's
+  // figure must fall between a direct read just before and one just after,
+  // in one of a few attempts.
+  bool bracketed = false;
+  std::string seen;
+  for (int attempt = 0; attempt < 5 && !bracketed; ++attempt) {
+    double before = direct();
+    TreeSample one = sample_tree(server.pid(), server.counters());
+    double after = direct();
+    ASSERT_TRUE(one.pss_kb.has_value());
+    auto ours = static_cast<double>(*one.pss_kb);
+    bracketed = ours >= 0.98 * std::min(before, after) && ours <= 1.02 * std::max(before, after);
+    seen += " [" + std::to_string(before) + " " + std::to_string(ours) + " " + std::to_string(after) + "]";
+  }
+  EXPECT_TRUE(bracketed) << "direct, harness, direct:" << seen;
   TreeSample s = sample_tree(server.pid(), server.counters());
   std::vector<pid_t> members = group_members(server.pid());
-  uint64_t pss = 0;
   int threads = 0;
-  for (pid_t pid : members) {
-    pss += direct_pss_kb(pid);
-    threads += direct_threads(pid);
-  }
+  for (pid_t pid : members) threads += direct_threads(pid);
   EXPECT_EQ(s.processes, static_cast<int>(members.size()));
   EXPECT_EQ(s.threads, threads);
-  ASSERT_TRUE(s.pss_kb.has_value());
-  EXPECT_NEAR(static_cast<double>(*s.pss_kb), static_cast<double>(pss), 0.03 * static_cast<double>(pss));
   std::string model = GetParam();
   if (model == "process:fork") {
     EXPECT_EQ(s.processes, 13);
@@ -296,7 +317,6 @@ TEST_P(Measurement, PssAndCountsMatchDirectReadings) {
   if (model == "thread:per-conn") {
     EXPECT_GE(s.threads, 13);
   }
-  EXPECT_GE(*s.pss_kb, *idle.pss_kb);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Measurement,

@@ -352,14 +352,16 @@ TEST(Workspace, DocrootFilesHaveTheirSizes) {
 // ---- window arithmetic ------------------------------------------------------
 
 TreeSample sample(std::vector<pid_t> pids, std::vector<std::tuple<pid_t, pid_t, uint64_t, uint64_t>> tasks,
-                  uint64_t utime, ReapedTotals reaped, uint64_t pss) {
+                  uint64_t cpu_ms, uint64_t utime, ReapedTotals reaped, uint64_t pss) {
   TreeSample s;
   s.taken = std::chrono::steady_clock::now();
   for (pid_t p : pids) s.pids.insert(p);
   s.processes = static_cast<int>(pids.size());
   s.threads = static_cast<int64_t>(tasks.size());
   for (auto [tid, tgid, vol, invol] : tasks) s.tasks[tid] = TaskRecord{tgid, vol, invol};
+  s.cpu_ns = cpu_ms * 1'000'000;
   s.utime_ticks = utime;
+  s.stime_ticks = 3 * utime;
   s.reaped = reaped;
   s.pss_kb = pss;
   return s;
@@ -368,11 +370,13 @@ TreeSample sample(std::vector<pid_t> pids, std::vector<std::tuple<pid_t, pid_t, 
 TEST(Window, CountsExitedThreadsAndReapedChildren) {
   // Process 100 (threads 100, 101; 102 is born and dies in the window) and
   // child process 200, which is reaped in the window with 9/1 switches.
-  TreeSample s0 = sample({100, 200}, {{100, 100, 10, 1}, {101, 100, 20, 2}, {200, 200, 7, 1}}, 100, {}, 5000);
+  // CPU: 1500 ms live at the start (200 held 500 of it), 1100 ms live at
+  // the end plus 200 was reaped with 600 ms: 200 ms in the window.
+  TreeSample s0 = sample({100, 200}, {{100, 100, 10, 1}, {101, 100, 20, 2}, {200, 200, 7, 1}}, 1500, 0, {}, 5000);
   TreeSample mid = sample({100, 200}, {{100, 100, 15, 1}, {101, 100, 30, 3}, {102, 100, 5, 0}, {200, 200, 8, 1}},
-                          120, {}, 9000);
-  ReapedTotals reaped{1, 20'000, 0, 9, 1};
-  TreeSample s1 = sample({100}, {{100, 100, 20, 1}, {101, 100, 40, 3}}, 150, reaped, 7000);
+                          1600, 0, {}, 9000);
+  ReapedTotals reaped{1, 150'000, 450'000, 9, 1};
+  TreeSample s1 = sample({100}, {{100, 100, 20, 1}, {101, 100, 40, 3}}, 1100, 10, reaped, 7000);
   WindowTracker w;
   w.add(s0);
   w.add(mid);
@@ -382,8 +386,11 @@ TEST(Window, CountsExitedThreadsAndReapedChildren) {
   EXPECT_EQ(f.voluntary_cs, 74u - 37u);
   EXPECT_EQ(f.involuntary_cs, (1u + 3u + 0u + 1u) - (1u + 2u + 1u));
   EXPECT_EQ(f.threads_exited, 1);
+  EXPECT_NEAR(f.cpu_user_s + f.cpu_sys_s, 0.2, 1e-9);
+  // The split: ticks (1:3) and reaped (1:3) agree on a quarter user time.
   double tick = 1.0 / static_cast<double>(procfs::clock_ticks_per_s());
-  EXPECT_NEAR(f.cpu_user_s, 50 * tick + 0.02, 1e-9);
+  double du = 10 * tick + 0.15, ds = 30 * tick + 0.45;
+  EXPECT_NEAR(f.cpu_user_s, 0.2 * du / (du + ds), 1e-9);
   EXPECT_EQ(f.pss_peak_kb, 9000u);
   EXPECT_EQ(f.threads_peak, 4);
   EXPECT_EQ(f.processes_peak, 2);
