@@ -548,6 +548,7 @@ def openloop(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Op
     fig, axes = plt.subplots(2, 2, figsize=(11.5, 8.0), layout="constrained")
     lat_axes = [axes[0][0], axes[0][1], axes[1][0]]
     values = [s.mean for _, series in panels for pts in series.values() for _, s in pts]
+    values += [s.mean for pts in res.series(wl, "uncorrected_p99_us").values() for _, s in pts]
     xs = res.xs(wl)
     for ax, (title, series) in zip(lat_axes, panels):
         _plot_series(ax, series, style, with_labels=ax is lat_axes[0])
@@ -558,6 +559,11 @@ def openloop(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Op
             ax.set_ylim(min(_positive(values)) / 1.5, max(values) * 1.5)
         ax.set_ylabel("latency" + (" (log scale)" if log else ""))
         ax.grid(True, which="major", alpha=0.3)
+    uncorrected = res.series(wl, "uncorrected_p99_us")
+    for label, pts in uncorrected.items():
+        lat_axes[1].plot([x for x, _ in pts], [s.mean for _, s in pts], color=style.color(label),
+                         linestyle=":", linewidth=1.2, marker=style.marker(label),
+                         markersize=3)
     for label, pts in panels[1][1].items():
         knee = tail_knee(pts)
         if knee:
@@ -578,12 +584,16 @@ def openloop(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Op
     handles.append(Line2D([], [], marker="o", markersize=12, markerfacecolor="none",
                           markeredgecolor="black", linestyle=""))
     labels.append(f"p99 turns up (> {KNEE_FACTOR:g}× low-load p99)")
+    if uncorrected:
+        handles.append(Line2D([], [], color="0.3", linestyle=":", marker="o", markersize=3))
+        labels.append("p99 from actual send times\n(uncorrected; coordinated omission)")
     fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 0.9), fontsize=9,
                frameon=False, title="model:variant", title_fontsize=9)
     _title(fig, "Open loop: latency vs offered load", res, wl)
     name = _save(fig, out_dir, f"openloop_{wl.slug()}.png")
     return Chart(name, "Open loop", f"Open loop — {wl.describe()}",
-                 "Latency from each request's intended send time. A circle marks the first "
+                 "Latency from each request's intended send time (dotted in the p99 panel: "
+                 "from the actual send times, which hides queueing). A circle marks the first "
                  f"offered rate at which p99 exceeds {KNEE_FACTOR:g}× its value at the lowest "
                  "rate: beyond it the model no longer keeps up.")
 

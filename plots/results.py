@@ -89,6 +89,7 @@ RUN_METRICS: dict[str, Callable[[dict], Optional[float]]] = {
     "server_involuntary_cs_per_request":
         lambda r: _ratio(lookup(r, "server.involuntary_cs"), r.get("requests")),
     "server_pss_idle_kb": lambda r: number(lookup(r, "server.pss_idle_kb")),
+    "uncorrected_p99_us": lambda r: number(lookup(r, "latency_uncorrected.p99_us")),
     "loadgen_cpu_utilization": lambda r: number(lookup(r, "loadgen.cpu_utilization")),
 }
 AGGREGATE_METRICS = tuple(list(RUN_METRICS)[:9])
