@@ -176,6 +176,15 @@ def test_openloop_rows():
     assert by_label["reactor:epoll"].low_p99_us == pytest.approx(468.8)
 
 
+def test_openloop_uncorrected_latency():
+    res = rs.load(os.path.join(INPUTS, "openloop"))
+    cell = res.cells[rs.CellKey("thread", "per-conn", "http", 100, None, 1024, "open", 30000.0)]
+    # Past capacity the corrected p99 explodes; from actual send times it
+    # stays at min(p50, 400 us) x 3 = 1200 us.
+    assert cell.stat("uncorrected_p99_us").mean == pytest.approx(1200.0)
+    assert cell.stat("p99_us").mean > 1e6
+
+
 # --- failed runs and missing metrics ------------------------------------------------
 
 def test_failed_runs_appear_in_report(rendered):
