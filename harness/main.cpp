@@ -56,6 +56,7 @@ struct Options {
   std::string server_cpus = "0";
   std::string client_cpus = "1";
   int loadgen_threads = 0;
+  std::string connect_rate;
   std::string out = "results";
   std::string server = CB_BENCH_SERVER;
   std::string stop_grace = "5s";
@@ -84,6 +85,8 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--loadgen-threads", o.loadgen_threads, "load threads (default: one per client CPU)")
       ->check(CLI::Range(1, 256));
+  app.add_option("--connect-rate", o.connect_rate,
+                 "connections opened per second before the warm-up, 0 = all at once (default: the profile's)");
   app.add_option("--out", o.out, "results root: writes OUT/<UTC stamp>/ and OUT/latest")
       ->capture_default_str();
   app.add_option("--server", o.server, "the bench_server binary")->capture_default_str();
@@ -115,6 +118,9 @@ Overrides overrides_from(const Options& o) {
   if (!o.duration.empty()) ov.duration = usage_checked("--duration", [&] { return units::parse_duration(o.duration); });
   if (!o.warmup.empty()) ov.warmup = usage_checked("--warmup", [&] { return units::parse_duration(o.warmup); });
   if (o.loadgen_threads > 0) ov.loadgen_threads = o.loadgen_threads;
+  if (!o.connect_rate.empty()) {
+    ov.connect_rate_per_s = usage_checked("--connect-rate", [&] { return parse_rate_list(o.connect_rate).at(0); });
+  }
   return ov;
 }
 
@@ -163,6 +169,7 @@ nlohmann::ordered_json config_json(const Matrix& m, const Expanded& e, int loadg
   j["warmup_s"] = std::chrono::duration<double>(m.warmup).count();
   j["repeat"] = m.repeat;
   j["loadgen_threads"] = loadgen_threads;
+  j["connect_rate_per_s"] = m.connect_rate_per_s;
   j["cells"] = nlohmann::ordered_json::array();
   for (const Cell& c : e.cells) j["cells"].push_back(c.to_json());
   j["skipped"] = nlohmann::ordered_json::array();
@@ -212,6 +219,7 @@ Plan make_plan(const Options& o) {
   s.loadgen_threads = p.matrix.loadgen_threads > 0 ? p.matrix.loadgen_threads
                                                      : static_cast<int>(p.client_cpus.size());
   s.duration = p.matrix.duration;
+  s.connect_rate_per_s = p.matrix.connect_rate_per_s;
   s.warmup = p.matrix.warmup;
   s.stop_grace = std::chrono::duration_cast<std::chrono::milliseconds>(
       usage_checked("--stop-grace", [&] { return units::parse_duration(o.stop_grace); }));
@@ -230,9 +238,12 @@ int run_matrix(const Plan& plan, const Options& o, const std::string& command) {
   // client CPUs.
   if (!pin_current_thread(plan.client_cpus)) throw SysError("sched_setaffinity(client CPUs)", errno);
 
-  TempDir scratch("cb-harness-");
+  // Both named after this process, so a test can tell its servers apart.
+  std::string prefix = fmt::format("cb-harness-{}-", ::getpid());
+  TempDir scratch(prefix);
+  TempDir counters_dir(prefix, counters_base_dir());
   RunSettings settings = plan.settings;
-  settings.scratch_dir = scratch.path();
+  settings.scratch_dir = counters_dir.path();
   settings.docroot = scratch.path() + "/docroot";
   make_docroot(settings.docroot, file_sizes_of(plan.expanded.cells));
 

@@ -25,7 +25,7 @@ const std::set<std::string> kGroupKeys = {"models",     "protos",      "connecti
                                           "msg_sizes",  "file_sizes",  "rates_per_s",
                                           "server_args", "max_connections"};
 const std::set<std::string> kTopKeys = {"description", "repeat", "duration", "warmup",
-                                        "loadgen_threads", "extra"};
+                                        "loadgen_threads", "connect_rate_per_s", "extra"};
 
 [[noreturn]] void bad(const std::string& why) { throw std::invalid_argument(why); }
 
@@ -312,6 +312,13 @@ Matrix parse_matrix(const json& j, const std::string& profile) {
   if (j.contains("duration")) m.duration = duration_of(j["duration"], "duration");
   if (j.contains("warmup")) m.warmup = duration_of(j["warmup"], "warmup");
   if (j.contains("loadgen_threads")) m.loadgen_threads = j["loadgen_threads"].get<int>();
+  if (j.contains("connect_rate_per_s")) {
+    try {
+      m.connect_rate_per_s = parse_rate(as_text(j["connect_rate_per_s"], "connect_rate_per_s"));
+    } catch (const std::invalid_argument& e) {
+      bad(fmt::format("matrix: 'connect_rate_per_s': {}", e.what()));
+    }
+  }
   if (j.contains("extra")) {
     if (!j["extra"].is_array()) bad("matrix: 'extra' must be an array of groups");
     for (const json& g : j["extra"]) m.extra.push_back(parse_group(g, m.base, false));
@@ -336,6 +343,7 @@ void apply_overrides(Matrix& m, const Overrides& o) {
   if (o.duration) m.duration = *o.duration;
   if (o.warmup) m.warmup = *o.warmup;
   if (o.loadgen_threads) m.loadgen_threads = *o.loadgen_threads;
+  if (o.connect_rate_per_s) m.connect_rate_per_s = *o.connect_rate_per_s;
 }
 
 Expanded expand(const Matrix& m, const std::vector<ModelVariant>& registry,

@@ -16,6 +16,8 @@
 //     "server_args": [],                 // extra bench_server options
 //     "max_connections": {"reactor:select": 1000},  // cells above: skipped
 //     "repeat": 1, "duration": "5s", "warmup": "1s", "loadgen_threads": 0,
+//     "connect_rate_per_s": 2000,        // connections opened per second
+//                                        // (0: all at once); warm-up follows
 //     "extra": [ { ...more cells: the keys above except the timing ones,
 //                  missing keys taken from the top level... } ]
 //   }
@@ -88,6 +90,10 @@ struct Matrix {
   std::chrono::nanoseconds duration{std::chrono::seconds(5)};
   std::chrono::nanoseconds warmup{std::chrono::seconds(1)};
   int loadgen_threads = 0;  // 0: one per client CPU
+  // Connections opened per second before the warm-up (0: all at once).
+  // Opening 10,000 at once overflows a forking server's accept backlog
+  // (somaxconn) and turns the start into connect timeouts.
+  double connect_rate_per_s = 2000;
 };
 
 // The command line's replacements; each one set replaces the matrix's
@@ -103,6 +109,7 @@ struct Overrides {
   std::optional<std::chrono::nanoseconds> duration;
   std::optional<std::chrono::nanoseconds> warmup;
   std::optional<int> loadgen_threads;
+  std::optional<double> connect_rate_per_s;
 };
 
 // Built-in profile names.

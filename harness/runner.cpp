@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "common/shutdown.h"
 #include "loadgen/load.h"
 #include "procfs.h"
 #include "sampler.h"
@@ -36,10 +37,17 @@ constexpr uint64_t kErrorFailRatio = 100;
 
 // Watches one run from its own thread: crash detection, window samples,
 // progress line. Owns nothing the main thread touches until joined.
+//
+// Samples: the first at the window's start (CPU clocks, stat, every task's
+// switches: no PSS, so it is as short as can be), then PSS-and-tasks
+// samples every sample_every (or 4x their cost, whichever is longer), then
+// the last like the first, started twice the first one's cost ahead of the
+// window's end so it is over before any connection closes.
 class Monitor {
  public:
-  Monitor(ServerControl& server, loadgen::LoadControl& control, const RunSettings& s, Progress& progress)
-      : server_(server), control_(control), s_(s), progress_(progress) {}
+  Monitor(ServerControl& server, loadgen::LoadControl& control, const RunSettings& s, int connections,
+          Progress& progress)
+      : server_(server), control_(control), s_(s), connections_(connections), progress_(progress) {}
 
   void run() {
     while (!stop_.load()) {
@@ -54,6 +62,7 @@ class Monitor {
       if (p.phase != loadgen::Progress::Phase::kIdle) step(p, now);
       std::this_thread::sleep_for(kMonitorTick);
     }
+    finish_early();
   }
 
   void request_stop() { stop_.store(true); }
@@ -62,16 +71,27 @@ class Monitor {
   bool overran() const { return overran_; }
   // How long the last sample ran past the window's end, if it did.
   std::optional<double> late_ms() const { return late_ms_; }
+  // How long before the window's end the sampled span closed, if early.
+  std::optional<double> early_s() const { return early_s_; }
 
  private:
+  static Clock::duration to_clock(double seconds) {
+    return std::chrono::duration_cast<Clock::duration>(duration<double>(seconds));
+  }
+
+  // The load's timeline is fixed when it starts, as run_load plans it:
+  // the connect ramp, then the warm-up, then the window.
+  void plan(const loadgen::Progress& p, Clock::time_point now) {
+    started_ = now - to_clock(p.elapsed_s);
+    double ramp_s = s_.connect_rate_per_s > 0 ? connections_ / s_.connect_rate_per_s : 0.0;
+    warmup_at_ = started_ + to_clock(ramp_s);
+    measure_at_ = warmup_at_ + std::chrono::duration_cast<Clock::duration>(s_.warmup);
+    end_at_ = measure_at_ + std::chrono::duration_cast<Clock::duration>(s_.duration);
+    timeline_ = true;
+  }
+
   void step(const loadgen::Progress& p, Clock::time_point now) {
-    if (!timeline_) {
-      // The load's timeline is fixed at its start (no connect ramp is used).
-      auto started = now - std::chrono::duration_cast<Clock::duration>(duration<double>(p.elapsed_s));
-      measure_at_ = started + std::chrono::duration_cast<Clock::duration>(s_.warmup);
-      end_at_ = measure_at_ + std::chrono::duration_cast<Clock::duration>(s_.duration);
-      timeline_ = true;
-    }
+    if (!timeline_) plan(p, now);
     if (now >= measure_at_) sample_window(now);
     if (now > end_at_ + kOverrun && !overran_) {
       overran_ = true;
@@ -84,16 +104,16 @@ class Monitor {
     if (window_) return;
     pid_t pid = server_.pid();
     if (!tracker_.started()) {
-      add(sample_tree(pid, server_.counters()));
+      TreeSample first = sample_tree(pid, server_.counters(), {.pss = false, .tasks = true});
+      first_cost_s_ = first.cost_s;
+      mid_cost_s_ = 2 * first.cost_s;  // PSS makes a sample dearer; a guess until one is timed
+      tracker_.add(first);
+      next_sample_ = Clock::now();
       phase_name_ = "measured window";
       return;
     }
-    // The last sample must end before the window does (after it the load
-    // generator closes connections and their threads and processes exit):
-    // it skips PSS (the earlier samples have the peak) and starts 2x the
-    // slowest task walk so far ahead, at most a quarter of the window.
-    auto ahead = std::min(to_clock(2 * max_cost_s_) + std::chrono::duration_cast<Clock::duration>(kLastSampleSlack),
-                          std::chrono::duration_cast<Clock::duration>(s_.duration / 4));
+    auto ahead = std::min(to_clock(2 * first_cost_s_) + std::chrono::duration_cast<Clock::duration>(kLastSampleSlack),
+                          std::chrono::duration_cast<Clock::duration>(s_.duration / 3));
     if (now >= end_at_ - ahead) {
       TreeSample last = sample_tree(pid, server_.counters(), {.pss = false, .tasks = true});
       tracker_.add(last);
@@ -102,23 +122,25 @@ class Monitor {
         late_ms_ = std::chrono::duration<double, std::milli>(late).count();
       }
       phase_name_ = "end of the run";
-    } else if (now >= next_sample_) {
-      add(sample_tree(pid, server_.counters()));
+    } else if (now >= next_sample_ && now + to_clock(2 * mid_cost_s_) < end_at_ - ahead) {
+      // (A PSS sample that could still be running when the last one is due
+      // is not started: the last sample matters more.)
+      TreeSample mid = sample_tree(pid, server_.counters());
+      tracker_.add(mid);
+      last_mid_ = mid;
+      mid_cost_s_ = std::max(mid_cost_s_, mid.cost_s);
+      // Sampling competes with the load generator for the client CPUs:
+      // under ~20% of their time even when the tree is large.
+      next_sample_ = Clock::now() + std::max<Clock::duration>(s_.sample_every, to_clock(4 * mid.cost_s));
     }
   }
 
-  static Clock::duration to_clock(double seconds) {
-    return std::chrono::duration_cast<Clock::duration>(duration<double>(seconds));
-  }
-
-  void add(const TreeSample& s) {
-    tracker_.add(s);
-    max_cost_s_ = std::max(max_cost_s_, s.cost_s);
-    // Sampling competes with the load generator for the client CPUs: keep
-    // it under ~20% of their time when the tree is large.
-    auto gap = std::max<Clock::duration>(s_.sample_every, std::chrono::duration_cast<Clock::duration>(
-                                                               duration<double>(4 * s.cost_s)));
-    next_sample_ = Clock::now() + gap;
+  // The load ended before the last sample (a sample ran long): the window
+  // closes at the last PSS sample instead, if there was one.
+  void finish_early() {
+    if (window_ || !last_mid_) return;
+    window_ = tracker_.finish(*last_mid_);
+    early_s_ = duration<double>(end_at_ - last_mid_->taken).count();
   }
 
   // Current requests/s over the last half second or more.
@@ -131,29 +153,34 @@ class Monitor {
       last_requests_ = p.requests;
       last_requests_at_ = now;
     }
-    double warm = duration<double>(s_.warmup).count();
-    double window = duration<double>(s_.duration).count();
-    if (now < measure_at_) {
-      double into = warm - duration<double>(measure_at_ - now).count();
-      progress_.update("warm-up", std::max(0.0, into), warm, rps_);
+    auto seconds = [](Clock::duration d) { return std::max(0.0, duration<double>(d).count()); };
+    if (now < warmup_at_) {
+      progress_.update(fmt::format("connecting ({} open)", p.connections_open), seconds(now - started_),
+                       seconds(warmup_at_ - started_), rps_);
+    } else if (now < measure_at_) {
+      progress_.update("warm-up", seconds(now - warmup_at_), seconds(measure_at_ - warmup_at_), rps_);
     } else {
-      double into = std::min(window, duration<double>(now - measure_at_).count());
-      progress_.update("measuring", into, window, rps_);
+      progress_.update("measuring", std::min(seconds(now - measure_at_), seconds(end_at_ - measure_at_)),
+                       seconds(end_at_ - measure_at_), rps_);
     }
   }
 
   ServerControl& server_;
   loadgen::LoadControl& control_;
   const RunSettings& s_;
+  const double connections_;
   Progress& progress_;
   std::atomic<bool> stop_{false};
   std::string phase_name_ = "warm-up";
   std::optional<std::string> crash_;
   bool timeline_ = false;
   bool overran_ = false;
-  Clock::time_point measure_at_{}, end_at_{}, next_sample_{};
+  Clock::time_point started_{}, warmup_at_{}, measure_at_{}, end_at_{}, next_sample_{};
   WindowTracker tracker_;
-  double max_cost_s_ = 0;
+  double first_cost_s_ = 0;
+  double mid_cost_s_ = 0;
+  std::optional<TreeSample> last_mid_;
+  std::optional<double> early_s_;
   std::optional<WindowFigures> window_;
   std::optional<double> late_ms_;
   uint64_t last_requests_ = 0;
@@ -187,6 +214,7 @@ loadgen::LoadConfig load_config(const Cell& cell, const RunSettings& s, const Se
   if (cell.file_size_bytes) c.paths = {{docroot_path_for(*cell.file_size_bytes), 1}};
   c.source_ips = source_ips_for(cell.connections);
   c.threads = s.loadgen_threads;
+  c.connect_rate_per_s = s.connect_rate_per_s;
   c.connections = cell.connections;
   c.rate_per_s = cell.rate_per_s;
   c.duration = s.duration;
@@ -291,8 +319,9 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
   TreeSample idle = sample_tree(server.pid(), server.counters(), {.pss = true, .tasks = false});
   r.server.pss_idle_kb = idle.pss_kb;
 
-  loadgen::LoadControl control;
-  Monitor monitor(server, control, s, progress);
+  // SIGINT/SIGTERM of the harness (cb::stop_fd) ends the load at once.
+  loadgen::LoadControl control(cb::stop_fd());
+  Monitor monitor(server, control, s, cell.connections, progress);
   std::thread watcher([&] { monitor.run(); });
   std::optional<loadgen::LoadResult> load;
   try {
@@ -310,6 +339,9 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
     out.hgrm = load->corrected.count() > 0 ? load->corrected.to_hgrm() : "";
     if (monitor.window()) record_server(r, *monitor.window(), *load);
     else if (!monitor.crash()) r.warnings.push_back("server not sampled through the window");
+    if (monitor.early_s()) {
+      r.warnings.push_back(fmt::format("server sampled until {:.1f} s before the window's end", *monitor.early_s()));
+    }
     if (monitor.late_ms()) {
       r.warnings.push_back(fmt::format("the last server sample ended {:.0f} ms after the window", *monitor.late_ms()));
     }

@@ -30,6 +30,7 @@ struct RunSettings {
   std::string server_binary;
   std::vector<int> server_cpus;
   int loadgen_threads = 1;
+  double connect_rate_per_s = 0;  // 0: every connection at once
   std::chrono::nanoseconds duration{std::chrono::seconds(5)};
   std::chrono::nanoseconds warmup{std::chrono::seconds(1)};
   std::string docroot;      // http files (workspace.h)

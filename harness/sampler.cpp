@@ -51,7 +51,15 @@ TreeSample walk(pid_t root, const SampleOptions& options) {
       // smaps cannot be read at all makes the figure unknown.
       else if (p.pid == root) pss_ok = false;
     }
-    if (options.tasks) read_tasks(p.pid, s.tasks);
+    if (options.tasks && p.num_threads == 1) {
+      // One thread: its status is the process's; no task directory to list.
+      auto text = procfs::read_file("/proc/" + std::to_string(p.pid) + "/status");
+      if (auto cs = text ? procfs::parse_context_switches(*text) : std::nullopt) {
+        s.tasks[p.pid] = TaskRecord{p.pid, cs->voluntary, cs->involuntary};
+      }
+    } else if (options.tasks) {
+      read_tasks(p.pid, s.tasks);
+    }
   }
   if (pss_ok && s.processes > 0) s.pss_kb = pss;
   s.cost_s = std::chrono::duration<double>(Clock::now() - s.taken).count();

@@ -33,9 +33,10 @@ void write_all(int fd, const std::string& path, const char* data, std::size_t si
 
 }  // namespace
 
-TempDir::TempDir(const std::string& prefix) {
+TempDir::TempDir(const std::string& prefix, const std::string& base) {
   const char* tmp = std::getenv("TMPDIR");
-  std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/" + prefix + "XXXXXX";
+  std::string dir = !base.empty() ? base : tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  std::string templ = dir + "/" + prefix + "XXXXXX";
   if (::mkdtemp(templ.data()) == nullptr) throw SysError("mkdtemp(" + templ + ")", errno);
   path_ = templ;
 }
@@ -46,6 +47,8 @@ void remove_tree(const std::string& path) {
   // FTW_DEPTH: children before their directory; FTW_PHYS: never follow links.
   ::nftw(path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+std::string counters_base_dir() { return ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : ""; }
 
 std::string docroot_path_for(uint64_t bytes) { return "/f" + std::to_string(bytes) + ".bin"; }
 

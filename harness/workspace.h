@@ -15,8 +15,9 @@ namespace cb::harness {
 
 class TempDir {
  public:
-  // mkdtemp under $TMPDIR (or /tmp); throws cb::SysError.
-  explicit TempDir(const std::string& prefix);
+  // mkdtemp under `base`, or $TMPDIR (else /tmp) when base is empty;
+  // throws cb::SysError.
+  explicit TempDir(const std::string& prefix, const std::string& base = "");
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
@@ -31,6 +32,11 @@ std::string docroot_path_for(uint64_t bytes);
 
 // Creates `dir` (if needed) and one file per size in it; throws cb::SysError.
 void make_docroot(const std::string& dir, const std::vector<uint64_t>& sizes);
+
+// Where the servers' counter files go: /dev/shm (tmpfs) when writable, so
+// a thousand processes writing one shared page never wait for a disk's
+// writeback; else "" (the TempDir default).
+std::string counters_base_dir();
 
 // Recursively removes `path`; quiet if it is missing.
 void remove_tree(const std::string& path);

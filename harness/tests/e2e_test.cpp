@@ -33,6 +33,7 @@ namespace {
 using nlohmann::json;
 
 struct Outcome {
+  pid_t pid = -1;
   int exit_code = -1;
   std::string out;
   std::string err;
@@ -56,6 +57,7 @@ Outcome run(std::vector<std::string> args, const std::vector<std::string>& env =
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   Outcome o;
+  o.pid = pid;
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   int open = 2;
   while (open > 0 && ::poll(fds, 2, 300'000) > 0) {
@@ -317,6 +319,17 @@ std::vector<pid_t> processes_mentioning(const std::string& marker) {
   return out;
 }
 
+std::vector<std::string> entries_starting(const std::string& dir_path, const std::string& prefix) {
+  std::vector<std::string> out;
+  DIR* dir = ::opendir(dir_path.c_str());
+  if (dir == nullptr) return out;
+  while (const dirent* e = ::readdir(dir)) {
+    if (std::string(e->d_name).rfind(prefix, 0) == 0) out.emplace_back(e->d_name);
+  }
+  ::closedir(dir);
+  return out;
+}
+
 TEST_F(HarnessE2E, CrashMidRunIsMarkedFailedAndTheMatrixGoesOn) {
   // The forking model aborts after 300 requests, with live children that
   // must not survive it; the second cell is served normally.
@@ -344,8 +357,13 @@ TEST_F(HarnessE2E, CrashMidRunIsMarkedFailedAndTheMatrixGoesOn) {
   EXPECT_EQ(doc["aggregates"][0]["ok_repetitions"], 0);
   EXPECT_TRUE(doc["aggregates"][0]["metrics"]["requests_per_s"]["mean"].is_null());
   EXPECT_NE(o.err.find("FAILED: crash"), std::string::npos) << o.err;  // the plain per-run line
-  // Every server had the scratch folder on its command line (--stats-file).
-  EXPECT_TRUE(processes_mentioning(scratch).empty());
+  // Every server had "cb-harness-<harness pid>-" on its command line, in
+  // its --stats-file.
+  std::string marker = "cb-harness-" + std::to_string(o.pid) + "-";
+  EXPECT_TRUE(processes_mentioning(marker).empty());
+  // Its scratch folders (docroot, counter files) are gone too.
+  EXPECT_TRUE(entries_starting(scratch, marker).empty());
+  EXPECT_TRUE(entries_starting("/dev/shm", marker).empty());
 }
 
 TEST_F(HarnessE2E, BadCommandLinesExitTwoWithOneLine) {
