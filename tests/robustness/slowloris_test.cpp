@@ -67,7 +67,7 @@ TEST(Slowloris, KeepsServingOthersOrReportsStarvation) {
     ++attempts;
     auto start = std::chrono::steady_clock::now();
     Fd fd = connect_to(server.port());
-    timeval tv{1, 0};  // a starved request gives up after a second
+    timeval tv{2, 0};  // a starved request gives up after two seconds
     ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (send_all(fd.get(), "GET /index.html HTTP/1.1\r\nConnection: close\r\n\r\n")) {
       auto r = read_response(fd.get());
