@@ -731,6 +731,8 @@ def compare(res_a: rs.Results, res_b: rs.Results, names: tuple[str, str], wl: rs
 
 CLOSED_CHARTS: tuple[Callable, ...] = (throughput, latency, spectrum, memory,
                                        context_switches, cpu)
+CHART_NAMES = {"spectrum": "latency spectrum", "context_switches": "context-switch",
+               "cpu": "CPU", "openloop": "open-loop"}
 SECTIONS = ("Throughput", "Latency", "Latency spectrum", "Memory", "Context switches", "CPU",
             "Open loop", "Micro-benchmarks")
 
@@ -738,25 +740,31 @@ SECTIONS = ("Throughput", "Latency", "Latency spectrum", "Memory", "Context swit
 def render_all(res: rs.Results, out_dir: str, spectrum_connections=None,
                style: Optional[Style] = None) -> list[Chart]:
     """Draws every chart the folder has data for into out_dir. A chart that
-    fails is reported in res.problems and the others are still drawn."""
+    fails, or has no data, is noted in res.problems; the others are drawn."""
     os.makedirs(out_dir, exist_ok=True)
     style = style or Style(res.labels())
     jobs = []
     for wl in res.workloads("closed"):
         for fn in CLOSED_CHARTS:
             kwargs = {"connections": spectrum_connections} if fn is spectrum else {}
-            jobs.append((fn.__name__, lambda fn=fn, wl=wl, kw=kwargs:
+            jobs.append((fn.__name__, wl, lambda fn=fn, wl=wl, kw=kwargs:
                          [fn(res, wl, out_dir, style, **kw)]))
     for wl in res.workloads("open"):
-        jobs.append(("openloop", lambda wl=wl: [openloop(res, wl, out_dir, style)]))
-    jobs.append(("microbench", lambda: microbench(res, out_dir, style)))
+        jobs.append(("openloop", wl, lambda wl=wl: [openloop(res, wl, out_dir, style)]))
+    jobs.append(("microbench", None, lambda: microbench(res, out_dir, style)))
     charts = []
-    for name, job in jobs:
+    for name, wl, job in jobs:
         try:
-            charts.extend(c for c in job() if c is not None)
+            drawn = [c for c in job() if c is not None]
         except Exception as e:  # one broken chart must not cost the whole report
             plt.close("all")
             res.problems.append(f"chart {name} failed: {type(e).__name__}: {e}")
             traceback.print_exc()
+            continue
+        if not drawn and wl is not None:
+            res.problems.append(f"not drawn: {CHART_NAMES.get(name, name)} chart of "
+                                f"{wl.describe()} "
+                                "(no successful run measured it)")
+        charts.extend(drawn)
     return sorted(charts, key=lambda c: SECTIONS.index(c.section)
                   if c.section in SECTIONS else len(SECTIONS))
