@@ -71,6 +71,8 @@ class Monitor {
   bool overran() const { return overran_; }
   // How long the last sample ran past the window's end, if it did.
   std::optional<double> late_ms() const { return late_ms_; }
+  // Connections the server had accepted and not closed at the last sample.
+  std::optional<uint64_t> open_at_end() const { return open_at_end_; }
   // How long before the window's end the sampled span closed, if early.
   std::optional<double> early_s() const { return early_s_; }
 
@@ -92,7 +94,7 @@ class Monitor {
 
   void step(const loadgen::Progress& p, Clock::time_point now) {
     if (!timeline_) plan(p, now);
-    if (now >= measure_at_) sample_window(now);
+    if (now >= measure_at_) sample_window();
     if (now > end_at_ + kOverrun && !overran_) {
       overran_ = true;
       control_.stop();
@@ -100,8 +102,9 @@ class Monitor {
     show(p, now);
   }
 
-  void sample_window(Clock::time_point now) {
+  void sample_window() {
     if (window_) return;
+    auto now = Clock::now();  // fresh: this thread may have waited for a CPU
     pid_t pid = server_.pid();
     if (!tracker_.started()) {
       TreeSample first = sample_tree(pid, server_.counters(), {.pss = false, .tasks = true});
@@ -116,6 +119,7 @@ class Monitor {
                           std::chrono::duration_cast<Clock::duration>(s_.duration / 3));
     if (now >= end_at_ - ahead) {
       TreeSample last = sample_tree(pid, server_.counters(), {.pss = false, .tasks = true});
+      note_open_connections();
       tracker_.add(last);
       window_ = tracker_.finish(last);
       if (auto late = last.taken + to_clock(last.cost_s) - end_at_; late > Clock::duration::zero()) {
@@ -139,8 +143,18 @@ class Monitor {
   // closes at the last PSS sample instead, if there was one.
   void finish_early() {
     if (window_ || !last_mid_) return;
+    note_open_connections();
     window_ = tracker_.finish(*last_mid_);
-    early_s_ = duration<double>(end_at_ - last_mid_->taken).count();
+    double early = duration<double>(end_at_ - last_mid_->taken).count();
+    if (early > 0) early_s_ = early;
+  }
+
+  // Connections the server holds open near the window's end (its counters).
+  void note_open_connections() {
+    if (const CounterBlock* c = server_.counters()) {
+      uint64_t accepted = c->connections_accepted.load(), closed = c->connections_closed.load();
+      open_at_end_ = accepted > closed ? accepted - closed : 0;
+    }
   }
 
   // Current requests/s over the last half second or more.
@@ -181,6 +195,7 @@ class Monitor {
   double mid_cost_s_ = 0;
   std::optional<TreeSample> last_mid_;
   std::optional<double> early_s_;
+  std::optional<uint64_t> open_at_end_;
   std::optional<WindowFigures> window_;
   std::optional<double> late_ms_;
   uint64_t last_requests_ = 0;
@@ -339,6 +354,11 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
     out.hgrm = load->corrected.count() > 0 ? load->corrected.to_hgrm() : "";
     if (monitor.window()) record_server(r, *monitor.window(), *load);
     else if (!monitor.crash()) r.warnings.push_back("server not sampled through the window");
+    if (monitor.open_at_end() && *monitor.open_at_end() < static_cast<uint64_t>(cell.connections)) {
+      // The rest waited in the accept backlog: the server could not keep up.
+      r.warnings.push_back(fmt::format("the server held only {} of {} connections at the window's end",
+                                       *monitor.open_at_end(), cell.connections));
+    }
     if (monitor.early_s()) {
       r.warnings.push_back(fmt::format("server sampled until {:.1f} s before the window's end", *monitor.early_s()));
     }
