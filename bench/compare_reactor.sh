@@ -15,6 +15,9 @@
 #   bench/compare_reactor.sh [BUILD_DIR]        (default: build)
 #   DURATION=10s IDLE_CONNECTIONS=10000 bench/compare_reactor.sh build-reactor
 #   KEEP_TMP=1 ...  keeps the temporary directory (load.log: every run's output)
+#   NICE=-15 ...    runs servers and load at that nice level (root only): on a
+#                   machine shared with compile jobs this keeps them from
+#                   skewing the figures; both sides of a comparison get it
 #
 # Needs bench_server and loadgen built (Release), wrk, nginx (nginx-light),
 # g++ and libboost1.74-doc. Every process it starts is killed on exit; every
@@ -31,6 +34,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SERVER_BIN=$BUILD/servers/bench_server
 LOADGEN=$BUILD/loadgen/loadgen
 STEP_LIMIT=120  # seconds: no single step may take longer
+PRIO=()
+[[ -n ${NICE:-} ]] && PRIO=(nice -n "$NICE")
 
 die() { echo "compare_reactor: $*" >&2; exit 1; }
 [[ -x $SERVER_BIN ]] || die "no $SERVER_BIN (build first: cmake --build $BUILD)"
@@ -63,7 +68,7 @@ wait_listening() {
 
 # Starts "$@" pinned to the server CPU in the background; sets START_PID.
 start_server() {
-  taskset -c "$SERVER_CPU" "$@" >>"$TMP/servers.log" 2>&1 &
+  "${PRIO[@]}" taskset -c "$SERVER_CPU" "$@" >>"$TMP/servers.log" 2>&1 &
   START_PID=$!
   PIDS+=("$START_PID")
 }
@@ -88,9 +93,9 @@ tree_ticks() {
 measure() {
   local pid=$1 before after out requests
   shift
-  timeout "$STEP_LIMIT" taskset -c "$LOAD_CPU" "$@" -d 2s >/dev/null
+  timeout "$STEP_LIMIT" "${PRIO[@]}" taskset -c "$LOAD_CPU" "$@" -d 2s >/dev/null
   before=$(tree_ticks "$pid")
-  out=$(timeout "$STEP_LIMIT" taskset -c "$LOAD_CPU" "$@" -d "$DURATION")
+  out=$(timeout "$STEP_LIMIT" "${PRIO[@]}" taskset -c "$LOAD_CPU" "$@" -d "$DURATION")
   after=$(tree_ticks "$pid")
   echo "$out" >>"$TMP/load.log"
   RPS=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
@@ -104,7 +109,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 
 echo "== compare_reactor: $(date -u +%FT%TZ), $(uname -r), $(nproc) CPUs, load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "   server on CPU $SERVER_CPU, load on CPU $LOAD_CPU, $DURATION per run"
+echo "   server on CPU $SERVER_CPU, load on CPU $LOAD_CPU, $DURATION per run, nice ${NICE:-0}"
 
 echo "-- building the reference echo server and the connection holder in $TMP"
 timeout "$STEP_LIMIT" g++ -O2 -DNDEBUG -std=c++17 -o "$TMP/asio_echo" "$ASIO_SRC" -pthread
@@ -143,7 +148,7 @@ http_reactor_lg=$RPS http_reactor_lg_cpu=$CPU_US
 
 # ---- 3. memory of idle keep-alive connections (same reactor:epoll server) ---
 pss_before=$(pss_kib "$reactor_pid")
-coproc HOLDER { exec timeout "$STEP_LIMIT" taskset -c "$LOAD_CPU" "$TMP/hold_connections" \
+coproc HOLDER { exec timeout "$STEP_LIMIT" "${PRIO[@]}" taskset -c "$LOAD_CPU" "$TMP/hold_connections" \
   127.0.0.1 "$port" "$IDLE_CONNECTIONS" http /one_kib.bin 60; }
 PIDS+=("$HOLDER_PID")
 read -r -t "$STEP_LIMIT" holder_status <&"${HOLDER[0]}" || holder_status="no answer"
