@@ -1,16 +1,18 @@
 // switch_bench.cpp: what a fiber switch costs, next to ucontext.
 //   build/bench/switch_bench [--benchmark_format=json]
-// Families:
-//   BM_FiberSwitch       raw switch_context ping-pong (Boost fcontext), the
-//                        primitive under every park/resume of the hub
-//   BM_SchedulerYield    two fibers yielding through the scheduler: each
-//                        yield is fiber -> hub -> other fiber (2 switches)
-//                        plus the run-queue work
-//   BM_UcontextSwap      glibc swapcontext ping-pong: it also saves and
-//                        restores the signal mask, a system call each way
-//   BM_FiberSpawn        spawn + run + finish one fiber (pooled stack)
-// Each reports ns_per_switch (or per spawn); one benchmark iteration of a
-// ping-pong is two switches (there and back).
+// Families (names grouped by the plots before the first '/'):
+//   BM_Switch/fiber          raw switch_context ping-pong (Boost fcontext), the
+//                            primitive under every park/resume of the hub
+//   BM_Switch/fiber_scheduler  two fibers yielding through the scheduler: each
+//                            yield is fiber -> hub -> other fiber (2 switches)
+//                            plus the run-queue work
+//   BM_Switch/ucontext       glibc swapcontext ping-pong: it also saves and
+//                            restores the signal mask, a system call each way
+//   BM_Create/fiber/pooled_stack  spawn + run + finish one fiber (pooled stack)
+// One iteration of a BM_Switch benchmark is a round trip A -> B -> A, as in
+// thread_switch_bench.cpp; ns_per_switch (or ns_per_yield) divides it by the
+// switches (yields) in it. Times are wall clock (UseRealTime), like the
+// thread and process switches they are compared with.
 #include <ucontext.h>
 
 #include <cstdlib>
@@ -18,6 +20,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
 #include "fiber/context.h"
 #include "fiber/scheduler.h"
 #include "fiber/stack.h"
@@ -27,11 +30,6 @@ namespace {
 using cb::fiber::Context;
 
 constexpr std::size_t kStackBytes = 64 * 1024;
-
-benchmark::Counter per_switch(benchmark::State& state, double switches_per_iteration) {
-  return benchmark::Counter(static_cast<double>(state.iterations()) * switches_per_iteration,
-                            benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-}
 
 struct PingPong {
   Context main;
@@ -50,12 +48,13 @@ void BM_FiberSwitch(benchmark::State& state) {
   if (!stack.valid()) std::abort();
   PingPong pp;
   cb::fiber::make_context(pp.side, stack.bottom(), stack.size(), side_loop, &pp);
+  cb::bench::LoopClock clock;
   for (auto _ : state) cb::fiber::switch_context(pp.main, pp.side);
+  clock.report_ns(state, "ns_per_switch", 2);
   pp.done = true;
   cb::fiber::switch_context(pp.main, pp.side);
-  state.counters["ns_per_switch"] = per_switch(state, 2);
 }
-BENCHMARK(BM_FiberSwitch);
+BENCHMARK(BM_FiberSwitch)->Name("BM_Switch/fiber")->UseRealTime();
 
 void BM_SchedulerYield(benchmark::State& state) {
   cb::fiber::Scheduler::Options options;
@@ -64,18 +63,19 @@ void BM_SchedulerYield(benchmark::State& state) {
   bool done = false;
   // The measured fiber runs the benchmark loop; the partner just yields back.
   sched.spawn([&] {
+    cb::bench::LoopClock clock;
     for (auto _ : state) cb::fiber::yield();
+    // One iteration = my yield + the partner's yield = four context switches.
+    clock.report_ns(state, "ns_per_yield", 2);
+    clock.report_ns(state, "ns_per_switch", 4);
     done = true;
   });
   sched.spawn([&] {
     while (!done) cb::fiber::yield();
   });
   sched.run();
-  // One iteration = my yield + the partner's yield = four context switches.
-  state.counters["ns_per_yield"] = per_switch(state, 2);
-  state.counters["ns_per_switch"] = per_switch(state, 4);
 }
-BENCHMARK(BM_SchedulerYield);
+BENCHMARK(BM_SchedulerYield)->Name("BM_Switch/fiber_scheduler")->UseRealTime();
 
 struct UcontextPingPong {
   ucontext_t main;
@@ -97,12 +97,13 @@ void BM_UcontextSwap(benchmark::State& state) {
   uc.side.uc_stack.ss_size = stack.size();
   uc.side.uc_link = &uc.main;
   makecontext(&uc.side, uc_side_loop, 0);
+  cb::bench::LoopClock clock;
   for (auto _ : state) swapcontext(&uc.main, &uc.side);
+  clock.report_ns(state, "ns_per_switch", 2);
   uc.done = true;
   swapcontext(&uc.main, &uc.side);  // the side loop returns to uc_link
-  state.counters["ns_per_switch"] = per_switch(state, 2);
 }
-BENCHMARK(BM_UcontextSwap);
+BENCHMARK(BM_UcontextSwap)->Name("BM_Switch/ucontext")->UseRealTime();
 
 void BM_FiberSpawn(benchmark::State& state) {
   cb::fiber::Scheduler::Options options;
@@ -110,17 +111,17 @@ void BM_FiberSpawn(benchmark::State& state) {
   cb::fiber::Scheduler sched(options);
   sched.spawn([&] {
     int ran = 0;
+    cb::bench::LoopClock clock;
     for (auto _ : state) {
       cb::fiber::Scheduler::current()->spawn([&ran] { ++ran; });
       cb::fiber::yield();  // the child runs and finishes; its stack is pooled
     }
+    clock.report_ns(state, "ns_per_spawn", 1);
     benchmark::DoNotOptimize(ran);
   });
   sched.run();
-  state.counters["ns_per_spawn"] = per_switch(state, 1);
 }
-BENCHMARK(BM_FiberSpawn);
+BENCHMARK(BM_FiberSpawn)->Name("BM_Create/fiber/pooled_stack")->UseRealTime();
 
 }  // namespace
-
-BENCHMARK_MAIN();
+// main() is bench_main.cpp's (it adds this project's context notes).
