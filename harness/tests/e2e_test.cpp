@@ -18,13 +18,13 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "procfs.h"
 #include "workspace.h"
 
 namespace cb::harness {
@@ -102,11 +102,14 @@ struct Schema {
   std::map<std::string, KeyDoc> top, context, config, cell, run, aggregate;
 };
 
+// The `quoted` pieces of a table cell.
 std::vector<std::string> backticked(const std::string& text) {
   std::vector<std::string> out;
-  std::regex tick("`([^`]+)`");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), tick); it != std::sregex_iterator(); ++it) {
-    out.push_back((*it)[1]);
+  for (std::size_t open = text.find('`'); open != std::string::npos; open = text.find('`', open)) {
+    std::size_t close = text.find('`', open + 1);
+    if (close == std::string::npos) break;
+    if (close > open + 1) out.push_back(text.substr(open + 1, close - open - 1));
+    open = close + 1;
   }
   return out;
 }
@@ -311,8 +314,7 @@ std::vector<pid_t> processes_mentioning(const std::string& marker) {
   while (const dirent* e = ::readdir(dir)) {
     pid_t pid = std::atoi(e->d_name);
     if (pid <= 0 || pid == ::getpid()) continue;
-    std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline");
-    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string cmd = procfs::read_file(std::string("/proc/") + e->d_name + "/cmdline").value_or("");
     if (cmd.find(marker) != std::string::npos) out.push_back(pid);
   }
   ::closedir(dir);

@@ -17,10 +17,12 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "procfs.h"
 #include "sampler.h"
 #include "server_control.h"
 #include "support/client.h"
@@ -32,6 +34,13 @@ namespace {
 
 using namespace std::chrono_literals;
 using cb::testing::eventually;
+
+// Sanitizers slow the server's shutdown (the part the window leaves out).
+#if defined(CB_ASAN) || defined(CB_TSAN)
+constexpr int kSlowdown = 5;
+#else
+constexpr int kSlowdown = 1;
+#endif
 
 struct Scratch {
   TempDir dir{"harness-server-test-"};
@@ -70,8 +79,8 @@ std::vector<pid_t> group_members(pid_t pgrp) {
   while (const dirent* e = ::readdir(dir)) {
     pid_t pid = std::atoi(e->d_name);
     if (pid <= 0) continue;
-    std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // A process may exit mid-read: read_file then returns nothing.
+    std::string text = procfs::read_file(std::string("/proc/") + e->d_name + "/stat").value_or("");
     std::size_t close = text.rfind(')');
     if (close == std::string::npos) continue;
     char state = 0;
@@ -86,7 +95,7 @@ std::vector<pid_t> group_members(pid_t pgrp) {
 }
 
 uint64_t direct_pss_kb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::istringstream in(procfs::read_file("/proc/" + std::to_string(pid) + "/smaps_rollup").value_or(""));
   std::string name;
   uint64_t kb = 0;
   while (in >> name) {
@@ -151,7 +160,7 @@ TEST_F(ServerControlTest, PinsTheServerAndWhatItStarts) {
   std::vector<pid_t> members = group_members(server.pid());
   EXPECT_EQ(members.size(), 3u);
   for (pid_t pid : members) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::istringstream in(procfs::read_file("/proc/" + std::to_string(pid) + "/status").value_or(""));
     std::string line, allowed;
     while (std::getline(in, line)) {
       if (line.rfind("Cpus_allowed_list:", 0) == 0) allowed = line.substr(line.find_last_of(" \t") + 1);
@@ -183,11 +192,12 @@ TEST_F(ServerControlTest, StartupFailuresSayWhy) {
 TEST_F(ServerControlTest, CrashIsDetectedAndReported) {
   ServerControl server(spec_for("thread"));
   ASSERT_EQ(server.start(), std::nullopt);
-  ::kill(server.pid(), SIGSEGV);
+  // SIGABRT: AddressSanitizer would catch a SIGSEGV and exit(1) instead.
+  ::kill(server.pid(), SIGABRT);
   std::optional<std::string> crash;
   EXPECT_TRUE(eventually([&] { return (crash = server.check_exited()).has_value(); }));
-  EXPECT_EQ(crash, "crash: server killed by SIGSEGV");
-  EXPECT_EQ(server.stop(), "crash: server killed by SIGSEGV");
+  EXPECT_EQ(crash, "crash: server killed by SIGABRT");
+  EXPECT_EQ(server.stop(), "crash: server killed by SIGABRT");
 }
 
 TEST_F(ServerControlTest, HungServerIsKilledAfterTheGrace) {
@@ -261,7 +271,7 @@ TEST_P(Measurement, ContextSwitchesMatchTheKernelsTotals) {
   int64_t outside = kernel_total - at_start - ours;
   EXPECT_GE(ours, kConns * kRounds / 2) << "too few switches for the requests served";
   EXPECT_GE(outside, -5) << "counted more than the kernel did";
-  EXPECT_LE(outside, 150) << "kernel " << kernel_total << " start " << at_start << " window " << ours;
+  EXPECT_LE(outside, 150 * kSlowdown) << "kernel " << kernel_total << " start " << at_start << " window " << ours;
   if (std::string(GetParam()) == "thread:per-conn") {
     EXPECT_EQ(f.threads_exited, kConns / 2);
   }
@@ -274,7 +284,7 @@ TEST_P(Measurement, ContextSwitchesMatchTheKernelsTotals) {
   double outside_cpu = kernel_cpu - start_cpu - window_cpu;
   EXPECT_GT(window_cpu, 0.0);
   EXPECT_GE(outside_cpu, -0.001) << "counted more CPU than the kernel did";
-  EXPECT_LE(outside_cpu, 0.010) << "kernel " << kernel_cpu << " start " << start_cpu << " window " << window_cpu;
+  EXPECT_LE(outside_cpu, 0.010 * kSlowdown) << "kernel " << kernel_cpu << " start " << start_cpu << " window " << window_cpu;
 }
 
 TEST_P(Measurement, PssAndCountsMatchDirectReadings) {
