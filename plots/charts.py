@@ -45,10 +45,18 @@ LINESTYLES = ("-", "--", "-.", ":")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 PERCENTILE_TICKS = ((2, "50%"), (10, "90%"), (100, "99%"), (1e3, "99.9%"),
                     (1e4, "99.99%"), (1e5, "99.999%"), (1e6, "99.9999%"))
-# Units of a micro-benchmark family's trailing argument, when the name does
-# not say (BM_Poll/epoll/1000: 1000 idle descriptors).
-BENCH_ARG_NAMES = {"BM_Poll": "idle file descriptors", "BM_Select": "idle file descriptors",
-                   "BM_Epoll": "idle file descriptors"}
+# What a micro-benchmark's trailing argument counts: by its name in the
+# benchmark name (BM_Readiness/epoll/active:1/fds:1000), else by family.
+BENCH_ARG_NAMES = {"fds": "watched file descriptors", "BM_Poll": "idle file descriptors",
+                   "BM_Readiness": "watched file descriptors"}
+# The counter that carries a family's figure when every benchmark of the
+# family has it (bench/README.md): half a round trip, the wait call alone.
+BENCH_TIME_COUNTERS = ("ns_per_switch", "ns_per_wait", "ns_per_spawn")
+# Memory per idle item (BM_Memory), stacked: what PSS counts, then the kernel
+# memory PSS leaves out.
+BENCH_MEMORY_COUNTERS = (("pss_kb_per_item", "PSS", None, 1.0),
+                         ("page_tables_kb_per_item", "page tables", "//", 0.55),
+                         ("kernel_stack_kb_per_item", "kernel stack", "xx", 0.3))
 
 
 @dataclass
@@ -62,18 +70,19 @@ class Chart:
 class Style:
     """A fixed colour, marker and line style per model variant.
 
-    With by_model, each model has one hue (in DESIGN.md's order) and its
-    variants are shades of it with their own line style, so a model's
-    variants read as a family; otherwise every label gets its own colour.
+    Labels are grouped by the part before `separator`: each group (a model)
+    has one hue, in DESIGN.md's order with by_model, and its members (the
+    variants) are shades of it with their own line style, so a model's
+    variants read as a family.
     """
 
-    def __init__(self, labels, by_model=True):
+    def __init__(self, labels, by_model=True, separator=":"):
         self.map = {}
         variants: dict[str, int] = {}
         extra: dict[str, str] = {}
         for i, label in enumerate(labels):
-            model = label.split(":", 1)[0] if by_model else label
-            k = variants.get(model, 0) if by_model else 0
+            model = label.split(separator, 1)[0]
+            k = variants.get(model, 0)
             variants[model] = k + 1
             if by_model and model in MODEL_COLORS:
                 base = MODEL_COLORS[model]
@@ -610,9 +619,9 @@ def microbench(res: rs.Results, out_dir: str, style: Style) -> list[Chart]:
     for family, benches in mb.families().items():
         if len(benches) == 1 and benches[0].label == family:
             singles.extend(benches)
-            continue
-        args = {b.arg for b in benches if b.arg is not None}
-        if len(args) >= 2:
+        elif any(BENCH_MEMORY_COUNTERS[0][0] in b.counters for b in benches):
+            charts.append(_bench_memory(family, benches, res, out_dir, machine))
+        elif len({b.arg for b in benches if b.arg is not None}) >= 2:
             charts.append(_bench_lines(family, benches, res, out_dir, machine))
         else:
             charts.append(_bench_bars(family, benches, res, out_dir, machine))
@@ -629,53 +638,111 @@ def _microbench_machine(mb: rs.Microbench) -> str:
     return " · ".join(parts)
 
 
+def _bench_metric(benches) -> str:
+    """The figure to draw: the family's time counter if all have it."""
+    for counter in BENCH_TIME_COUNTERS:
+        if all(counter in b.counters for b in benches):
+            return counter
+    return "real_time"
+
+
+def _bench_axis_label(metric: str) -> str:
+    if metric.startswith("ns_per_"):
+        return f"time per {metric[len('ns_per_'):].replace('_', ' ')}"
+    return "time per iteration (wall clock)"
+
+
+def _bench_caption(metric: str) -> str:
+    if metric == "real_time":
+        return "Google Benchmark wall-clock time per iteration"
+    return f"Google Benchmark counter {metric} (see bench/README.md)"
+
+
 def _bench_bars(family, benches, res, out_dir, machine, use_names=False) -> Chart:
     labels = [(b.name if use_names else b.label) + (f"/{b.arg}" if b.arg is not None and
                                                      not use_names else "") for b in benches]
-    means = [b.stat.mean for b in benches]
+    metric = _bench_metric(benches)
+    stats = [b.value(metric) for b in benches]
+    means = [st.mean for st in stats]
+    style = Style(labels, by_model=False, separator="/")
     fig, ax = plt.subplots(figsize=(8.0, 2.0 + 0.45 * len(benches)), layout="constrained")
     pos = list(range(len(benches)))
-    ax.barh(pos, means, xerr=_errorbars([b.stat for b in benches]), capsize=3,
-            color=[COLORS[i % len(COLORS)] for i in pos], edgecolor="black", linewidth=0.5)
-    for p, m in zip(pos, means):
-        ax.annotate(fmt_ns(m), (m, p), textcoords="offset points", xytext=(4, 0),
+    ax.barh(pos, means, xerr=_errorbars(stats), capsize=3,
+            color=[style.color(l) for l in labels], edgecolor="black", linewidth=0.5)
+    for p, st in zip(pos, stats):
+        end = st.mean + st.error_bar()[1]  # beyond the error bar, not over it
+        ax.annotate(fmt_ns(st.mean), (end, p), textcoords="offset points", xytext=(4, 0),
                     va="center", fontsize=8)
     ax.set_yticks(pos)
     ax.set_yticklabels(labels, fontsize=9)
     ax.invert_yaxis()
     log = _value_axis(ax, means, fmt_ns, axis="x")
     ax.margins(x=0.2)
-    ax.set_xlabel("time per operation (wall clock)" + (", log scale" if log else ""))
+    ax.set_xlabel(_bench_axis_label(metric) + (", log scale" if log else ""))
     ax.grid(True, axis="x", which="major", alpha=0.3)
     title = "Micro-benchmarks" if family == "other" else f"Micro-benchmark {family}"
     _title(fig, title, res, machine=machine)
     name = _save(fig, out_dir, f"microbench_{_safe(family)}.png")
     return Chart(name, "Micro-benchmarks", title,
-                 "Google Benchmark real time per iteration; error bars from repetitions when "
-                 "run with --benchmark_repetitions.")
+                 _bench_caption(metric) + "; error bars span the repetitions when run with "
+                 "--benchmark_repetitions.")
 
 
 def _bench_lines(family, benches, res, out_dir, machine) -> Chart:
+    metric = _bench_metric(benches)
     groups: dict[str, list] = {}
     for b in benches:
-        if b.arg is not None:
-            groups.setdefault(b.label, []).append((b.arg, b.stat))
-    style = Style(list(groups), by_model=False)
+        if b.arg is not None and b.value(metric) is not None:
+            groups.setdefault(b.label, []).append((b.arg, b.value(metric)))
+    style = Style(list(groups), by_model=False, separator="/")
     fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
     series = {l: sorted(pts, key=lambda p: p[0]) for l, pts in groups.items()}
     _plot_series(ax, series, style)
     xs = sorted({x for pts in series.values() for x, _ in pts})
     arg_name = next((b.arg_name for b in benches if b.arg_name), None)
-    _x_axis(ax, xs, arg_name or BENCH_ARG_NAMES.get(family, "benchmark argument"))
+    _x_axis(ax, xs, BENCH_ARG_NAMES.get(arg_name or family, arg_name or "benchmark argument"))
     log = _value_axis(ax, [s.mean for pts in series.values() for _, s in pts], fmt_ns)
-    ax.set_ylabel("time per operation" + (" (log scale)" if log else ""))
+    ax.set_ylabel(_bench_axis_label(metric) + (" (log scale)" if log else ""))
     ax.grid(True, which="major", alpha=0.3)
     _legend_right(ax)
     title = f"Micro-benchmark {family}"
     _title(fig, title, res, machine=machine)
     name = _save(fig, out_dir, f"microbench_{_safe(family)}.png")
     return Chart(name, "Micro-benchmarks", title,
-                 "Google Benchmark real time per iteration against the benchmark's argument.")
+                 _bench_caption(metric) + " against the benchmark's argument.")
+
+
+def _bench_memory(family, benches, res, out_dir, machine) -> Chart:
+    """Stacked bars of memory per idle item: PSS, page tables, kernel stack."""
+    labels = [b.label for b in benches]
+    style = Style(labels, by_model=False, separator="/")
+    fig, ax = plt.subplots(figsize=(8.0, 2.0 + 0.45 * len(benches)), layout="constrained")
+    left = [0.0] * len(benches)
+    pos = list(range(len(benches)))
+    for counter, _, hatch, alpha in BENCH_MEMORY_COUNTERS:
+        widths = [b.counters[counter].mean if counter in b.counters else 0.0 for b in benches]
+        ax.barh(pos, widths, left=left, color=[style.color(l) for l in labels], alpha=alpha,
+                hatch=hatch, edgecolor="black", linewidth=0.5)
+        left = [l + w for l, w in zip(left, widths)]
+    for p, total in zip(pos, left):
+        ax.annotate(f"{total:.3g} KiB", (total, p), textcoords="offset points",
+                    xytext=(4, 0), va="center", fontsize=8)
+    ax.set_yticks(pos)
+    ax.set_yticklabels(labels, fontsize=9)
+    ax.invert_yaxis()
+    ax.margins(x=0.15)
+    ax.set_xlabel("memory per idle item (KiB)")
+    ax.grid(True, axis="x", which="major", alpha=0.3)
+    handles = [Patch(facecolor="0.5", alpha=a, hatch=h, edgecolor="black", label=n)
+               for _, n, h, a in BENCH_MEMORY_COUNTERS]
+    _legend_right(ax, handles, [h.get_label() for h in handles])
+    title = f"Micro-benchmark {family}: memory per idle item"
+    _title(fig, title, res, machine=machine)
+    name = _save(fig, out_dir, f"microbench_{_safe(family)}.png")
+    return Chart(name, "Micro-benchmarks", title,
+                 "PSS (smaps_rollup) per idle fiber, thread or process, plus the kernel memory "
+                 "PSS leaves out: page tables (VmPTE) and kernel stacks (KernelStack, "
+                 "system-wide). The benchmark's time is not a figure here.")
 
 
 def _safe(s: str) -> str:

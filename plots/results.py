@@ -582,13 +582,19 @@ _ARG_PART = re.compile(r"^(?:([A-Za-z_][A-Za-z0-9_]*):)?(\d+)$")
 
 @dataclass
 class Bench:
-    """One benchmark (all its repetitions): time per iteration in ns."""
+    """One benchmark (all its repetitions): real time per iteration in ns,
+    and its user counters (e.g. ns_per_switch, pss_kb_per_item)."""
     name: str
     family: str
     label: str           # the name between the family and a trailing number
-    arg: Optional[int]   # the trailing number (e.g. idle fds), if any
+    arg: Optional[int]   # the trailing number (e.g. watched fds), if any
     arg_name: Optional[str]
     stat: Stat
+    counters: dict[str, Stat] = field(default_factory=dict)
+
+    def value(self, metric: str) -> Optional[Stat]:
+        """'real_time' (ns) or a counter's statistics."""
+        return self.stat if metric == "real_time" else self.counters.get(metric)
 
 
 @dataclass
@@ -603,6 +609,13 @@ class Microbench:
         for b in self.benches:
             out.setdefault(b.family, []).append(b)
         return out
+
+
+# Keys of a Google Benchmark entry that are not user counters.
+_BENCH_KEYS = {"name", "run_name", "run_type", "repetitions", "repetition_index", "threads",
+               "iterations", "real_time", "cpu_time", "time_unit", "aggregate_name",
+               "aggregate_unit", "family_index", "per_family_instance_index",
+               "error_occurred", "error_message", "label"}
 
 
 def split_bench_name(name: str):
@@ -626,8 +639,9 @@ def load_microbench(path: str) -> Microbench:
     if not isinstance(raw, dict) or not isinstance(raw.get("benchmarks"), list):
         raise ValueError("no 'benchmarks' array")
     problems: list[str] = []
-    iterations: dict[str, list[float]] = {}
-    aggregates: dict[str, dict[str, float]] = {}
+    # name -> metric -> values of the iterations; name -> aggregate -> metric -> value
+    iterations: dict[str, dict[str, list[float]]] = {}
+    aggregates: dict[str, dict[str, dict[str, float]]] = {}
     order: list[str] = []
     for b in raw["benchmarks"]:
         if not isinstance(b, dict) or "name" not in b:
@@ -636,24 +650,43 @@ def load_microbench(path: str) -> Microbench:
         if b.get("error_occurred"):
             problems.append(f"micro-benchmark {name} failed: {b.get('error_message', '')}")
             continue
-        t = number(b.get("real_time"))
-        scale = _TIME_UNIT_NS.get(str(b.get("time_unit", "ns")))
-        if t is None or scale is None:
+        values = _bench_values(b)
+        if values is None:
             continue
         if name not in order:
             order.append(name)
         if b.get("run_type") == "aggregate":
-            aggregates.setdefault(name, {})[str(b.get("aggregate_name"))] = t * scale
+            aggregates.setdefault(name, {})[str(b.get("aggregate_name"))] = values
         else:
-            iterations.setdefault(name, []).append(t * scale)
+            for metric, v in values.items():
+                iterations.setdefault(name, {}).setdefault(metric, []).append(v)
     benches = []
     for name in order:
-        st = _bench_stat(iterations.get(name, []), aggregates.get(name, {}))
-        if st is None:
+        its, aggs = iterations.get(name, {}), aggregates.get(name, {})
+        metrics = list(dict.fromkeys(list(its) + list(aggs.get("mean", {}))))
+        stats = {m: _bench_stat(its.get(m, []), {a: v[m] for a, v in aggs.items() if m in v})
+                 for m in metrics}
+        if stats.get("real_time") is None:
             continue
         family, label, arg, arg_name = split_bench_name(name)
-        benches.append(Bench(name, family, label, arg, arg_name, st))
+        counters = {m: st for m, st in stats.items() if m != "real_time" and st is not None}
+        benches.append(Bench(name, family, label, arg, arg_name, stats["real_time"], counters))
     return Microbench(_dict(raw.get("context")), benches, problems)
+
+
+def _bench_values(b: dict) -> Optional[dict[str, float]]:
+    """{"real_time": ns, counter: value} of one entry; None without a time."""
+    t = number(b.get("real_time"))
+    scale = _TIME_UNIT_NS.get(str(b.get("time_unit", "ns")))
+    if t is None or scale is None:
+        return None
+    if b.get("aggregate_unit") == "percentage":  # the cv aggregate: ratios, not times
+        return {}
+    values = {"real_time": t * scale}
+    for k, v in b.items():
+        if k not in _BENCH_KEYS and number(v) is not None:
+            values[k] = number(v)
+    return values
 
 
 def _bench_stat(values: list[float], agg: dict[str, float]) -> Optional[Stat]:

@@ -242,41 +242,57 @@ def quick():
 
 
 def microbench():
-    def it(name, t, unit="ns", iters=1000000, **kw):
+    """Google Benchmark JSON shaped like bench/run_bench.sh's (bench/README.md):
+    options in the names (/real_time, /iterations:1), figures in counters."""
+    def it(name, t, unit="ns", iters=1000000, **counters):
         return dict({"name": name, "run_name": name, "run_type": "iteration",
                      "repetitions": 1, "repetition_index": 0, "threads": 1,
                      "iterations": iters, "real_time": t, "cpu_time": t, "time_unit": unit},
-                    **kw)
+                    **counters)
 
-    def agg(name, agg_name, t, unit="ns"):
-        return {"name": f"{name}_{agg_name}", "run_name": name, "run_type": "aggregate",
-                "repetitions": 3, "threads": 1, "aggregate_name": agg_name,
-                "aggregate_unit": "time", "iterations": 3, "real_time": t, "cpu_time": t,
-                "time_unit": unit}
+    def agg(name, agg_name, t, unit="ns", **counters):
+        return dict({"name": f"{name}_{agg_name}", "run_name": name, "run_type": "aggregate",
+                     "repetitions": 3, "threads": 1, "aggregate_name": agg_name,
+                     "aggregate_unit": "time", "iterations": 3, "real_time": t,
+                     "cpu_time": t, "time_unit": unit}, **counters)
 
     benches = []
-    for name, times in (("BM_Switch/fiber", (12.0, 12.5, 13.0)),
-                        ("BM_Switch/ucontext", (150.0, 155.0, 160.0))):
-        benches += [it(name, t, repetitions=3, repetition_index=i) for i, t in enumerate(times)]
-        benches += [agg(name, "mean", statistics.fmean(times)),
-                    agg(name, "median", statistics.median(times)),
-                    agg(name, "stddev", statistics.stdev(times))]
-    benches += [it("BM_Switch/thread", 1900.0), it("BM_Switch/process", 2.6, "us"),
-                it("BM_Create/fiber", 0.35, "us"), it("BM_Create/pthread", 9.5, "us"),
-                it("BM_Create/fork/real_time", 0.12, "ms", iters=5000)]
+    # A round trip is two switches: ns_per_switch = real_time / 2.
+    for name, times in (("BM_Switch/fiber/real_time", (24.0, 25.0, 26.0)),
+                        ("BM_Switch/ucontext/real_time", (300.0, 310.0, 320.0))):
+        benches += [dict(it(name, t, ns_per_switch=t / 2), repetitions=3, repetition_index=i)
+                    for i, t in enumerate(times)]
+        for agg_name, fn in (("mean", statistics.fmean), ("median", statistics.median),
+                             ("stddev", statistics.stdev)):
+            benches.append(agg(name, agg_name, fn(times), ns_per_switch=fn(times) / 2))
+        cv = agg(name, "cv", 0.04, ns_per_switch=0.04)
+        benches.append(dict(cv, aggregate_unit="percentage"))
+    benches += [it("BM_Switch/thread_futex/same_cpu/real_time", 3800.0, ns_per_switch=1900.0),
+                it("BM_Switch/process_pipe/same_cpu/real_time", 5.2, "us", ns_per_switch=2600.0),
+                it("BM_Create/fiber/pooled_stack/real_time", 0.35, "us"),
+                it("BM_Create/pthread/default_stack/real_time", 9.5, "us"),
+                it("BM_Create/fork_wait/real_time", 0.12, "ms", iters=5000)]
     for poller, per_fd in (("select", 2.0), ("poll", 1.5), ("epoll", 0.0)):
         for fds in (10, 100, 1000):
-            benches.append(it(f"BM_Poll/{poller}/{fds}", 300.0 + per_fd * fds))
+            benches.append(it(f"BM_Readiness/{poller}/active:1/fds:{fds}/real_time",
+                              0.5 + per_fd * fds / 1000, "us",
+                              ns_per_wait=300.0 + per_fd * fds, ready_per_wait=1.0))
+    for item, pss, pte, kstack in (("fiber", 4.0, 0.1, 0.0), ("thread/64KiB_stack", 5.0, 0.1, 16.0),
+                                   ("process", 32.0, 52.0, 16.0)):
+        benches.append(it(f"BM_Memory/{item}/iterations:1/real_time", 40.0, "ms", iters=1,
+                          items=1000.0, pss_kb_per_item=pss, page_tables_kb_per_item=pte,
+                          kernel_stack_kb_per_item=kstack))
     benches.append(it("BM_FiberSwitch", 11.8))
-    benches.append({"name": "BM_Poll/select/2000", "run_name": "BM_Poll/select/2000",
+    benches.append({"name": "BM_Readiness/select/active:1/fds:2000/real_time",
+                    "run_name": "BM_Readiness/select/active:1/fds:2000/real_time",
                     "run_type": "iteration", "error_occurred": True,
                     "error_message": "fd 2000 >= FD_SETSIZE", "iterations": 0,
                     "real_time": 0, "cpu_time": 0, "time_unit": "ns"})
     return {"context": {"date": "2026-11-23T03:40:00+00:00", "host_name": "bench-fixture",
-                        "executable": "build/bench/micro_bench", "num_cpus": 2,
+                        "executable": "bench/run_bench.sh", "num_cpus": 2,
                         "mhz_per_cpu": 2400, "cpu_scaling_enabled": False,
                         "caches": [], "load_avg": [0.5, 0.4, 0.3],
-                        "library_build_type": "release"},
+                        "library_build_type": "debug", "bench_build_type": "Release"},
             "benchmarks": benches}
 
 

@@ -31,7 +31,8 @@ EXPECTED_CHARTS = {
               for wl in ("echo_m64", "http_f1024")} |
              {"spectrum_echo_m64_c1000.png", "spectrum_http_f1024_c1000.png",
               "microbench_BM_Switch.png", "microbench_BM_Create.png",
-              "microbench_BM_Poll.png", "microbench_other.png"},
+              "microbench_BM_Readiness.png", "microbench_BM_Memory.png",
+              "microbench_other.png"},
     # process:fork failed at 1000 connections, so the spectrum is drawn at
     # 100, the largest count at which all three models succeeded.
     "failed": {f"{kind}_echo_m64.png" for kind in ("throughput", "latency", "memory", "cs",
@@ -139,8 +140,9 @@ def test_summary_numbers_in_report(rendered):
     assert ("| 100 | reactor:epoll | 52,000 | 0.60× | **1.00×** | 0.90× | reactor:epoll "
             "| 2.41ms |") in md
     assert "| 10 | thread:per-conn | 12,480 | **1.00×** | 1.00× | 0.95× | fiber:hub |" in md
-    assert "| 1k | reactor:epoll | 49,400 | 0.32× | **1.00×** | 0.85× | reactor:epoll | 25.3ms " \
-        "| thread:per-conn: errors during run; reactor:epoll: loadgen saturated |" in md
+    assert ("| 1k | reactor:epoll | 49,400 | 0.32× | **1.00×** | 0.85× | reactor:epoll "
+            "| 25.3ms | thread:per-conn: errors during run; reactor:epoll: loadgen saturated |"
+            ) in md
     page = open(os.path.join(folder, "report.html"), encoding="utf-8").read()
     assert "<strong>1.00×</strong>" in page and "52,000" in page
 
@@ -302,18 +304,35 @@ def test_hgrm_in_microseconds_recognised(tmp_path):
 def test_microbench_families():
     mb = rs.load_microbench(os.path.join(INPUTS, "quick", "microbench.json"))
     fam = mb.families()
-    assert list(fam) == ["BM_Switch", "BM_Create", "BM_Poll", "BM_FiberSwitch"]
+    assert list(fam) == ["BM_Switch", "BM_Create", "BM_Readiness", "BM_Memory",
+                         "BM_FiberSwitch"]
     switch = {b.label: b for b in fam["BM_Switch"]}
-    # fiber: repetitions 12.0, 12.5, 13.0 ns with Google Benchmark aggregates.
-    assert switch["fiber"].stat.mean == pytest.approx(12.5)
-    assert switch["fiber"].stat.stddev == pytest.approx(0.5)
-    assert (switch["fiber"].stat.min, switch["fiber"].stat.max) == (12.0, 13.0)
-    assert switch["process"].stat.mean == pytest.approx(2600.0)  # 2.6 us
+    assert list(switch) == ["fiber", "ucontext", "thread_futex/same_cpu",
+                            "process_pipe/same_cpu"]
+    # fiber: round trips of 24, 25, 26 ns with Google Benchmark aggregates
+    # (mean 25, stddev 1); ns_per_switch is half.
+    assert switch["fiber"].stat.mean == pytest.approx(25.0)
+    assert switch["fiber"].stat.stddev == pytest.approx(1.0)
+    assert (switch["fiber"].stat.min, switch["fiber"].stat.max) == (24.0, 26.0)
+    assert switch["fiber"].counters["ns_per_switch"].mean == pytest.approx(12.5)
+    assert switch["process_pipe/same_cpu"].stat.mean == pytest.approx(5200.0)  # 5.2 us
     create = {b.label: b for b in fam["BM_Create"]}
-    assert create["fork"].stat.mean == pytest.approx(120000.0)   # 0.12 ms, "/real_time" dropped
-    poll = [(b.label, b.arg) for b in fam["BM_Poll"]]
-    assert ("epoll", 1000) in poll and ("select", 10) in poll and len(poll) == 9
-    assert any("BM_Poll/select/2000" in p for p in mb.problems)  # error_occurred
+    assert create["fork_wait"].stat.mean == pytest.approx(120000.0)  # 0.12 ms
+    readiness = [(b.label, b.arg, b.arg_name) for b in fam["BM_Readiness"]]
+    assert ("epoll/active:1", 1000, "fds") in readiness and len(readiness) == 9
+    memory = {b.label: b for b in fam["BM_Memory"]}
+    assert memory["process"].counters["page_tables_kb_per_item"].mean == 52.0
+    assert any("select/active:1/fds:2000" in p for p in mb.problems)  # error_occurred
+
+
+def test_microbench_figures_drawn():
+    """Each family's chart uses its counter: half a round trip for BM_Switch,
+    the wait call for BM_Readiness; real time where a family has none."""
+    mb = rs.load_microbench(os.path.join(INPUTS, "quick", "microbench.json"))
+    fam = mb.families()
+    assert charts._bench_metric(fam["BM_Switch"]) == "ns_per_switch"
+    assert charts._bench_metric(fam["BM_Readiness"]) == "ns_per_wait"
+    assert charts._bench_metric(fam["BM_Create"]) == "real_time"
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -323,6 +342,10 @@ def test_microbench_families():
     ("BM_Create/fork/real_time", ("BM_Create", "fork", None, None)),
     ("BM_Poll/epoll/fds:100/min_time:0.500", ("BM_Poll", "epoll", 100, "fds")),
     ("BM_Switch/thread/threads:2", ("BM_Switch", "thread/threads:2", None, None)),
+    ("BM_Readiness/epoll/active:1/fds:10/real_time",
+     ("BM_Readiness", "epoll/active:1", 10, "fds")),
+    ("BM_Memory/thread/64KiB_stack/iterations:1/real_time",
+     ("BM_Memory", "thread/64KiB_stack", None, None)),
 ])
 def test_split_bench_name(name, expected):
     assert rs.split_bench_name(name) == expected
@@ -335,7 +358,7 @@ def test_microbench_alone(tmp_path):
     src = os.path.join(INPUTS, "quick", "microbench.json")
     (folder / "microbench.json").write_text(open(src).read())
     res, chart_list, _ = report.write_report(str(folder))
-    assert len(chart_list) == 4
+    assert len(chart_list) == 5
     assert res.machine() == "unknown CPU · not pinned"
 
 
@@ -393,7 +416,8 @@ def test_compare_ratios(tmp_path):
     geo = compare.geomean_by_label(rows)
     assert geo["fiber:hub"]["requests_per_s"] == pytest.approx(2.0)
     assert {c.filename for c in chart_list} == {
-        f"compare_{m}_{wl}.png" for m in ("requests_per_s", "p99_us", "server_cpu_us_per_request")
+        f"compare_{m}_{wl}.png"
+        for m in ("requests_per_s", "p99_us", "server_cpu_us_per_request")
         for wl in ("echo_m64", "http_f1024")}
     md = open(os.path.join(b, "compare.md"), encoding="utf-8").read()
     assert "| reactor:epoll @ 100 conns | 52,000 | 104,000 | 2.00× |" in md
