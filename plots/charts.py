@@ -228,6 +228,8 @@ def _errorbars(stats):
 
 def _reps_caption(res: rs.Results) -> str:
     n = rs.number(res.config.get("repeat"))
+    if n == 1:
+        return "One repetition per cell (no error bars; --repeat 3 draws them)."
     reps = f"{int(n)} repetitions" if n is not None else "the repetitions"
     return f"Points are means over {reps}; error bars span min–max."
 

@@ -117,6 +117,11 @@ def fmt_ratio(v) -> str:
     return "—" if v is None else f"{v:.2f}×"
 
 
+def _fmt_figure(v: float) -> str:
+    """Three significant digits without exponents: 1870.3 -> '1,870'."""
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
 def _machine_table(res: rs.Results) -> doc.Table:
     c = res.ctx
     calib = [("syscall (getppid)", c("calibration.syscall_ns"), "ns"),
@@ -138,7 +143,7 @@ def _machine_table(res: rs.Results) -> doc.Table:
             ("compiler", c("build.compiler")), ("build type", c("build.build_type")),
             ("C++ flags", c("build.flags")), ("sanitizer", c("build.sanitize") or None),
             ("git commit", git), ("started (UTC)", c("date_utc"))]
-    rows += [(f"calibration: {name}", f"{rs.number(v):.3g} {unit}")
+    rows += [(f"calibration: {name}", f"{_fmt_figure(rs.number(v))} {unit}")
              for name, v, unit in calib if rs.number(v) is not None]
     return doc.Table(["", "value"], [[k, str(v)] for k, v in rows if v not in (None, "")])
 
@@ -249,7 +254,7 @@ def _overview(res: rs.Results) -> str:
         parts.append(f"{dur:g} s measured per run")
     reps = rs.number(res.config.get("repeat"))
     if reps is not None:
-        parts.append(f"{int(reps)} repetitions per cell")
+        parts.append(f"{int(reps)} repetition{'s' if reps != 1 else ''} per cell")
     if res.microbench:
         parts.append(f"{len(res.microbench.benches)} micro-benchmarks")
     text = f"Results folder {res.name}: " + ", ".join(parts) + "."
@@ -288,8 +293,15 @@ def _reproduce_blocks(res: rs.Results) -> list[doc.Block]:
     else:
         b.append(doc.Para("results.json does not record the command."))
     b.append(doc.Para("Re-draw the charts and this report from results.json:"))
-    b.append(doc.Code(f"./run_all.sh plot {res.folder}"))
+    b.append(doc.Code(f"./run_all.sh plot {_repo_relative(res.folder)}"))
     return b
+
+
+def _repo_relative(folder: str) -> str:
+    """The folder as run_all.sh (at the repository's top) would name it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.path.abspath(folder)
+    return os.path.relpath(path, root) if path.startswith(root + os.sep) else path
 
 
 def write_report(folder: str, out_dir: Optional[str] = None,

@@ -363,7 +363,7 @@ class Results:
 
     @property
     def name(self) -> str:
-        return os.path.basename(os.path.normpath(self.folder)) or self.folder
+        return os.path.basename(os.path.abspath(self.folder)) or self.folder
 
     def ctx(self, dotted: str):
         return lookup(self.context, dotted)
