@@ -66,6 +66,31 @@ def test_report_renders_every_chart(name, rendered):
         assert f"<h2>{heading}</h2>" in page
     command = json.load(open(os.path.join(folder, "results.json")))["context"]["command"]
     assert command in md and command in page
+    assert _html_unbalanced(page) == []
+
+
+def _html_unbalanced(page: str) -> list:
+    """Tags left open or closed out of order (void elements aside)."""
+    from html.parser import HTMLParser
+
+    class Checker(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack, self.wrong = [], []
+
+        def handle_starttag(self, tag, attrs):
+            if tag not in ("meta", "img", "br"):
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag):
+            if self.stack and self.stack[-1] == tag:
+                self.stack.pop()
+            else:
+                self.wrong.append(tag)
+
+    c = Checker()
+    c.feed(page)
+    return c.stack + c.wrong
 
 
 def test_report_cli_from_another_directory(fixture_dir, tmp_path):
