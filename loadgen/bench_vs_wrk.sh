@@ -78,25 +78,39 @@ done
 echo "# $(date -u +%FT%TZ) $(uname -r), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# nginx 1 worker on CPU $SERVER_CPU; clients 1 thread on CPU $CLIENT_CPU; $CONNECTIONS connections; ${DURATION}s; $url"
 
-# Runs "$@" pinned to the client CPU; prints "requests cpu_s".
+# CPU seconds (user+sys) used so far by nginx's worker process(es).
+server_cpu() {
+  local total=0 pid
+  for pid in $(pgrep -P "$nginx_pid"); do
+    total=$(awk -v t="$total" -v hz="$(getconf CLK_TCK)" '{print t + ($14 + $15) / hz}' "/proc/$pid/stat")
+  done
+  echo "$total"
+}
+
+# Runs "$@" pinned to the client CPU; prints "requests cpu_s server_cpu_s".
 measure() {
-  local out=$dir/out time=$dir/time
+  local out=$dir/out time=$dir/time s0
+  s0=$(server_cpu)
   taskset -c "$CLIENT_CPU" /usr/bin/time -f '%U %S' -o "$time" "$@" >"$out" 2>&1 || true
   local cpu requests
   [[ -n ${KEEP_OUTPUT:-} ]] && trap "cat $out >&2" RETURN
   cpu=$(awk '/^[0-9.]+ [0-9.]+$/ {print $1 + $2}' "$time")
   requests=$(awk '/requests in/ {print $1; exit}' "$out")
-  echo "$requests $cpu"
+  echo "$requests $cpu $(awk -v a="$s0" -v b="$(server_cpu)" 'BEGIN {print b - a}')"
 }
 
-printf '%-8s %5s %12s %12s %8s %14s\n' tool round requests req_per_s cpu_s cpu_us_per_req
+# The server's CPU per request shows whether it, not the client, was the
+# limit (then it is near 100% of a CPU) and whether a client made it work
+# harder per request.
+printf '%-8s %5s %10s %10s %7s %13s %12s %13s\n' tool round requests req_per_s cpu_s cpu_us_per_req \
+  server_cpu_s server_us_per_req
 for round in $(seq "$ROUNDS"); do
-  read -r w_req w_cpu < <(measure wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "$url")
-  read -r l_req l_cpu < <(measure "$LOADGEN" -t 1 -c "$CONNECTIONS" -d "${DURATION}s" "$url")
-  for row in "wrk $w_req $w_cpu" "loadgen $l_req $l_cpu"; do
+  read -r w_req w_cpu w_srv < <(measure wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "$url")
+  read -r l_req l_cpu l_srv < <(measure "$LOADGEN" -t 1 -c "$CONNECTIONS" -d "${DURATION}s" "$url")
+  for row in "wrk $w_req $w_cpu $w_srv" "loadgen $l_req $l_cpu $l_srv"; do
     set -- $row
-    awk -v t="$1" -v r="$round" -v n="$2" -v c="$3" -v d="$DURATION" \
-      'BEGIN { printf "%-8s %5d %12d %12.0f %8.2f %14.3f\n", t, r, n, n / d, c, c * 1e6 / n }'
+    awk -v t="$1" -v r="$round" -v n="$2" -v c="$3" -v s="$4" -v d="$DURATION" 'BEGIN {
+      printf "%-8s %5d %10d %10.0f %7.2f %13.3f %12.2f %13.3f\n", t, r, n, n / d, c, c * 1e6 / n, s, s * 1e6 / n }'
   done
   awk -v wn="$w_req" -v wc="$w_cpu" -v ln="$l_req" -v lc="$l_cpu" 'BEGIN {
     printf "ratio loadgen/wrk round %d: requests/s %.2f, CPU per request %.2f\n", '"$round"', ln / wn,

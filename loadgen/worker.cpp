@@ -159,7 +159,7 @@ class Worker {
   void queue_request(C& c, int64_t now, bool on_schedule);
   bool flush(C& c, int64_t now);
   void set_write_interest(C& c, bool on);
-  void on_readable(C& c);
+  void on_readable(C& c, bool hangup);
   bool consume(C& c, const char* data, std::size_t n, int64_t now);
   void complete(C& c, const Response& r, int64_t now);
   void on_eof(C& c, int64_t now);
@@ -207,6 +207,9 @@ Worker<Reader>::Worker(const WorkerPlan& plan, WorkerResult& out)
       plan_(plan),
       out_(out),
       tl_(plan.timeline),
+      // Edge-triggered: level-triggered epoll re-polls every socket it
+      // reported on the next wait, a cost per response for nothing.
+      loop_(event::EpollPoller::Trigger::kEdge),
       requests_(cfg_),
       target_(resolve_numeric(cfg_.host, cfg_.port)),
       buf_(new char[kReadBufferSize]),
@@ -277,7 +280,7 @@ void Worker<Reader>::on_conn_event(event::Handler* h, uint32_t events) {
       return;
     case ConnState::kOpen:
       if (events & event::kReadable) {
-        w.on_readable(c);
+        w.on_readable(c, (events & event::kHangup) != 0);
       } else if ((events & event::kWritable) && w.flush(c, to_ns(w.loop_.now()))) {
         w.rearm(c, to_ns(w.loop_.now()));
       }
@@ -595,16 +598,20 @@ void Worker<Reader>::set_write_interest(C& c, bool on) {
 }
 
 template <class Reader>
-void Worker<Reader>::on_readable(C& c) {
+void Worker<Reader>::on_readable(C& c, bool hangup) {
   // One clock read per readable event: the receive time of every response
   // in this read.
   int64_t now = to_ns(loop_.refresh_now());
+  // Edge-triggered: a short read means the socket is drained (data arriving
+  // later is a new edge), so one read per event is enough, unless the edge
+  // also carried the peer's FIN: nothing will signal it again, so read on
+  // until EOF.
   for (;;) {
     IoResult r = io::read_some(c.fd.get(), {buf_.get(), kReadBufferSize});
     if (r.status == IoStatus::kOk) {
       if (recording(now)) out_.counters.bytes_read += r.bytes;
       if (!consume(c, buf_.get(), r.bytes, now)) return;
-      if (r.bytes < kReadBufferSize) break;
+      if (r.bytes < kReadBufferSize && !hangup) break;
       continue;
     }
     if (r.status == IoStatus::kRetry) break;

@@ -134,6 +134,22 @@ TEST(Load, ServerClosingAfterEachResponseIsNotAnError) {
   EXPECT_EQ(r.counters.connections_opened, 100u);
 }
 
+TEST(Load, BodyEndingAtCloseCompletesTheRequest) {
+  TestServerOptions o;
+  o.mode = TestServerOptions::Mode::kHttp;
+  o.no_content_length = true;  // data and FIN can arrive in one go
+  o.body_size = 3000;
+  TestServer server(o);
+  LoadConfig c = http_config(server.port());
+  c.connections = 2;
+  c.max_requests = 20;
+  c.request_timeout = 500ms;  // a missed EOF would time out, not hang the test
+  LoadResult r = run_load(c);
+  EXPECT_EQ(r.counters.requests, 20u);
+  EXPECT_EQ(r.counters.status_classes[2], 20u);
+  EXPECT_EQ(r.counters.error_total(), 0u);
+}
+
 TEST(Load, EchoVerificationCatchesACorruptingServer) {
   TestServerOptions o;
   o.corrupt_offset = 10;  // the 11th byte of every connection's stream

@@ -54,10 +54,13 @@ struct TestServer::Impl {
 
   explicit Impl(TestServer& server) : s(server) {
     if (s.options_.mode == TestServerOptions::Mode::kHttp) {
-      response = "HTTP/1.1 " + std::to_string(s.options_.status) +
-                 " X\r\nContent-Length: " + std::to_string(s.options_.body_size) + "\r\n" +
-                 (s.options_.close_after_response ? "Connection: close\r\n" : "") + "\r\n" +
-                 std::string(s.options_.body_size, 'b');
+      const TestServerOptions& o = s.options_;
+      response = "HTTP/1.1 " + std::to_string(o.status) + " X\r\n";
+      if (!o.no_content_length) {
+        response += "Content-Length: " + std::to_string(o.body_size) + "\r\n";
+      }
+      if (o.close_after_response) response += "Connection: close\r\n";
+      response += "\r\n" + std::string(o.body_size, 'b');
     }
   }
 
@@ -136,7 +139,7 @@ struct TestServer::Impl {
     maybe_stall();
     if (p.silent || out.empty()) return;
     p.pending += out;
-    p.closing = s.options_.close_after_response;
+    p.closing = s.options_.close_after_response || s.options_.no_content_length;
     flush(p);
   }
 

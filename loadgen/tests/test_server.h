@@ -33,6 +33,9 @@ struct TestServerOptions {
   int status = 200;
   std::size_t body_size = 100;
   bool close_after_response = false;
+  // Leave out Content-Length: the body ends when the server closes
+  // (implies close_after_response).
+  bool no_content_length = false;
 };
 
 class TestServer {
