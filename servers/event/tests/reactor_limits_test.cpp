@@ -3,6 +3,7 @@
 // timeout, fd exhaustion (EMFILE) without spinning, and memory per idle
 // connection. Each starts bench_server with --port 0:
 //   reactor_limits_test --server build/servers/bench_server
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -39,7 +40,7 @@ bool supported(const std::string& model) {
 
 // The server's PSS in KiB, from smaps_rollup.
 long pss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::ifstream in(fmt::format("/proc/{}/smaps_rollup", pid));
   std::string key;
   long value = 0;
   while (in >> key) {
@@ -54,7 +55,7 @@ long pss_kib(pid_t pid) {
 
 // user + system CPU of a process, in clock ticks.
 long cpu_ticks(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
   std::string stat;
   std::getline(in, stat);
   std::istringstream fields(stat.substr(stat.rfind(')') + 2));
@@ -86,7 +87,7 @@ TEST(ReactorSelect, RefusesFdsBeyondFdSetSize) {
   int served = 0, refused = 0;
   for (int i = 0; i < kConnections; ++i) {
     conns.push_back(connect_to(server->port()));
-    std::string msg = "n" + std::to_string(i);
+    std::string msg = fmt::format("n{}", i);
     if (echoes(conns.back().get(), msg)) {
       ++served;
     } else {

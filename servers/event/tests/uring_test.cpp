@@ -4,6 +4,7 @@
 #include "event/uring.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -89,7 +90,7 @@ TEST_F(Uring, ReceivesIntoProvidedBuffersAndReusesThem) {
   Fd a(sv[0]), b(sv[1]);
   Recorder rec;
   for (int round = 0; round < 5; ++round) {  // more rounds than buffers
-    std::string msg = "round " + std::to_string(round);
+    std::string msg = fmt::format("round {}", round);
     ASSERT_EQ(::write(b.get(), msg.data(), msg.size()), static_cast<ssize_t>(msg.size()));
     loop.post(7, [&](io_uring_sqe* s) {
       io_uring_prep_recv(s, a.get(), nullptr, 0, 0);
