@@ -33,7 +33,8 @@ Modes:
                 connections; about 4 minutes on 2 cores), then the charts
                 and report; prints where results.json and the report are.
                 Harness options pass through, e.g. --profile full (every
-                variant, up to 10k connections, 3 repetitions: hours),
+                variant, up to 10k connections, 3 repetitions, plus the
+                micro-benchmarks of bench/: hours),
                 --profile my_matrix.json, --models reactor,fiber:multi
                 --protos http --connections 10,100 --rate closed,10k
                 --repeat 3 --duration 10s --warmup 2s --server-cpus 0
@@ -145,6 +146,11 @@ mode_main() {
     # --help, --dry-run or a usage error: nothing was measured.
     [ -z "$output" ] || printf '%s\n' "$output"
     return "$status"
+  fi
+  # The full profile also measures the mechanisms (bench/) into the folder.
+  if [[ " $* " == *" --profile full "* || " $* " == *" --profile=full "* ]]; then
+    "$ROOT/bench/run_bench.sh" --build build --out "$dir" --no-plots ||
+      log "micro-benchmarks failed (the matrix results are intact)"
   fi
   if [ -f "$ROOT/plots/report.py" ]; then
     /usr/bin/python3 "$ROOT/plots/report.py" "$dir" || log "charts failed (the results are intact)"
