@@ -7,7 +7,6 @@
 // server each hold 10,000 descriptors (the machine allows 20,000 each).
 #include <dirent.h>
 #include <signal.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -18,13 +17,17 @@
 #include <gtest/gtest.h>
 
 #include "support/client.h"
+#include "support/model_test_main.h"
 #include "support/server_process.h"
 
 namespace cb::testing {
+
+ModelUnderTest g_target;
+
 namespace {
 
-std::string g_server;
-std::string g_model;
+const std::string& g_server = g_target.server;
+const std::string& g_model = g_target.model;
 constexpr int kConnections = 10000;
 
 // PSS in KiB of one process (smaps_rollup), 0 if it is gone.
@@ -84,16 +87,5 @@ TEST(C10k, HoldsTenThousandKeepAliveConnectionsAndServesEach) {
 }  // namespace cb::testing
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  for (int i = 1; i + 1 < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--server") cb::testing::g_server = argv[i + 1];
-    if (a == "--model") cb::testing::g_model = argv[i + 1];
-  }
-  if (cb::testing::g_server.empty() || cb::testing::g_model.empty()) {
-    std::fprintf(stderr, "usage: c10k_test --server PATH --model NAME:VARIANT\n");
-    return 2;
-  }
-  signal(SIGPIPE, SIG_IGN);
-  return RUN_ALL_TESTS();
+  return cb::testing::run_model_tests(argc, argv, "c10k_test", &cb::testing::g_target);
 }

@@ -10,7 +10,6 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,13 +24,17 @@
 #include <gtest/gtest.h>
 
 #include "support/client.h"
+#include "support/model_test_main.h"
 #include "support/server_process.h"
 
 namespace cb::testing {
+
+ModelUnderTest g_target;
+
 namespace {
 
-std::string g_server;
-std::string g_model;
+const std::string& g_server = g_target.server;
+const std::string& g_model = g_target.model;
 
 constexpr int kSlowClients = 300;
 constexpr auto kByteInterval = std::chrono::milliseconds(250);
@@ -102,19 +105,5 @@ TEST(Slowloris, KeepsServingOthersOrReportsStarvation) {
 }  // namespace cb::testing
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  for (int i = 1; i + 1 < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--server") cb::testing::g_server = argv[i + 1];
-    if (a == "--model") cb::testing::g_model = argv[i + 1];
-  }
-  if (cb::testing::g_server.empty() || cb::testing::g_model.empty()) {
-    std::fprintf(stderr, "usage: slowloris_test --server PATH --model NAME:VARIANT\n");
-    return 2;
-  }
-  signal(SIGPIPE, SIG_IGN);
-  std::string check = cb::testing::g_server + " --supported --model " + cb::testing::g_model;
-  int status = std::system(check.c_str());
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 77) return 77;
-  return RUN_ALL_TESTS();
+  return cb::testing::run_model_tests(argc, argv, "slowloris_test", &cb::testing::g_target);
 }
