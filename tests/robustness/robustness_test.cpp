@@ -7,7 +7,9 @@
 //    counted, cleaned up, no descriptor leaked;
 //  - EMFILE under a low RLIMIT_NOFILE: existing connections keep working,
 //    new ones are refused or deferred, and the server does not spin.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -153,6 +155,32 @@ TEST_F(Robustness, ClientResetMidResponseIsCountedAndCleanedUp) {
   EXPECT_TRUE(serves_index(server->port()));
   auto c = server->live_counters();
   EXPECT_EQ(c["errors_reset"].get<int>() + c["errors_write"].get<int>(), kResets);
+  EXPECT_EQ(server->stop(), 0);
+}
+
+// The load generator dies mid-run (SIGKILL, so its 50 connections vanish
+// with whatever was in flight); the server must close all of them and serve
+// the next client as if nothing happened.
+TEST_F(Robustness, LoadGeneratorKilledMidRunLeavesTheServerHealthy) {
+  auto server = start("http");
+  std::string target = "http://127.0.0.1:" + std::to_string(server->port()) + "/index.html";
+  pid_t load = ::fork();
+  if (load == 0) {
+    int null_fd = ::open("/dev/null", O_WRONLY);
+    ::dup2(null_fd, STDOUT_FILENO);
+    ::execl(CB_LOADGEN_PATH, CB_LOADGEN_PATH, "-c", "50", "-d", "30s", target.c_str(), nullptr);
+    ::_exit(127);
+  }
+  ASSERT_GT(load, 0);
+  // Kill it once it is in full swing (fixed-worker models accept only as
+  // many connections as they have workers; the rest wait in the backlog).
+  bool busy = eventually([&] { return server->live_counters()["requests"].get<int>() >= 1000; });
+  ::kill(load, SIGKILL);
+  ::waitpid(load, nullptr, 0);
+  ASSERT_TRUE(busy) << "the load generator never got going";
+  EXPECT_TRUE(eventually([&] { return server->all_connections_closed(); }))
+      << "connections of the killed client were never closed";
+  EXPECT_TRUE(serves_index(server->port()));
   EXPECT_EQ(server->stop(), 0);
 }
 
