@@ -44,39 +44,8 @@ die() { echo "compare_reactor: $*" >&2; exit 1; }
 for tool in wrk nginx g++ taskset; do command -v $tool >/dev/null || die "$tool not found"; done
 
 TMP=$(mktemp -d /tmp/cb-compare-reactor-XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [[ -n ${KEEP_TMP:-} ]]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# Waits (at most 10 s) until something accepts on 127.0.0.1:$1.
-wait_listening() {
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  die "nothing listens on port $1"
-}
-
-# Starts "$@" pinned to the server CPU in the background; sets START_PID.
-start_server() {
-  "${PRIO[@]}" taskset -c "$SERVER_CPU" "$@" >>"$TMP/servers.log" 2>&1 &
-  START_PID=$!
-  PIDS+=("$START_PID")
-}
-
-stop_server() {
-  kill "$1" 2>/dev/null || true
-  timeout 10 tail --pid="$1" -f /dev/null || kill -9 "$1" 2>/dev/null || true
-}
+# shellcheck source=bench/script_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/script_lib.sh"
 
 # CPU ticks (user + system) used so far by a process and its children
 # (nginx's worker is the master's child).

@@ -1,0 +1,40 @@
+# script_lib.sh: process handling shared by the comparison scripts
+# (compare_reactor.sh, compare_fiber.sh). Sourced after the script has set
+# TMP (its scratch folder), SERVER_CPU and die(); PRIO may hold a prefix
+# command such as (nice -n -15). Every process started through start_server
+# is stopped and reaped on exit; KEEP_TMP=1 keeps the scratch folder.
+PIDS=()
+PRIO=("${PRIO[@]}")
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ -n ${KEEP_TMP:-} ]]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Waits (at most 10 s) until something accepts on 127.0.0.1:$1.
+wait_listening() {
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  die "nothing listens on port $1"
+}
+
+# Starts "$@" pinned to the server CPU in the background; sets START_PID.
+start_server() {
+  "${PRIO[@]}" taskset -c "$SERVER_CPU" "$@" >>"$TMP/servers.log" 2>&1 &
+  START_PID=$!
+  PIDS+=("$START_PID")
+}
+
+stop_server() {
+  kill "$1" 2>/dev/null || true
+  timeout 10 tail --pid="$1" -f /dev/null || kill -9 "$1" 2>/dev/null || true
+}
