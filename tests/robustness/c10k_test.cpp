@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -30,25 +31,10 @@ const std::string& g_server = g_target.server;
 const std::string& g_model = g_target.model;
 constexpr int kConnections = 10000;
 
-// PSS in KiB of one process (smaps_rollup), 0 if it is gone.
-long pss_kb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
-  std::string key;
-  long value = 0;
-  while (in >> key) {
-    if (key == "Pss:") {
-      in >> value;
-      return value;
-    }
-    in.ignore(1 << 20, '\n');
-  }
-  return 0;
-}
-
 // The server and every descendant.
 long tree_pss_kb(ServerProcess& server) {
-  long total = pss_kb(server.pid());
-  for (pid_t kid : server.children()) total += pss_kb(kid);
+  long total = std::max(0L, pss_kb(server.pid()));
+  for (pid_t kid : server.children()) total += std::max(0L, pss_kb(kid));  // gone: 0
   return total;
 }
 

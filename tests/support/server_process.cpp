@@ -143,6 +143,20 @@ int ServerProcess::stop(std::chrono::milliseconds limit) {
   return code;
 }
 
+long pss_kb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string key;
+  long value = 0;
+  while (in >> key) {
+    if (key == "Pss:") {
+      in >> value;
+      return value;
+    }
+    in.ignore(1 << 20, '\n');
+  }
+  return -1;
+}
+
 int ServerProcess::open_fds() const {
   return count_dir_entries("/proc/" + std::to_string(pid_) + "/fd");
 }

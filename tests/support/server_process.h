@@ -63,6 +63,9 @@ class ServerProcess {
   nlohmann::json counters_;
 };
 
+// PSS of one process in KiB, from /proc/PID/smaps_rollup; -1 if unreadable.
+long pss_kb(pid_t pid);
+
 // Waits until pred() holds, polling every 10 ms, at most `limit`.
 template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds(5000));

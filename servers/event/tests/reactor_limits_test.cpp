@@ -38,21 +38,6 @@ bool supported(const std::string& model) {
   return std::system((g_server + " --supported --model " + model).c_str()) == 0;
 }
 
-// The server's PSS in KiB, from smaps_rollup.
-long pss_kib(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/smaps_rollup", pid));
-  std::string key;
-  long value = 0;
-  while (in >> key) {
-    if (key == "Pss:") {
-      in >> value;
-      return value;
-    }
-    in.ignore(1 << 10, '\n');
-  }
-  return -1;
-}
-
 // user + system CPU of a process, in clock ticks.
 long cpu_ticks(pid_t pid) {
   std::ifstream in(fmt::format("/proc/{}/stat", pid));
@@ -181,11 +166,11 @@ TEST_P(ReactorVariant, IdleConnectionsCostUnderFourKiBEach) {
     Fd warm = connect_to(server->port());
     ASSERT_TRUE(echoes(warm.get(), "warm"));
   }
-  long before = pss_kib(server->pid());
+  long before = pss_kb(server->pid());
   std::vector<Fd> conns;
   for (int i = 0; i < n; ++i) conns.push_back(connect_to(server->port()));
   for (auto& fd : conns) ASSERT_TRUE(echoes(fd.get(), "hello, idle"));
-  long after = pss_kib(server->pid());
+  long after = pss_kb(server->pid());
   ASSERT_GT(before, 0);
   double per_conn = static_cast<double>(after - before) * 1024.0 / n;
   RecordProperty("pss_bytes_per_connection", static_cast<int>(per_conn));
