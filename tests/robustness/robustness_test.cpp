@@ -148,9 +148,12 @@ TEST_F(Robustness, ClientResetMidResponseIsCountedAndCleanedUp) {
     linger lg{1, 0};  // close with RST instead of FIN
     ::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
   }
-  EXPECT_TRUE(eventually([&] { return server->all_connections_closed(); }))
+  // Sanitizer builds run several times slower: 15 s is patience, not a
+  // threshold (a leak never comes back).
+  constexpr std::chrono::seconds kPatience{15};
+  EXPECT_TRUE(eventually([&] { return server->all_connections_closed(); }, kPatience))
       << "a reset connection was never closed";
-  EXPECT_TRUE(eventually([&] { return server->open_fds() == baseline; }))
+  EXPECT_TRUE(eventually([&] { return server->open_fds() == baseline; }, kPatience))
       << server->open_fds() << " fds, " << baseline << " before";
   EXPECT_TRUE(serves_index(server->port()));
   auto c = server->live_counters();
