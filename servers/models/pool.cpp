@@ -7,6 +7,7 @@
 //               worker runs one non-blocking step (read, answer, write) and
 //               re-arms the connection for its next event.
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <chrono>
 #include <condition_variable>
@@ -125,7 +126,11 @@ template <class P>
 struct ReadyConn {
   event::Handler handler;  // first: the dispatcher queues it on readiness
   NbSession<P> session;
-  Next waiting_for = Next::kRead;
+  // Handed between workers through the kernel (EPOLLONESHOT re-arm, then the
+  // dispatcher's epoll_wait): the release store before re-arming and the
+  // acquire load after taking the connection make that hand-over visible to
+  // the memory model (and to TSan) along with the session state.
+  std::atomic<Next> waiting_for{Next::kRead};
 };
 
 template <class P>
@@ -194,16 +199,19 @@ class ReadyPool {
     while (std::optional<event::Handler*> h = queue_.pop()) {
       auto* conn = reinterpret_cast<ReadyConn<P>*>(*h);
       CounterBlock& c = ctx_.stats();
-      Next next = conn->waiting_for == Next::kWrite
+      Next next = conn->waiting_for.load(std::memory_order_acquire) == Next::kWrite
                       ? conn->session.on_writable(c)
                       : conn->session.on_readable(scratch, c, /*until_eagain=*/false);
       if (next == Next::kClose) {
         close_one(conn);
         continue;
       }
-      conn->waiting_for = next;
-      poller_.modify(conn->session.fd(),
-                     next == Next::kWrite ? event::kWritable : event::kReadable, &conn->handler);
+      // Everything the re-arm needs is read first: once the store is made,
+      // another worker may own (and free) the connection.
+      int fd = conn->session.fd();
+      event::Handler* handler = &conn->handler;
+      conn->waiting_for.store(next, std::memory_order_release);
+      poller_.modify(fd, next == Next::kWrite ? event::kWritable : event::kReadable, handler);
     }
   }
 
