@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <exception>
+#include <latch>
 #include <span>
 #include <thread>
 #include <vector>
@@ -79,10 +80,9 @@ void start_session(ServerContext& ctx, fiber::Scheduler& sched, Fd conn,
 }
 
 template <class P>
-void accept_fiber(ServerContext& ctx, fiber::Scheduler& sched, int listen_fd,
+void accept_fiber(ServerContext& ctx, fiber::Scheduler& sched, fiber::Listener& listener,
                   std::span<char> scratch) {
   CounterBlock& c = ctx.stats();
-  fiber::Listener listener(listen_fd, sched);
   int in_a_row = 0;
   while (!sched.stopping()) {
     AcceptResult a = listener.accept();
@@ -110,21 +110,26 @@ void accept_fiber(ServerContext& ctx, fiber::Scheduler& sched, int listen_fd,
   }
 }
 
-// One scheduler on the calling thread, serving `listen_fd` until stop.
+// One scheduler on the calling thread, serving `listen_fd` until stop
+// (fiber:multi passes the latch its schedulers meet at once set up).
 template <class P>
-int run_scheduler(ServerContext& ctx, int listen_fd) {
+int run_scheduler(ServerContext& ctx, int listen_fd, std::latch* all_set_up = nullptr) {
+  SetUpArrival arrival(all_set_up);
   fiber::Scheduler::Options options;
   options.stack_bytes = std::max(ctx.config.stack_size, kMinStackBytes);
   options.stop_fd = stop_fd();
   fiber::Scheduler sched(options);
   std::vector<char> scratch(kScratchBytes);
   std::span<char> buffer(scratch);
-  if (!sched.spawn([&] { accept_fiber<P>(ctx, sched, listen_fd, buffer); })) {
+  // Registered (and its spare descriptor opened) before any scheduler serves.
+  fiber::Listener listener(listen_fd, sched);
+  if (!sched.spawn([&] { accept_fiber<P>(ctx, sched, listener, buffer); })) {
     throw SysError("mmap(fiber stack)", errno);
   }
   bump(ctx.stats().workers);
+  arrival.wait_for_all();
   sched.run();
-  // A fiber that threw (the accept fiber's listener registration) is a failure.
+  // A fiber that ended by an exception is a failure.
   return sched.failed_fibers() == 0 ? 0 : 1;
 }
 
@@ -134,9 +139,10 @@ int run_multi(ServerContext& ctx) {
   std::vector<Fd> listeners;
   for (int i = 1; i < n; ++i) listeners.push_back(ctx.open_reuseport_listener(/*nonblocking=*/true));
   std::atomic<int> failures{0};
+  std::latch all_set_up(n);
   auto serve = [&](int listen_fd) {
     try {
-      if (run_scheduler<P>(ctx, listen_fd) != 0) failures.fetch_add(1);
+      if (run_scheduler<P>(ctx, listen_fd, &all_set_up) != 0) failures.fetch_add(1);
     } catch (const std::exception& e) {
       fmt::print(stderr, "bench_server: fiber scheduler: {}\n", e.what());
       failures.fetch_add(1);

@@ -10,9 +10,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <latch>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "common/counters.h"
 #include "common/fd.h"
@@ -61,6 +63,27 @@ struct ModelEntry {
   const char* summary;
   ModelRun run;
   ModelSupported supported;  // nullptr = always supported
+};
+
+// For the variants with one worker thread per CPU: no worker serves before
+// every worker is set up (poller, timers, listener registered), so a client
+// that got an answer knows the server holds all its descriptors. Each worker
+// holds an Arrival; one whose set-up throws still gives up its place.
+class SetUpArrival {
+ public:
+  explicit SetUpArrival(std::latch* all_set_up) : latch_(all_set_up) {}
+  SetUpArrival(const SetUpArrival&) = delete;
+  SetUpArrival& operator=(const SetUpArrival&) = delete;
+  ~SetUpArrival() {
+    if (latch_ != nullptr) latch_->count_down();
+  }
+  // Set up: wait for the others (once; nothing to wait for without a latch).
+  void wait_for_all() {
+    if (latch_ != nullptr) std::exchange(latch_, nullptr)->arrive_and_wait();
+  }
+
+ private:
+  std::latch* latch_;
 };
 
 std::span<const ModelEntry> model_registry();

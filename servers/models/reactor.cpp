@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <exception>
+#include <latch>
 #include <thread>
 #include <unordered_set>
 #include <utility>
@@ -253,6 +254,7 @@ int run_multi(ServerContext& ctx) {
   std::vector<Fd> extra;
   for (std::size_t i = 1; i < n; ++i) extra.push_back(ctx.open_reuseport_listener(true));
   std::vector<int> exit_codes(n, 1);
+  std::latch all_set_up(static_cast<std::ptrdiff_t>(n));
   {
     std::vector<std::jthread> threads;
     for (std::size_t i = 0; i < n; ++i) {
@@ -260,7 +262,9 @@ int run_multi(ServerContext& ctx) {
       threads.emplace_back([&, i, fd] {
         if (!cpus.empty()) pin_to(cpus[i % cpus.size()]);
         try {
+          SetUpArrival arrival(&all_set_up);
           Reactor<EpollPoller, P, Trigger::kLevel> reactor(ctx, fd, EpollPoller::Trigger::kLevel);
+          arrival.wait_for_all();
           exit_codes[i] = reactor.run();
         } catch (const std::exception& e) {
           fmt::print(stderr, "bench_server: reactor {}: {}\n", i, e.what());
