@@ -8,6 +8,9 @@
 #if defined(CB_ASAN)
 #include <sanitizer/common_interface_defs.h>
 #endif
+#if defined(CB_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
 
 namespace cb::fiber {
 namespace {
@@ -21,24 +24,38 @@ namespace fc = boost::context::detail;
 struct Hop {
   Context* from;
   Context* to;
+  bool from_exits;  // exit_context: `from` never runs again
 };
 
-// AddressSanitizer's fiber protocol: announce the target stack before the
-// jump, confirm after it. A null fake-stack slot means "the old context is
-// gone for good", which frees its fake frames.
-inline void announce_switch([[maybe_unused]] void** fake_stack, [[maybe_unused]] const Context& to) {
+// The sanitizers' fiber protocols, before the jump. ASan: announce the target
+// stack (a null fake-stack slot means "the old context is gone for good",
+// which frees its fake frames). TSan: switch to the target's fiber (a
+// synchronising switch: what one context did happens before the next runs).
+inline void announce_switch([[maybe_unused]] void** fake_stack, [[maybe_unused]] Context& from,
+                            [[maybe_unused]] const Context& to) {
 #if defined(CB_ASAN)
   __sanitizer_start_switch_fiber(fake_stack, to.stack_bottom, to.stack_size);
+#endif
+#if defined(CB_TSAN)
+  if (from.tsan_fiber == nullptr) from.tsan_fiber = __tsan_get_current_fiber();
+  __tsan_switch_to_fiber(to.tsan_fiber, 0);
 #endif
 }
 
 // Called on arrival, on the resumed stack: records where the suspended side
-// stopped (and, under ASan, which stack it runs on).
+// stopped (and, under ASan, which stack it runs on; under TSan, an exited
+// side's fiber is freed).
 inline void arrive(fc::transfer_t t, [[maybe_unused]] void* fake_stack) {
   Hop* hop = static_cast<Hop*>(t.data);
   hop->from->handle = t.fctx;
 #if defined(CB_ASAN)
   __sanitizer_finish_switch_fiber(fake_stack, &hop->from->stack_bottom, &hop->from->stack_size);
+#endif
+#if defined(CB_TSAN)
+  if (hop->from_exits) {
+    __tsan_destroy_fiber(hop->from->tsan_fiber);
+    hop->from->tsan_fiber = nullptr;
+  }
 #endif
 }
 
@@ -58,22 +75,27 @@ void make_context(Context& ctx, void* stack_bottom, std::size_t stack_size, void
   ctx.stack_size = stack_size;
   ctx.entry = entry;
   ctx.arg = arg;
+#if defined(CB_TSAN)
+  // A context made again without having exited drops its old fiber.
+  if (ctx.tsan_fiber != nullptr) __tsan_destroy_fiber(ctx.tsan_fiber);
+  ctx.tsan_fiber = __tsan_create_fiber(0);
+#endif
   // fcontext takes the top of the stack: it grows down on every target.
   void* top = static_cast<char*>(stack_bottom) + stack_size;
   ctx.handle = fc::make_fcontext(top, stack_size, trampoline);
 }
 
 void switch_context(Context& from, Context& to) {
-  Hop hop{&from, &to};
+  Hop hop{&from, &to, false};
   void* fake_stack = nullptr;
-  announce_switch(&fake_stack, to);
+  announce_switch(&fake_stack, from, to);
   fc::transfer_t t = fc::jump_fcontext(to.handle, &hop);
   arrive(t, fake_stack);
 }
 
 void exit_context(Context& from, Context& to) {
-  Hop hop{&from, &to};
-  announce_switch(nullptr, to);
+  Hop hop{&from, &to, true};
+  announce_switch(nullptr, from, to);
   fc::jump_fcontext(to.handle, &hop);
   std::abort();  // nothing ever resumes an exited context
 }

@@ -27,6 +27,10 @@
 // AddressSanitizer must be told about every switch, or it mistakes the new
 // stack for an overflow of the old one and reports false errors; CB_ASAN
 // builds announce each switch (__sanitizer_start/finish_switch_fiber).
+// ThreadSanitizer keeps a call stack and a clock per context: CB_TSAN builds
+// give every made context a TSan fiber and switch it with the stack
+// (__tsan_switch_to_fiber), or one thread's shadow stack would grow by a
+// frame per switch until TSan aborts.
 #pragma once
 
 #include <cstddef>
@@ -40,6 +44,10 @@ struct Context {
   // learned at the first switch away from it.
   const void* stack_bottom = nullptr;
   std::size_t stack_size = 0;
+  // ThreadSanitizer's handle for this context (CB_TSAN builds only): made
+  // with the context, freed when it exits; a thread's own is learned at its
+  // first switch away.
+  void* tsan_fiber = nullptr;
   // What a fresh context runs first. It must end with exit_context().
   void (*entry)(void* arg) = nullptr;
   void* arg = nullptr;

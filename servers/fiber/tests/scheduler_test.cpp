@@ -260,7 +260,11 @@ TEST(Scheduler, FinishedFibersReturnTheirStacksToThePool) {
 }
 
 TEST(Scheduler, TenThousandParkedFibersAllWake) {
+#if defined(CB_TSAN)
+  constexpr int kFibers = 2'000;  // TSan: a thread's worth of mappings per fiber
+#else
   constexpr int kFibers = 10'000;
+#endif
   Scheduler sched(small_options());
   std::vector<Fiber*> parked;
   int woken = 0;

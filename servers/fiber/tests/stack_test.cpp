@@ -129,6 +129,11 @@ TEST(StackDeathTest, RecursionInAFiberDiesCleanly) {
   // ASan catches the fault on the guard page itself and reports it.
   EXPECT_DEATH(overflow_in_fiber(false), "AddressSanitizer");
 }
+#elif defined(CB_TSAN)
+TEST(StackDeathTest, RecursionInAFiberDiesCleanly) {
+  // TSan's fault handler names the overflow and exits.
+  EXPECT_DEATH(overflow_in_fiber(false), "ThreadSanitizer: stack-overflow");
+}
 #else
 TEST(StackDeathTest, RecursionInAFiberDiesWithSigsegv) {
   EXPECT_EXIT(overflow_in_fiber(false), ::testing::KilledBySignal(SIGSEGV), "");
