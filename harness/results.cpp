@@ -95,6 +95,7 @@ ojson RunRecord::to_json() const {
   j["warnings"] = warnings;
   j["duration_s"] = opt(duration_s);
   j["requests"] = opt(requests);
+  j["requests_unanswered_through_window"] = opt(requests_unanswered_through_window);
   j["requests_per_s"] = opt(requests_per_s);
   j["mb_per_s"] = opt(mb_per_s);
   j["latency"] = latency_json(latency);

@@ -36,6 +36,7 @@ struct RunRecord {
 
   std::optional<double> duration_s;
   std::optional<uint64_t> requests;
+  std::optional<uint64_t> requests_unanswered_through_window;  // starved: see loadgen
   std::optional<double> requests_per_s;
   std::optional<double> mb_per_s;
   std::optional<LatencySummary> latency;

@@ -241,6 +241,7 @@ void record_load(RunRecord& r, const loadgen::LoadResult& load) {
   const loadgen::Counters& k = load.counters;
   r.duration_s = load.duration_s;
   r.requests = k.requests;
+  r.requests_unanswered_through_window = k.unanswered_through_window;
   r.requests_per_s = load.requests_per_s();
   r.mb_per_s = load.duration_s > 0 ? static_cast<double>(k.bytes_read) / 1e6 / load.duration_s : 0.0;
   if (load.corrected.count() > 0) r.latency = summarize_latency(load.corrected);
@@ -258,6 +259,12 @@ void record_load(RunRecord& r, const loadgen::LoadResult& load) {
   if (load.saturated) r.warnings.push_back("loadgen saturated");
   uint64_t errors = k.error_total();
   if (errors > 0) r.warnings.push_back(fmt::format("errors during run ({})", errors));
+  if (k.unanswered_through_window > 0) {
+    r.warnings.push_back(fmt::format(
+        "{} requests unanswered through the whole window (starved connections: the latency "
+        "figures cannot include them)",
+        k.unanswered_through_window));
+  }
   if (load.stop_reason == "unreachable") r.fail("loadgen: the server was unreachable");
   else if (k.requests == 0) r.fail("no responses in the measured window");
   else if (errors * kErrorFailRatio > k.requests) {

@@ -30,6 +30,7 @@ void Counters::merge(const Counters& o) {
   connect_attempts += o.connect_attempts;
   connections_opened += o.connections_opened;
   closed_by_server += o.closed_by_server;
+  unanswered_through_window += o.unanswered_through_window;
 }
 
 uint64_t Counters::error_total() const {

@@ -55,6 +55,12 @@ struct Counters {
   uint64_t connect_attempts = 0;
   uint64_t connections_opened = 0;
   uint64_t closed_by_server = 0;  // idle connections the server closed
+  // Requests asked for before the window opened and still unanswered when it
+  // closed: connections the server left waiting the whole window (a fixed
+  // pool of busy workers, a full backlog). Their latency is unknown, so the
+  // histograms cannot hold them; closed-loop percentiles without this count
+  // would hide a starved client.
+  uint64_t unanswered_through_window = 0;
 
   void merge(const Counters& other);
   uint64_t error_total() const;  // every class except `late`

@@ -170,6 +170,7 @@ nlohmann::json LoadResult::to_json() const {
       {"connect_attempts", c.connect_attempts},
       {"connections_opened", c.connections_opened},
       {"closed_by_server", c.closed_by_server},
+      {"requests_unanswered_through_window", c.unanswered_through_window},
       {"status", status},
       {"errors_total", c.error_total()},
       {"latency",
@@ -222,6 +223,12 @@ std::string format_summary(const LoadResult& r) {
   out += error_lines(c);
   out += fmt::format("  Connections: {} opened, {} attempts, {} closed by the server\n",
                      c.connections_opened, c.connect_attempts, c.closed_by_server);
+  if (c.unanswered_through_window > 0) {
+    out += fmt::format(
+        "  Unanswered through the whole window: {} requests (starved connections; the latency "
+        "figures cannot include them)\n",
+        c.unanswered_through_window);
+  }
   out += fmt::format("Requests/sec: {:.2f}\n", r.requests_per_s());
   out +=
       fmt::format("Transfer/sec: {}\n",

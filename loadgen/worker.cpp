@@ -148,6 +148,7 @@ class Worker {
   void finish_connect(C& c);
   void on_connected(C& c, int64_t now);
   void close_conn(C& c, int64_t now, ErrorClass why, int err);
+  void count_unanswered_through_window();
   void close_quietly(C& c, int64_t now);
   void release(C& c, int64_t now);
   void on_timer(C& c);
@@ -260,7 +261,10 @@ void Worker<Reader>::run() {
   while (!loop_.stopping() && nconns_ > 0) loop_.run_once();
   int64_t now = to_ns(loop_.refresh_now());
   out_.end_ns = std::min(now, tl_.end_ns);
-  if (measuring_) sample_cpu(true);
+  if (measuring_) {
+    sample_cpu(true);
+    count_unanswered_through_window();
+  }
   for (uint32_t i = 0; i < nconns_; ++i) conns_[i].fd.reset();
 }
 
@@ -406,6 +410,20 @@ void Worker<Reader>::on_connected(C& c, int64_t now) {
 
 // Closes the socket after a failure: counts it, drops what was in flight and
 // schedules the reconnect.
+// At the end: the requests still queued or in flight that were due before
+// the window opened (see Counters::unanswered_through_window).
+template <class Reader>
+void Worker<Reader>::count_unanswered_through_window() {
+  for (uint32_t i = 0; i < nconns_; ++i) {
+    const C& c = conns_[i];
+    for (uint32_t k = 0; k < c.inflight; ++k) {
+      if (c.ring[(c.head + k) % depth_].intended_ns < tl_.measure_ns) {
+        ++out_.counters.unanswered_through_window;
+      }
+    }
+  }
+}
+
 template <class Reader>
 void Worker<Reader>::close_conn(C& c, int64_t now, ErrorClass why, int err) {
   count_error(why, err);

@@ -5,6 +5,7 @@
 #include "loadgen/load.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <chrono>
@@ -176,6 +177,36 @@ TEST(Load, TimedOutRequestIsCountedAndTheConnectionReopens) {
   EXPECT_EQ(r.counters.connections_opened, 2u);
   EXPECT_EQ(r.counters.requests, 99u);  // the timed-out one counts towards -n
   EXPECT_EQ(server.accepted(), 2u);
+}
+
+// A client the server never answers has no latency to record: it is counted
+// as unanswered through the window instead, so the starvation shows.
+TEST(Load, RequestsUnansweredThroughTheWindowAreCounted) {
+  TestServerOptions o;
+  o.silent_every = 2;  // connections 0 and 2 of 4 are never answered
+  TestServer server(o);
+  LoadConfig c = echo_config(server.port());
+  c.connections = 4;
+  c.warmup = 200ms;
+  c.duration = 300ms;
+  LoadResult r = run_load(c);
+  EXPECT_EQ(r.stop_reason, "duration");
+  EXPECT_GT(r.counters.requests, 0u);
+  EXPECT_EQ(r.counters.unanswered_through_window, 2u);
+  EXPECT_EQ(r.counters.error_total(), 0u);
+  EXPECT_EQ(r.to_json()["results"]["requests_unanswered_through_window"], 2u);
+}
+
+TEST(Load, AServerThatAnswersEveryoneLeavesNothingUnanswered) {
+  TestServer server({});
+  LoadConfig c = echo_config(server.port());
+  c.connections = 4;
+  c.pipeline = 4;
+  c.warmup = 100ms;
+  c.duration = 200ms;
+  LoadResult r = run_load(c);
+  EXPECT_GT(r.counters.requests, 0u);
+  EXPECT_EQ(r.counters.unanswered_through_window, 0u);
 }
 
 TEST(Load, NothingListeningGivesConnectErrorsAndStopsEarly) {
