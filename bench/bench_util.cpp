@@ -21,17 +21,6 @@
 
 namespace cb::bench {
 
-std::vector<int> allowed_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (::sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(static_cast<std::size_t>(cpu), &set)) cpus.push_back(cpu);
-  }
-  return cpus;
-}
-
 std::optional<CpuPair> cpus_for(Placement placement) {
   std::vector<int> cpus = allowed_cpus();
   if (cpus.empty()) return std::nullopt;
@@ -40,19 +29,10 @@ std::optional<CpuPair> cpus_for(Placement placement) {
   return CpuPair{cpus[0], cpus[1]};
 }
 
-bool pin_current_thread(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(static_cast<std::size_t>(cpu), &set);
-  int err = ::pthread_setaffinity_np(::pthread_self(), sizeof(set), &set);
-  if (err != 0) errno = err;
-  return err == 0;
-}
-
 ScopedPin::ScopedPin(int cpu) {
   CPU_ZERO(&saved_);
   saved_ok_ = ::pthread_getaffinity_np(::pthread_self(), sizeof(saved_), &saved_) == 0;
-  ok_ = saved_ok_ && pin_current_thread(cpu);
+  ok_ = saved_ok_ && pin_current_thread({cpu});
 }
 
 ScopedPin::~ScopedPin() {

@@ -19,12 +19,11 @@
 
 #include <benchmark/benchmark.h>
 
+#include "common/cpu.h"  // allowed_cpus, pin_current_thread
+
 namespace cb::bench {
 
 // --- CPUs ---
-
-// The CPUs this process may run on, in ascending order.
-std::vector<int> allowed_cpus();
 
 // Where the two ends of a ping-pong run.
 enum class Placement { kSameCpu, kCrossCpu };
@@ -37,9 +36,6 @@ struct CpuPair {
 // The CPUs for a placement: both ends on the first allowed CPU, or on the
 // first two. Empty when the placement needs two CPUs and only one is allowed.
 std::optional<CpuPair> cpus_for(Placement placement);
-
-// Pins the calling thread to one CPU; false (errno set) if the kernel refuses.
-bool pin_current_thread(int cpu);
 
 // Pins the calling thread for the lifetime of the object, then restores the
 // mask it had (the benchmark's main thread runs every other benchmark too).

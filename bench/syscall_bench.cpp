@@ -50,7 +50,7 @@ BENCHMARK(BM_ClockGettime)->Name("BM_Floor/clock_gettime_vdso")->UseRealTime();
 
 // Accepts one connection and echoes it byte by byte until it closes.
 void echo_one_connection(int listener, int cpu) {
-  cb::bench::pin_current_thread(cpu);
+  cb::pin_current_thread({cpu});
   cb::Fd conn(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
   if (!conn) return;  // the client's connect or first read fails and reports it
   char byte;

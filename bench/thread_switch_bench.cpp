@@ -40,7 +40,7 @@ constexpr uint32_t kPartner = 1;
 constexpr uint32_t kQuit = 2;
 
 void futex_partner(std::atomic<uint32_t>& turn, int cpu) {
-  cb::bench::pin_current_thread(cpu);
+  cb::pin_current_thread({cpu});
   for (;;) {
     uint32_t t;
     while ((t = turn.load(std::memory_order_acquire)) == kMain) {
@@ -100,7 +100,7 @@ struct CondvarToken {
 };
 
 void condvar_partner(CondvarToken& token, int cpu) {
-  cb::bench::pin_current_thread(cpu);
+  cb::pin_current_thread({cpu});
   while (token.wait_while(kMain) != kQuit) token.give(kMain);
 }
 

@@ -258,24 +258,6 @@ json opt(const std::optional<std::string>& v) { return v ? json(*v) : json(nullp
 
 }  // namespace
 
-bool pin_current_thread(const std::vector<int>& cpus) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  for (int c : cpus) CPU_SET(static_cast<std::size_t>(c), &set);
-  return ::sched_setaffinity(0, sizeof set, &set) == 0;
-}
-
-std::vector<int> allowed_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(static_cast<std::size_t>(c), &set)) cpus.push_back(c);
-  }
-  return cpus;
-}
-
 Calibration calibrate(const std::vector<int>& server_cpus, const std::vector<int>& client_cpus) {
   // Runs on its own thread so the caller's CPU affinity is left alone.
   Calibration c;

@@ -21,6 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/cpu.h"  // allowed_cpus, pin_current_thread
+
 namespace cb::harness {
 
 struct Calibration {
@@ -43,11 +45,6 @@ struct ContextInputs {
 
 // Every key of results/README.md's context table, in its order.
 nlohmann::ordered_json make_context(const ContextInputs& in);
-
-// Pins the calling thread to `cpus`; false (errno set) if refused.
-bool pin_current_thread(const std::vector<int>& cpus);
-// CPUs the calling thread may run on.
-std::vector<int> allowed_cpus();
 
 // "0,2-3" -> {0, 2, 3}; throws std::invalid_argument.
 std::vector<int> parse_cpu_list(const std::string& text);

@@ -4,7 +4,6 @@
 #include "load.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/cpu.h"
 #include "common/status.h"
 #include "worker.h"
 
@@ -111,13 +111,6 @@ Progress LoadControl::progress() const {
 
 namespace {
 
-int usable_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return 1;
-  return std::max(1, CPU_COUNT(&set));
-}
-
 Timeline plan_timeline(const LoadConfig& cfg) {
   Timeline tl;
   tl.start_ns = monotonic_ns();
@@ -150,7 +143,8 @@ void merge_results(LoadResult& out, const std::vector<WorkerResult>& results, co
     end_ns = std::max(end_ns, r.end_ns);
   }
   out.duration_s = static_cast<double>(end_ns - tl.measure_ns) / 1e9;
-  out.cpus_usable = std::min(usable_cpus(), static_cast<int>(results.size()));
+  int usable = std::max(static_cast<int>(allowed_cpus().size()), 1);
+  out.cpus_usable = std::min(usable, static_cast<int>(results.size()));
   if (out.duration_s > 0) {
     out.cpu_utilization = (out.cpu_user_s + out.cpu_sys_s) / (out.duration_s * out.cpus_usable);
   }

@@ -9,9 +9,9 @@
 // to the model's run function. Once listening, one line goes to stdout:
 //   listening 127.0.0.1:PORT model=NAME:VARIANT proto=echo|http pid=PID
 // and at exit the final counters as one JSON line:  counters {...}
-#include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 
 #include "common/counters.h"
+#include "common/cpu.h"
 #include "common/shutdown.h"
 #include "common/socket.h"
 #include "common/units.h"
@@ -42,12 +43,6 @@ Fd ServerContext::open_reuseport_listener(bool nonblocking) const {
 }
 
 namespace {
-
-int affinity_cpus() {
-  cpu_set_t set;
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return 1;
-  return CPU_COUNT(&set);
-}
 
 void print_models() {
   fmt::print("{:<10} {:<10} {:<8} {}\n", "MODEL", "VARIANT", "DEFAULT", "DESCRIPTION");
@@ -114,7 +109,7 @@ const ModelEntry& finish_config(Options& o) {
   } catch (const std::invalid_argument& e) {
     throw CLI::ValidationError(e.what());
   }
-  o.config.server_cpus = affinity_cpus();
+  o.config.server_cpus = std::max(static_cast<int>(allowed_cpus().size()), 1);
   return *entry;
 }
 

@@ -15,8 +15,6 @@
 // Idle timeout: one timer per connection, re-armed lazily: I/O only stores
 // the time; a timer that fires early is re-armed for the rest.
 #include <fmt/format.h>
-#include <pthread.h>
-#include <sched.h>
 
 #include <chrono>
 #include <cstddef>
@@ -28,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/cpu.h"
 #include "common/shutdown.h"
 #include "common/socket.h"
 #include "event/epoll_poller.h"
@@ -224,26 +223,6 @@ int run_one(ServerContext& ctx, BackendArgs... backend_args) {
   });
 }
 
-// The CPUs this process may run on, in order.
-std::vector<int> allowed_cpus() {
-  std::vector<int> cpus;
-  cpu_set_t set;
-  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-      if (CPU_ISSET(static_cast<std::size_t>(cpu), &set)) cpus.push_back(cpu);
-    }
-  }
-  return cpus;
-}
-
-void pin_to(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(static_cast<std::size_t>(cpu), &set);
-  // Unpinned still works, only less predictably: not worth failing for.
-  (void)::pthread_setaffinity_np(::pthread_self(), sizeof set, &set);
-}
-
 template <class P>
 int run_multi(ServerContext& ctx) {
   std::vector<int> cpus = allowed_cpus();
@@ -260,7 +239,8 @@ int run_multi(ServerContext& ctx) {
     for (std::size_t i = 0; i < n; ++i) {
       int fd = i == 0 ? ctx.listener.get() : extra[i - 1].get();
       threads.emplace_back([&, i, fd] {
-        if (!cpus.empty()) pin_to(cpus[i % cpus.size()]);
+        // Unpinned still works, only less predictably: not worth failing for.
+        if (!cpus.empty()) (void)pin_current_thread({cpus[i % cpus.size()]});
         try {
           SetUpArrival arrival(&all_set_up);
           Reactor<EpollPoller, P, Trigger::kLevel> reactor(ctx, fd, EpollPoller::Trigger::kLevel);
