@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <memory>
 #include <vector>
@@ -299,15 +300,12 @@ template <class Reader>
 void Worker<Reader>::on_ramp(event::Handler* h, uint32_t) {
   Worker& w = *static_cast<Worker*>(reinterpret_cast<WorkerHandler*>(h)->worker);
   int64_t now = to_ns(w.loop_.now());
-  uint32_t due = w.nconns_;
-  if (w.ramp_per_ns_ > 0) {
-    double n = static_cast<double>(now - w.tl_.start_ns) * w.ramp_per_ns_ + 1;
-    due = static_cast<uint32_t>(std::min<double>(w.nconns_, n));
-  }
+  int64_t elapsed = now - w.tl_.start_ns;
+  uint32_t due = w.ramp_per_ns_ > 0 ? ramp_due(elapsed, w.ramp_per_ns_, w.nconns_) : w.nconns_;
   while (w.started_ < due) w.begin(w.conns_[w.started_++], now);
   if (w.started_ < w.nconns_) {
-    auto next = w.tl_.start_ns + static_cast<int64_t>(w.started_ / w.ramp_per_ns_);
-    w.loop_.arm(&w.ramp_timer_, from_ns(std::max(next, now)));
+    int64_t next = ramp_next_ns(w.started_, w.ramp_per_ns_, elapsed);
+    w.loop_.arm(&w.ramp_timer_, from_ns(w.tl_.start_ns + next));
   }
 }
 
@@ -408,8 +406,6 @@ void Worker<Reader>::on_connected(C& c, int64_t now) {
   if (c.state == ConnState::kOpen) rearm(c, now);
 }
 
-// Closes the socket after a failure: counts it, drops what was in flight and
-// schedules the reconnect.
 // At the end: the requests still queued or in flight that were due before
 // the window opened (see Counters::unanswered_through_window).
 template <class Reader>
@@ -424,6 +420,8 @@ void Worker<Reader>::count_unanswered_through_window() {
   }
 }
 
+// Closes the socket after a failure: counts it, drops what was in flight and
+// schedules the reconnect.
 template <class Reader>
 void Worker<Reader>::close_conn(C& c, int64_t now, ErrorClass why, int err) {
   count_error(why, err);
@@ -774,6 +772,19 @@ void run_typed(const WorkerPlan& plan, WorkerResult& result) {
 }
 
 }  // namespace
+
+uint32_t ramp_due(int64_t elapsed_ns, double per_ns, uint32_t total) {
+  double n = static_cast<double>(elapsed_ns) * per_ns + 1;
+  return static_cast<uint32_t>(std::min<double>(total, n));
+}
+
+// Rounding can make ramp_due one short at exactly the nanosecond computed
+// here; a timer re-armed for that same instant would then fire again at once
+// and start nothing, forever (the loop's clock does not move within a turn).
+int64_t ramp_next_ns(uint32_t started, double per_ns, int64_t elapsed_ns) {
+  auto next = static_cast<int64_t>(std::ceil(static_cast<double>(started) / per_ns));
+  return std::max(next, elapsed_ns + 1);
+}
 
 void run_worker(const WorkerPlan& plan, WorkerResult& result) {
   try {

@@ -64,4 +64,12 @@ void run_worker(const WorkerPlan& plan, WorkerResult& result);
 // Nanoseconds on the clock the event loop uses.
 int64_t monotonic_ns();
 
+// The connect ramp (--connect-rate), at `per_ns` connections per nanosecond
+// of each thread: how many of `total` are due `elapsed_ns` after the start
+// (the first at once), and when, after `elapsed_ns`, to look again once
+// `started` have been started. The answer is always later than `elapsed_ns`,
+// so a timer that fires exactly on time cannot find the same answer forever.
+uint32_t ramp_due(int64_t elapsed_ns, double per_ns, uint32_t total);
+int64_t ramp_next_ns(uint32_t started, double per_ns, int64_t elapsed_ns);
+
 }  // namespace cb::loadgen

@@ -66,6 +66,11 @@ class TimerHeap {
   Clock::time_point next_deadline() const { return heap_.front()->deadline; }
   // Pops the earliest timer if it is due at `now`, else nullptr.
   Timer* pop_due(Clock::time_point now);
+  // Tells every timer due at `now` (kTimer), at most as many as were armed
+  // on entry: one that its handler re-arms for a time already past fires
+  // again at the next call, after a poll and a fresh clock, instead of
+  // spinning here with the clock stopped.
+  void fire_due(Clock::time_point now);
 
  private:
   void sift_up(std::size_t i);
@@ -119,7 +124,7 @@ class EventLoop {
       Ready r = ready_[static_cast<std::size_t>(i)];
       r.handler->on_event(r.handler, r.events);
     }
-    while (Timer* t = timers_.pop_due(now_)) t->handler->on_event(t->handler, kTimer);
+    timers_.fire_due(now_);
     return n;
   }
 

@@ -63,4 +63,12 @@ Timer* TimerHeap::pop_due(Clock::time_point now) {
   return t;
 }
 
+void TimerHeap::fire_due(Clock::time_point now) {
+  for (std::size_t turns = heap_.size(); turns > 0; --turns) {
+    Timer* t = pop_due(now);
+    if (t == nullptr) return;
+    t->handler->on_event(t->handler, kTimer);
+  }
+}
+
 }  // namespace cb::event

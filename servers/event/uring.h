@@ -101,7 +101,7 @@ class UringLoop {
       }
       io_uring_cq_advance(ring_.get(), n);
     }
-    while (Timer* t = timers_.pop_due(now_)) t->handler->on_event(t->handler, kTimer);
+    timers_.fire_due(now_);
   }
 
  private:

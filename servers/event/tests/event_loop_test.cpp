@@ -203,6 +203,31 @@ TYPED_TEST(LevelLoop, TimersFireInOrderAndCancelHolds) {
   EXPECT_FALSE(tb.armed());
 }
 
+// A handler that re-arms its timer for a moment already past must not hold
+// run_once forever (the clock only moves between turns): it fires once per turn.
+TYPED_TEST(LevelLoop, ATimerReArmedInThePastFiresOncePerTurn) {
+  struct Rearmer : Handler {
+    EventLoop<TypeParam>* loop;
+    Timer* timer;
+    int calls = 0;
+  } r{{[](Handler* h, uint32_t) {
+        auto* self = static_cast<Rearmer*>(h);
+        ++self->calls;
+        self->loop->arm(self->timer, self->loop->now() - milliseconds(1));
+      }},
+      this->loop_.get(), nullptr};
+  Timer t;
+  t.handler = &r;
+  r.timer = &t;
+  this->loop_->refresh_now();
+  this->loop_->arm(&t, this->loop_->now());
+  this->loop_->run_once();
+  EXPECT_EQ(r.calls, 1);
+  this->loop_->run_once();
+  EXPECT_EQ(r.calls, 2);
+  this->loop_->cancel(&t);
+}
+
 TYPED_TEST(LevelLoop, StopEndsRun) {
   struct Stopper : Handler {
     EventLoop<TypeParam>* loop;
