@@ -61,7 +61,31 @@ class ChildReaper {
   }
 
   int fd() const { return signal_fd_.get(); }
-  const sigset_t& old_mask() const { return old_mask_; }
+
+  // fork(), with SIGTERM and SIGINT held back until the child has their
+  // default action again: one arriving in between would otherwise run the
+  // parent's handler in the child (under TSan: be deferred, then dropped),
+  // leaving a child that no longer dies of SIGTERM and a parent waiting for
+  // it at stop. The child also dies with the parent (PR_SET_PDEATHSIG), so
+  // no orphan outlives a crash. Returns like fork().
+  pid_t fork_child() {
+    sigset_t stop_signals, before;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    ::sigprocmask(SIG_BLOCK, &stop_signals, &before);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::signal(SIGTERM, SIG_DFL);
+      ::signal(SIGINT, SIG_DFL);
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent_) ::_exit(0);  // the parent died before prctl
+      ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);  // a held-back SIGTERM ends it here
+      return 0;
+    }
+    ::sigprocmask(SIG_SETMASK, &before, nullptr);
+    return pid;
+  }
   std::size_t live() const { return children_.size(); }
   void adopt(pid_t pid) { children_.insert(pid); }
 
@@ -111,18 +135,9 @@ class ChildReaper {
   OnExit on_exit_;
   Fd signal_fd_;
   sigset_t old_mask_;
+  pid_t parent_ = ::getpid();
   std::unordered_set<pid_t> children_;
 };
-
-// First thing a child does: default SIGTERM/SIGINT, SIGCHLD unblocked, and
-// death with the parent (PR_SET_PDEATHSIG) so no orphan outlives a crash.
-void become_child(const ChildReaper& reaper, pid_t parent) {
-  ::signal(SIGTERM, SIG_DFL);
-  ::signal(SIGINT, SIG_DFL);
-  ::sigprocmask(SIG_SETMASK, &reaper.old_mask(), nullptr);
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(0);  // the parent died before prctl
-}
 
 template <class P>
 void serve_one(ServerContext& ctx, Fd conn) {
@@ -137,14 +152,12 @@ void serve_one(ServerContext& ctx, Fd conn) {
 template <class P>
 int run_fork(ServerContext& ctx) {
   ChildReaper reaper(ctx.stats(), [&](pid_t, bool) { bump(ctx.stats().connections_closed); });
-  pid_t parent = ::getpid();
   AcceptLoopOptions options;
   options.extra_fd = reaper.fd();
   options.on_extra = [&] { reaper.reap(); };
   run_accept_loop(ctx, ctx.listener.get(), options, [&](Fd conn) {
-    pid_t pid = ::fork();
+    pid_t pid = reaper.fork_child();
     if (pid == 0) {
-      become_child(reaper, parent);
       ctx.listener.reset();
       serve_one<P>(ctx, std::move(conn));
       ::_exit(0);
@@ -209,12 +222,10 @@ int run_prefork(ServerContext& ctx) {
     if (busy[slot].exchange(0) != 0) bump(ctx.stats().connections_closed);
     free_slots.push_back(slot);
   });
-  pid_t parent = ::getpid();
   auto spawn = [&] {
     std::size_t slot = free_slots.back();
-    pid_t pid = ::fork();
+    pid_t pid = reaper.fork_child();
     if (pid == 0) {
-      become_child(reaper, parent);
       prefork_worker<P>(ctx, busy[slot]);
     }
     if (pid < 0) {
