@@ -143,8 +143,7 @@ void merge_results(LoadResult& out, const std::vector<WorkerResult>& results, co
     end_ns = std::max(end_ns, r.end_ns);
   }
   out.duration_s = static_cast<double>(end_ns - tl.measure_ns) / 1e9;
-  int usable = std::max(static_cast<int>(allowed_cpus().size()), 1);
-  out.cpus_usable = std::min(usable, static_cast<int>(results.size()));
+  out.cpus_usable = std::min(allowed_cpu_count(), static_cast<int>(results.size()));
   if (out.duration_s > 0) {
     out.cpu_utilization = (out.cpu_user_s + out.cpu_sys_s) / (out.duration_s * out.cpus_usable);
   }

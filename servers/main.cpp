@@ -11,7 +11,6 @@
 // and at exit the final counters as one JSON line:  counters {...}
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -109,7 +108,7 @@ const ModelEntry& finish_config(Options& o) {
   } catch (const std::invalid_argument& e) {
     throw CLI::ValidationError(e.what());
   }
-  o.config.server_cpus = std::max(static_cast<int>(allowed_cpus().size()), 1);
+  o.config.server_cpus = allowed_cpu_count();
   return *entry;
 }
 

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 
@@ -19,6 +20,8 @@ std::vector<int> allowed_cpus() {
   }
   return cpus;
 }
+
+int allowed_cpu_count() { return std::max(static_cast<int>(allowed_cpus().size()), 1); }
 
 bool pin_current_thread(const std::vector<int>& cpus) {
   cpu_set_t set;

@@ -11,6 +11,10 @@ namespace cb {
 // The calling thread's affinity, ascending; empty if it cannot be read.
 std::vector<int> allowed_cpus();
 
+// How many: allowed_cpus().size(), but at least 1 (an unreadable mask still
+// leaves the thread somewhere to run).
+int allowed_cpu_count();
+
 // Restricts the calling thread to `cpus`. False (errno set) on failure.
 bool pin_current_thread(const std::vector<int>& cpus);
 

@@ -138,7 +138,7 @@ int run_scheduler(ServerContext& ctx, int listen_fd, std::latch* all_set_up = nu
 template <class P>
 int run_multi(ServerContext& ctx) {
   std::vector<int> cpus = allowed_cpus();
-  int n = ctx.config.workers > 0 ? ctx.config.workers : std::max(static_cast<int>(cpus.size()), 1);
+  int n = ctx.config.workers > 0 ? ctx.config.workers : ctx.config.server_cpus;
   std::vector<Fd> listeners;
   for (int i = 1; i < n; ++i) listeners.push_back(ctx.open_reuseport_listener(/*nonblocking=*/true));
   std::atomic<int> failures{0};
