@@ -135,11 +135,11 @@ std::string merged_stop_reason(const std::vector<WorkerResult>& results, const S
 void merge_results(LoadResult& out, const std::vector<WorkerResult>& results, const Timeline& tl) {
   int64_t end_ns = tl.measure_ns;
   for (const WorkerResult& r : results) {
-    out.counters.merge(r.counters);
-    out.corrected.merge(r.corrected);
-    out.uncorrected.merge(r.uncorrected);
-    out.cpu_user_s += r.cpu_user_s;
-    out.cpu_sys_s += r.cpu_sys_s;
+    out.counters.merge(r.measured.counters);
+    out.corrected.merge(r.measured.corrected);
+    out.uncorrected.merge(r.measured.uncorrected);
+    out.cpu_user_s += r.measured.cpu_user_s;
+    out.cpu_sys_s += r.measured.cpu_sys_s;
     end_ns = std::max(end_ns, r.end_ns);
   }
   out.duration_s = static_cast<double>(end_ns - tl.measure_ns) / 1e9;

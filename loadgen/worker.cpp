@@ -1,8 +1,12 @@
-// worker.cpp: one load thread's event loop and connections (see worker.h).
+// worker.cpp: one load thread's event loop and the connection state machine
+// (see worker.h). What the machine drives lives elsewhere: socket setup in
+// dialer.h, the open-loop schedule and connect ramp in schedule.h, the write
+// pipeline in pipeline.h, measurement in recorder.h, request choice in
+// requests.h and response framing in response_reader.h.
 //
 // A connection is one Conn in a per-thread array: its socket, its reader
-// (the protocol's response parser), one timer and a ring of the requests in
-// flight (pipeline slots, each with its intended and actual send times). The
+// (the protocol's response parser), one timer and its Pipeline (the ring of
+// requests in flight, each with its intended and actual send times). The
 // timer is shared by everything a connection waits for (connect timeout,
 // request timeout, the next open-loop send, a reconnect) and is re-armed
 // lazily: only when the new deadline is earlier than the armed one; when it
@@ -18,24 +22,21 @@
 // reach its successor (a Conn in kIdle ignores I/O events).
 #include "worker.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <chrono>
 #include <memory>
-#include <vector>
 
 #include "common/io.h"
-#include "common/socket.h"
-#include "connection.h"
+#include "dialer.h"
 #include "event/epoll_poller.h"
 #include "event/event_loop.h"
+#include "pipeline.h"
+#include "requests.h"
+#include "response_reader.h"
+#include "schedule.h"
 
 namespace cb::loadgen {
 
@@ -73,30 +74,6 @@ constexpr int kMaxIov = 64;
 constexpr int64_t kFirstBackoffNs = 10'000'000;
 constexpr int64_t kMaxBackoffNs = 1'000'000'000;
 
-// One send(2) for one buffer (the usual case, cheaper than importing an
-// iovec), else sendmsg(2). MSG_NOSIGNAL: a vanished peer is EPIPE, counted,
-// not SIGPIPE, so the library needs no process-wide signal setup.
-ssize_t send_iov(int fd, const iovec* iov, int n) {
-  ssize_t written;
-  if (n == 1) {
-    do written = ::send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
-    while (written < 0 && errno == EINTR);
-    return written;
-  }
-  msghdr msg{};
-  msg.msg_iov = const_cast<iovec*>(iov);
-  msg.msg_iovlen = static_cast<std::size_t>(n);
-  do written = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-  while (written < 0 && errno == EINTR);
-  return written;
-}
-
-struct InFlight {
-  int64_t intended_ns;  // open loop: the schedule; closed loop: = sent_ns
-  int64_t sent_ns;      // when it was handed to the socket (or connect began)
-  uint32_t request;     // index into the RequestSet
-};
-
 enum class ConnState : uint8_t { kIdle, kConnecting, kOpen };
 
 template <class Reader>
@@ -107,17 +84,12 @@ struct Conn {
   event::Handler handler;  // first member: the Handler* is the Conn*
   event::Timer timer;
   Worker<Reader>* worker = nullptr;
-  InFlight* ring = nullptr;  // pipeline slots, in the worker's array
+  Pipeline pipe;                 // requests in flight, in the worker's ring
   Fd fd;
+  uint32_t id = 0;               // global connection number
   int64_t next_intended_ns = 0;  // open loop: next slot; 0 = schedule not started
   int64_t retry_at_ns = 0;       // kIdle: when to reconnect; 0 = on demand
   int64_t connect_deadline_ns = 0;
-  uint32_t id = 0;             // global connection number
-  uint32_t unsent_offset = 0;  // bytes of the first unsent request written
-  uint16_t head = 0;           // oldest request in flight
-  uint16_t inflight = 0;       // queued and not answered (incl. unsent)
-  uint16_t unsent = 0;         // the newest `unsent` are not fully written
-  uint16_t sent_on_conn = 0;
   uint8_t connect_failures = 0;
   ConnState state = ConnState::kIdle;
   bool want_write = false;  // writable interest registered
@@ -149,11 +121,13 @@ class Worker {
   void finish_connect(C& c);
   void on_connected(C& c, int64_t now);
   void close_conn(C& c, int64_t now, ErrorClass why, int err);
+  void note_first_attempt_failed(C& c);
   void count_unanswered_through_window();
   void close_quietly(C& c, int64_t now);
-  void release(C& c, int64_t now);
+  void release(C& c);
   void on_timer(C& c);
   void rearm(C& c, int64_t now);
+  int64_t next_deadline(const C& c, int64_t now) const;
 
   // Requests and responses.
   bool may_send(const C& c, int64_t now) const;
@@ -166,12 +140,8 @@ class Worker {
   void complete(C& c, const Response& r, int64_t now);
   void on_eof(C& c, int64_t now);
 
-  int64_t first_slot(const C& c, int64_t now) const;
-  uint32_t pick_request();
-  bool recording(int64_t now) const { return now >= tl_.measure_ns && now < tl_.end_ns; }
-  void count_error(ErrorClass cls, int err);
+  bool timed_out(const C& c, int64_t now) const;
   void check_done();
-  void sample_cpu(bool at_end);
 
   const LoadConfig& cfg_;
   const WorkerPlan& plan_;
@@ -179,9 +149,10 @@ class Worker {
   Timeline tl_;
   Loop loop_;
   RequestSet requests_;
-  std::vector<uint32_t> cumulative_weights_;
-  SockAddr target_;
-  std::vector<SockAddr> sources_;
+  RequestPicker picker_;
+  Dialer dialer_;
+  Schedule schedule_;
+  Recorder rec_;
   std::unique_ptr<C[]> conns_;
   std::unique_ptr<InFlight[]> ring_;
   std::unique_ptr<char[]> buf_;
@@ -190,15 +161,8 @@ class Worker {
   uint16_t depth_;
   bool close_mode_;
   bool open_loop_;
-  int64_t interval_ns_ = 0;   // open loop: per-connection send interval
-  double phase_step_ns_ = 0;  // open loop: offset between connections' schedules
-  double ramp_per_ns_ = 0;    // connects per ns on this thread; 0 = all at once
   uint64_t quota_left_;
   uint64_t inflight_total_ = 0;
-  uint64_t rng_ = 0x2545f4914f6cdd1dull;
-  uint64_t live_requests_ = 0, live_errors_ = 0, live_open_ = 0;
-  bool measuring_ = false;
-  rusage cpu_start_{};
   WorkerHandler ramp_handler_{}, phase_handler_{}, stop_handler_{};
   event::Timer ramp_timer_, phase_timer_;
 };
@@ -213,11 +177,15 @@ Worker<Reader>::Worker(const WorkerPlan& plan, WorkerResult& out)
       // reported on the next wait, a cost per response for nothing.
       loop_(event::EpollPoller::Trigger::kEdge),
       requests_(cfg_),
-      target_(resolve_numeric(cfg_.host, cfg_.port)),
+      picker_(RequestPicker::for_thread(cfg_, plan.index)),
+      dialer_(cfg_),
+      schedule_(Schedule::for_run(cfg_, plan.threads, plan.timeline.start_ns)),
+      rec_(plan.timeline.measure_ns, plan.timeline.end_ns, cfg_.proto == Proto::kHttp,
+           out.measured, *plan.live),
       buf_(new char[kReadBufferSize]),
       depth_(static_cast<uint16_t>(cfg_.close_after_request ? 1 : cfg_.pipeline)),
       close_mode_(cfg_.close_after_request),
-      open_loop_(cfg_.open_loop()),
+      open_loop_(schedule_.open_loop()),
       quota_left_(plan.request_quota == 0 ? UINT64_MAX : plan.request_quota) {
   uint32_t total = static_cast<uint32_t>(cfg_.connections);
   uint32_t t = static_cast<uint32_t>(plan.threads), me = static_cast<uint32_t>(plan.index);
@@ -229,20 +197,9 @@ Worker<Reader>::Worker(const WorkerPlan& plan, WorkerResult& out)
     c.handler.on_event = &Worker::on_conn_event;
     c.timer.handler = &c.handler;
     c.worker = this;
-    c.ring = &ring_[static_cast<std::size_t>(i) * depth_];
+    c.pipe.attach(&ring_[static_cast<std::size_t>(i) * depth_], depth_);
     c.id = me + i * t;
   }
-  uint32_t sum = 0;
-  if (cfg_.proto == Proto::kHttp) {
-    for (const WeightedPath& p : cfg_.paths) cumulative_weights_.push_back(sum += p.weight);
-  }
-  for (const std::string& ip : cfg_.source_ips) sources_.push_back(resolve_numeric(ip, 0));
-  if (open_loop_) {
-    interval_ns_ = std::max<int64_t>(1, static_cast<int64_t>(total * 1e9 / cfg_.rate_per_s));
-    phase_step_ns_ = 1e9 / cfg_.rate_per_s;
-  }
-  if (cfg_.connect_rate_per_s > 0) ramp_per_ns_ = cfg_.connect_rate_per_s / t / 1e9;
-  rng_ += me;
   ramp_handler_ = {{&Worker::on_ramp}, this};
   phase_handler_ = {{&Worker::on_phase}, this};
   stop_handler_ = {{&Worker::on_stop}, this};
@@ -262,8 +219,8 @@ void Worker<Reader>::run() {
   while (!loop_.stopping() && nconns_ > 0) loop_.run_once();
   int64_t now = to_ns(loop_.refresh_now());
   out_.end_ns = std::min(now, tl_.end_ns);
-  if (measuring_) {
-    sample_cpu(true);
+  if (rec_.window_open()) {
+    rec_.close_window();
     count_unanswered_through_window();
   }
   for (uint32_t i = 0; i < nconns_; ++i) conns_[i].fd.reset();
@@ -300,12 +257,10 @@ template <class Reader>
 void Worker<Reader>::on_ramp(event::Handler* h, uint32_t) {
   Worker& w = *static_cast<Worker*>(reinterpret_cast<WorkerHandler*>(h)->worker);
   int64_t now = to_ns(w.loop_.now());
-  int64_t elapsed = now - w.tl_.start_ns;
-  uint32_t due = w.ramp_per_ns_ > 0 ? ramp_due(elapsed, w.ramp_per_ns_, w.nconns_) : w.nconns_;
+  uint32_t due = w.schedule_.ramp_due(now, w.nconns_);
   while (w.started_ < due) w.begin(w.conns_[w.started_++], now);
   if (w.started_ < w.nconns_) {
-    int64_t next = ramp_next_ns(w.started_, w.ramp_per_ns_, elapsed);
-    w.loop_.arm(&w.ramp_timer_, from_ns(w.tl_.start_ns + next));
+    w.loop_.arm(&w.ramp_timer_, from_ns(w.schedule_.ramp_next(w.started_, now)));
   }
 }
 
@@ -313,9 +268,8 @@ void Worker<Reader>::on_ramp(event::Handler* h, uint32_t) {
 template <class Reader>
 void Worker<Reader>::on_phase(event::Handler* h, uint32_t) {
   Worker& w = *static_cast<Worker*>(reinterpret_cast<WorkerHandler*>(h)->worker);
-  if (!w.measuring_) {
-    w.measuring_ = true;
-    w.sample_cpu(false);
+  if (!w.rec_.window_open()) {
+    w.rec_.open_window();
     if (w.tl_.end_ns != INT64_MAX) w.loop_.arm(&w.phase_timer_, from_ns(w.tl_.end_ns));
     return;
   }
@@ -337,7 +291,7 @@ void Worker<Reader>::begin(C& c, int64_t now) {
   if (close_mode_) {
     // One request per connection: the schedule runs from now and a socket
     // is opened for each request when it is due.
-    if (open_loop_) c.next_intended_ns = first_slot(c, now);
+    if (open_loop_) c.next_intended_ns = schedule_.first_slot(c.id, now);
     c.retry_at_ns = 0;
     rearm(c, now);
     return;
@@ -348,27 +302,12 @@ void Worker<Reader>::begin(C& c, int64_t now) {
 template <class Reader>
 void Worker<Reader>::start_connect(C& c, int64_t now) {
   if (quota_left_ == 0) return;
-  ++out_.counters.connect_attempts;
+  rec_.connect_attempt();
   c.retry_at_ns = 0;
-  c.sent_on_conn = 0;
-  const sockaddr* addr = reinterpret_cast<const sockaddr*>(&target_.storage);
-  Fd fd(::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return close_conn(c, now, ErrorClass::kConnect, errno);
-  int one = 1;
-  (void)::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // only costs latency
-  if (!sources_.empty()) {
-    const SockAddr& src = sources_[c.id % sources_.size()];
-    // Defer the port choice to connect(), so ports are unique per
-    // (source, destination) pair rather than per source address.
-    if (::setsockopt(fd.get(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0 ||
-        ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&src.storage), src.length) != 0) {
-      return close_conn(c, now, ErrorClass::kConnect, errno);
-    }
-  }
-  if (::connect(fd.get(), addr, target_.length) != 0 && errno != EINPROGRESS) {
-    return close_conn(c, now, ErrorClass::kConnect, errno);
-  }
-  c.fd = std::move(fd);
+  c.pipe.restart_count();
+  DialResult d = dialer_.start(c.id);
+  if (!d.fd) return close_conn(c, now, ErrorClass::kConnect, d.error);
+  c.fd = std::move(d.fd);
   c.state = ConnState::kConnecting;
   c.connect_deadline_ns = now + cfg_.connect_timeout.count();
   loop_.watch(c.fd.get(), event::kWritable, &c.handler);
@@ -380,9 +319,7 @@ void Worker<Reader>::start_connect(C& c, int64_t now) {
 template <class Reader>
 void Worker<Reader>::finish_connect(C& c) {
   int64_t now = to_ns(loop_.now());
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  int err = connect_error(c.fd.get());
   if (err != 0) return close_conn(c, now, ErrorClass::kConnect, err);
   on_connected(c, now);
 }
@@ -392,8 +329,7 @@ void Worker<Reader>::on_connected(C& c, int64_t now) {
   c.state = ConnState::kOpen;
   c.connect_failures = 0;
   c.first_attempt_done = true;
-  ++out_.counters.connections_opened;
-  plan_.live->open.store(++live_open_, std::memory_order_relaxed);
+  rec_.connection_opened();
   if (!plan_.shared->any_connected.load(std::memory_order_relaxed)) {
     plan_.shared->any_connected.store(true, std::memory_order_relaxed);
   }
@@ -401,7 +337,7 @@ void Worker<Reader>::on_connected(C& c, int64_t now) {
   c.want_write = false;
   // Each connection's schedule starts once it can first send, so connection
   // set-up is not charged to the server as lateness.
-  if (open_loop_ && c.next_intended_ns == 0) c.next_intended_ns = first_slot(c, now);
+  if (open_loop_ && c.next_intended_ns == 0) c.next_intended_ns = schedule_.first_slot(c.id, now);
   pump(c, now, false);  // --close: writes the request queued at connect
   if (c.state == ConnState::kOpen) rearm(c, now);
 }
@@ -411,12 +347,8 @@ void Worker<Reader>::on_connected(C& c, int64_t now) {
 template <class Reader>
 void Worker<Reader>::count_unanswered_through_window() {
   for (uint32_t i = 0; i < nconns_; ++i) {
-    const C& c = conns_[i];
-    for (uint32_t k = 0; k < c.inflight; ++k) {
-      if (c.ring[(c.head + k) % depth_].intended_ns < tl_.measure_ns) {
-        ++out_.counters.unanswered_through_window;
-      }
-    }
+    const Pipeline& p = conns_[i].pipe;
+    for (uint16_t k = 0; k < p.inflight(); ++k) rec_.unanswered(p.at(k).intended_ns);
   }
 }
 
@@ -424,18 +356,10 @@ void Worker<Reader>::count_unanswered_through_window() {
 // schedules the reconnect.
 template <class Reader>
 void Worker<Reader>::close_conn(C& c, int64_t now, ErrorClass why, int err) {
-  count_error(why, err);
+  rec_.error(why, err);
   bool connect_failed = why == ErrorClass::kConnect;
-  if (connect_failed && !c.first_attempt_done) {
-    c.first_attempt_done = true;
-    SharedRun& s = *plan_.shared;
-    uint64_t failed = s.first_attempts_failed.fetch_add(1) + 1;
-    if (cfg_.give_up_if_unreachable && failed == s.total_connections && !s.any_connected.load()) {
-      s.unreachable.store(true);
-      s.stop_all();
-    }
-  }
-  release(c, now);
+  if (connect_failed && !c.first_attempt_done) note_first_attempt_failed(c);
+  release(c);
   int64_t backoff = 0;
   if (connect_failed) {
     int shift = std::min<int>(c.connect_failures, 7);
@@ -447,26 +371,44 @@ void Worker<Reader>::close_conn(C& c, int64_t now, ErrorClass why, int err) {
   check_done();
 }
 
+// Once every connection's first attempt failed and none ever succeeded, the
+// target is unreachable: the whole run stops.
+template <class Reader>
+void Worker<Reader>::note_first_attempt_failed(C& c) {
+  c.first_attempt_done = true;
+  SharedRun& s = *plan_.shared;
+  uint64_t failed = s.first_attempts_failed.fetch_add(1) + 1;
+  if (cfg_.give_up_if_unreachable && failed == s.total_connections && !s.any_connected.load()) {
+    s.unreachable.store(true);
+    s.stop_all();
+  }
+}
+
 // Closes a socket that ended normally (--close, Connection: close, or the
 // server closing an idle connection).
 template <class Reader>
 void Worker<Reader>::close_quietly(C& c, int64_t now) {
-  release(c, now);
+  release(c);
   c.retry_at_ns = close_mode_ ? 0 : now;
   rearm(c, now);
   check_done();
 }
 
 template <class Reader>
-void Worker<Reader>::release(C& c, int64_t) {
-  if (c.state == ConnState::kOpen) plan_.live->open.store(--live_open_, std::memory_order_relaxed);
+void Worker<Reader>::release(C& c) {
+  if (c.state == ConnState::kOpen) rec_.connection_closed();
   c.fd.reset();  // closing the only reference also removes it from epoll
-  inflight_total_ -= c.inflight;
-  c.head = c.inflight = c.unsent = c.sent_on_conn = 0;
-  c.unsent_offset = 0;
+  inflight_total_ -= c.pipe.inflight();
+  c.pipe.clear();
   c.want_write = false;
   c.reader.reset();
   c.state = ConnState::kIdle;
+}
+
+template <class Reader>
+bool Worker<Reader>::timed_out(const C& c, int64_t now) const {
+  return cfg_.request_timeout.count() > 0 && c.pipe.inflight() > 0 &&
+         now >= c.pipe.oldest().sent_ns + cfg_.request_timeout.count();
 }
 
 template <class Reader>
@@ -477,10 +419,7 @@ void Worker<Reader>::on_timer(C& c) {
       if (now >= c.connect_deadline_ns) return close_conn(c, now, ErrorClass::kConnect, ETIMEDOUT);
       break;
     case ConnState::kOpen:
-      if (cfg_.request_timeout.count() > 0 && c.inflight > 0 &&
-          now >= c.ring[c.head].sent_ns + cfg_.request_timeout.count()) {
-        return close_conn(c, now, ErrorClass::kTimeout, 0);
-      }
+      if (timed_out(c, now)) return close_conn(c, now, ErrorClass::kTimeout, 0);
       pump(c, now, true);
       if (c.state != ConnState::kOpen) return;
       break;
@@ -499,31 +438,33 @@ void Worker<Reader>::on_timer(C& c) {
 // it is already armed earlier (then it will fire, find nothing, re-arm).
 template <class Reader>
 void Worker<Reader>::rearm(C& c, int64_t now) {
+  int64_t when = next_deadline(c, now);
+  if (when == INT64_MAX) return;
+  if (!c.timer.armed() || when < to_ns(c.timer.deadline)) loop_.arm(&c.timer, from_ns(when));
+}
+
+// The earliest thing the connection waits for in its state; INT64_MAX: none.
+template <class Reader>
+int64_t Worker<Reader>::next_deadline(const C& c, int64_t now) const {
   int64_t when = INT64_MAX;
   switch (c.state) {
     case ConnState::kConnecting:
-      when = c.connect_deadline_ns;
-      break;
+      return c.connect_deadline_ns;
     case ConnState::kOpen:
-      if (cfg_.request_timeout.count() > 0 && c.inflight > 0) {
-        when = c.ring[c.head].sent_ns + cfg_.request_timeout.count();
+      if (cfg_.request_timeout.count() > 0 && c.pipe.inflight() > 0) {
+        when = c.pipe.oldest().sent_ns + cfg_.request_timeout.count();
       }
-      if (open_loop_ && c.inflight < depth_ && quota_left_ > 0 &&
-          !(close_mode_ && c.sent_on_conn)) {
+      if (open_loop_ && !c.pipe.full() && quota_left_ > 0 &&
+          !(close_mode_ && c.pipe.sent_on_conn())) {
         when = std::min(when, c.next_intended_ns);
       }
-      break;
+      return when;
     case ConnState::kIdle:
-      if (quota_left_ == 0) break;
-      if (!close_mode_) {
-        when = c.retry_at_ns != 0 ? c.retry_at_ns : INT64_MAX;
-      } else {
-        when = std::max(c.retry_at_ns, open_loop_ ? c.next_intended_ns : now);
-      }
-      break;
+      if (quota_left_ == 0) return INT64_MAX;
+      if (!close_mode_) return c.retry_at_ns != 0 ? c.retry_at_ns : INT64_MAX;
+      return std::max(c.retry_at_ns, open_loop_ ? c.next_intended_ns : now);
   }
-  if (when == INT64_MAX) return;
-  if (!c.timer.armed() || when < to_ns(c.timer.deadline)) loop_.arm(&c.timer, from_ns(when));
+  return when;
 }
 
 // ---- requests and responses ----------------------------------------------
@@ -531,7 +472,7 @@ void Worker<Reader>::rearm(C& c, int64_t now) {
 template <class Reader>
 bool Worker<Reader>::may_send(const C& c, int64_t now) const {
   if (quota_left_ == 0) return false;
-  if (close_mode_ && c.sent_on_conn > 0) return false;
+  if (close_mode_ && c.pipe.sent_on_conn() > 0) return false;
   return !open_loop_ || (c.next_intended_ns != 0 && c.next_intended_ns <= now);
 }
 
@@ -540,27 +481,22 @@ bool Worker<Reader>::may_send(const C& c, int64_t now) const {
 // just been freed, and open-loop requests already due were late.
 template <class Reader>
 void Worker<Reader>::pump(C& c, int64_t now, bool on_schedule) {
-  while (c.inflight < depth_ && may_send(c, now)) queue_request(c, now, on_schedule);
-  if (c.unsent > 0) flush(c, now);
+  while (!c.pipe.full() && may_send(c, now)) queue_request(c, now, on_schedule);
+  if (c.pipe.unsent() > 0) flush(c, now);
 }
 
 template <class Reader>
 void Worker<Reader>::queue_request(C& c, int64_t now, bool on_schedule) {
-  InFlight& f = c.ring[(c.head + c.inflight) % depth_];
+  InFlight& f = c.pipe.push();
   f.sent_ns = now;
-  f.request = pick_request();
+  f.request = picker_.next();
   if (open_loop_) {
     f.intended_ns = c.next_intended_ns;
-    c.next_intended_ns += interval_ns_;
-    if (!on_schedule && f.intended_ns < now && recording(now)) {
-      ++out_.counters.errors[static_cast<std::size_t>(ErrorClass::kLate)];
-    }
+    c.next_intended_ns = schedule_.next_slot(c.next_intended_ns);
+    if (!on_schedule && f.intended_ns < now) rec_.late(now);
   } else {
     f.intended_ns = now;
   }
-  ++c.inflight;
-  ++c.unsent;
-  ++c.sent_on_conn;
   ++inflight_total_;
   if (now >= tl_.measure_ns && quota_left_ != UINT64_MAX) --quota_left_;
 }
@@ -569,16 +505,9 @@ void Worker<Reader>::queue_request(C& c, int64_t now, bool on_schedule) {
 // socket takes. Returns false if the connection was closed on an error.
 template <class Reader>
 bool Worker<Reader>::flush(C& c, int64_t now) {
-  while (c.unsent > 0) {
+  while (c.pipe.unsent() > 0) {
     iovec iov[kMaxIov];
-    int n = std::min<int>(c.unsent, kMaxIov);
-    std::size_t first = static_cast<std::size_t>(c.head + c.inflight - c.unsent) % depth_;
-    for (int k = 0; k < n; ++k) {
-      std::string_view r =
-          requests_.request(c.ring[(first + static_cast<std::size_t>(k)) % depth_].request);
-      std::size_t skip = k == 0 ? c.unsent_offset : 0;
-      iov[k] = {const_cast<char*>(r.data() + skip), r.size() - skip};
-    }
+    int n = c.pipe.gather(requests_, iov, kMaxIov);
     ssize_t written = send_iov(c.fd.get(), iov, n);
     if (written < 0) {
       int err = errno;
@@ -587,22 +516,10 @@ bool Worker<Reader>::flush(C& c, int64_t now) {
       close_conn(c, now, reset ? ErrorClass::kReset : ErrorClass::kWrite, err);
       return false;
     }
-    if (recording(now)) out_.counters.bytes_written += static_cast<uint64_t>(written);
-    std::size_t left = static_cast<std::size_t>(written);
-    for (int k = 0; k < n && left > 0; ++k) {
-      std::size_t rest = iov[k].iov_len;
-      if (left < rest) {
-        c.unsent_offset += static_cast<uint32_t>(left);
-        left = 0;
-        break;
-      }
-      left -= rest;
-      --c.unsent;
-      c.unsent_offset = 0;
-    }
-    if (c.unsent_offset != 0) break;  // the socket is full
+    rec_.bytes_written(now, static_cast<uint64_t>(written));
+    if (!c.pipe.advance(iov, n, static_cast<std::size_t>(written))) break;  // the socket is full
   }
-  set_write_interest(c, c.unsent > 0);
+  set_write_interest(c, c.pipe.unsent() > 0);
   return true;
 }
 
@@ -625,7 +542,7 @@ void Worker<Reader>::on_readable(C& c, bool hangup) {
   for (;;) {
     IoResult r = io::read_some(c.fd.get(), {buf_.get(), kReadBufferSize});
     if (r.status == IoStatus::kOk) {
-      if (recording(now)) out_.counters.bytes_read += r.bytes;
+      rec_.bytes_read(now, r.bytes);
       if (!consume(c, buf_.get(), r.bytes, now)) return;
       if (r.bytes < kReadBufferSize && !hangup) break;
       continue;
@@ -644,7 +561,7 @@ void Worker<Reader>::on_readable(C& c, bool hangup) {
 template <class Reader>
 bool Worker<Reader>::consume(C& c, const char* data, std::size_t n, int64_t now) {
   while (n > 0) {
-    if (c.inflight == c.unsent && c.unsent_offset == 0) {
+    if (c.pipe.all_unwritten()) {
       // Bytes nobody asked for: the stream is out of step with the requests.
       bool echo = cfg_.proto == Proto::kEcho;
       close_conn(c, now, echo ? ErrorClass::kMismatch : ErrorClass::kRead, 0);
@@ -663,7 +580,7 @@ bool Worker<Reader>::consume(C& c, const char* data, std::size_t n, int64_t now)
       if (resp.close || close_mode_) {
         // Requests pipelined behind a closing response will never be
         // answered: that is a read error, not a quiet close.
-        if (c.inflight > 0) {
+        if (c.pipe.inflight() > 0) {
           close_conn(c, now, ErrorClass::kRead, 0);
         } else {
           close_quietly(c, now);
@@ -677,24 +594,10 @@ bool Worker<Reader>::consume(C& c, const char* data, std::size_t n, int64_t now)
 
 template <class Reader>
 void Worker<Reader>::complete(C& c, const Response& r, int64_t now) {
-  const InFlight& f = c.ring[c.head];
-  c.head = static_cast<uint16_t>((c.head + 1) % depth_);
-  --c.inflight;
+  const InFlight& f = c.pipe.oldest();
+  rec_.response(now, f.intended_ns, f.sent_ns, r);
+  c.pipe.pop();
   --inflight_total_;
-  if (recording(now)) {
-    out_.corrected.record(static_cast<uint64_t>(now - f.intended_ns));
-    out_.uncorrected.record(static_cast<uint64_t>(now - f.sent_ns));
-    ++out_.counters.requests;
-    if (cfg_.proto == Proto::kHttp) {
-      int cls = r.status / 100;
-      ++out_.counters.status_classes[cls >= 1 && cls <= 5 ? static_cast<std::size_t>(cls) : 0];
-    }
-  }
-  plan_.live->requests.store(++live_requests_, std::memory_order_relaxed);
-  if (r.mismatch) count_error(ErrorClass::kMismatch, 0);
-  if (cfg_.proto == Proto::kHttp && (r.status < 200 || r.status > 299)) {
-    count_error(ErrorClass::kStatus, 0);
-  }
   if (quota_left_ == 0) check_done();
 }
 
@@ -703,43 +606,14 @@ void Worker<Reader>::on_eof(C& c, int64_t now) {
   Response resp;
   if (c.reader.complete_on_eof(resp)) {
     complete(c, resp, now);  // a response framed by the close itself
-    if (c.inflight == 0) return close_quietly(c, now);
+    if (c.pipe.inflight() == 0) return close_quietly(c, now);
   }
-  if (c.inflight > 0) return close_conn(c, now, ErrorClass::kRead, 0);
-  if (!close_mode_) ++out_.counters.closed_by_server;
+  if (c.pipe.inflight() > 0) return close_conn(c, now, ErrorClass::kRead, 0);
+  if (!close_mode_) rec_.closed_by_server();
   close_quietly(c, now);
 }
 
 // ---- helpers ---------------------------------------------------------------
-
-// The first slot of this connection's schedule at or after `now`. Slots of
-// connection i are start + i/R + k*C/R, so together the connections send
-// evenly spaced requests at R per second.
-template <class Reader>
-int64_t Worker<Reader>::first_slot(const C& c, int64_t now) const {
-  int64_t t = tl_.start_ns + static_cast<int64_t>(c.id * phase_step_ns_);
-  if (t >= now) return t;
-  int64_t k = (now - t + interval_ns_ - 1) / interval_ns_;
-  return t + k * interval_ns_;
-}
-
-template <class Reader>
-uint32_t Worker<Reader>::pick_request() {
-  if (cumulative_weights_.size() <= 1) return 0;
-  rng_ ^= rng_ << 13;  // xorshift64: cheap and good enough to spread paths
-  rng_ ^= rng_ >> 7;
-  rng_ ^= rng_ << 17;
-  uint32_t r = static_cast<uint32_t>(rng_ % cumulative_weights_.back());
-  auto it = std::upper_bound(cumulative_weights_.begin(), cumulative_weights_.end(), r);
-  return static_cast<uint32_t>(it - cumulative_weights_.begin());
-}
-
-template <class Reader>
-void Worker<Reader>::count_error(ErrorClass cls, int err) {
-  std::size_t i = static_cast<std::size_t>(cls);
-  if (out_.counters.errors[i]++ == 0) out_.counters.first_errno[i] = err;
-  plan_.live->errors.store(++live_errors_, std::memory_order_relaxed);
-}
 
 // With -n: the thread is done once its share is sent and answered (or lost).
 template <class Reader>
@@ -751,40 +625,12 @@ void Worker<Reader>::check_done() {
 }
 
 template <class Reader>
-void Worker<Reader>::sample_cpu(bool at_end) {
-  rusage now{};
-  if (::getrusage(RUSAGE_THREAD, &now) != 0) return;  // leaves CPU at 0: visible
-  if (!at_end) {
-    cpu_start_ = now;
-    return;
-  }
-  auto seconds = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-  };
-  out_.cpu_user_s = seconds(now.ru_utime) - seconds(cpu_start_.ru_utime);
-  out_.cpu_sys_s = seconds(now.ru_stime) - seconds(cpu_start_.ru_stime);
-}
-
-template <class Reader>
 void run_typed(const WorkerPlan& plan, WorkerResult& result) {
   auto worker = std::make_unique<Worker<Reader>>(plan, result);
   worker->run();
 }
 
 }  // namespace
-
-uint32_t ramp_due(int64_t elapsed_ns, double per_ns, uint32_t total) {
-  double n = static_cast<double>(elapsed_ns) * per_ns + 1;
-  return static_cast<uint32_t>(std::min<double>(total, n));
-}
-
-// Rounding can make ramp_due one short at exactly the nanosecond computed
-// here; a timer re-armed for that same instant would then fire again at once
-// and start nothing, forever (the loop's clock does not move within a turn).
-int64_t ramp_next_ns(uint32_t started, double per_ns, int64_t elapsed_ns) {
-  auto next = static_cast<int64_t>(std::ceil(static_cast<double>(started) / per_ns));
-  return std::max(next, elapsed_ns + 1);
-}
 
 void run_worker(const WorkerPlan& plan, WorkerResult& result) {
   try {

@@ -1,7 +1,8 @@
 // worker.h: one load thread = one EventLoop<EpollPoller> with its share of
-// the connections. run_load (load.cpp) plans the run, starts one worker per
-// thread and merges what they return; everything a worker touches while the
-// run is on is its own, apart from a few atomics in SharedRun.
+// the connections and their state machine (worker.cpp). run_load (load.cpp)
+// plans the run, starts one worker per thread and merges what they return;
+// everything a worker touches while the run is on is its own, apart from a
+// few atomics in SharedRun.
 #pragma once
 
 #include <atomic>
@@ -9,8 +10,8 @@
 #include <string>
 
 #include "config.h"
-#include "histogram.h"
 #include "load.h"
+#include "recorder.h"
 
 namespace cb::loadgen {
 
@@ -47,11 +48,7 @@ struct WorkerPlan {
 };
 
 struct WorkerResult {
-  Counters counters;
-  Histogram corrected;
-  Histogram uncorrected;
-  double cpu_user_s = 0;
-  double cpu_sys_s = 0;
+  Measurement measured;
   int64_t end_ns = 0;       // when this worker stopped
   std::string stop_reason;  // "duration", "requests", "stopped", "unreachable"
   std::string error;        // non-empty: the worker failed (setup or epoll)
@@ -63,13 +60,5 @@ void run_worker(const WorkerPlan& plan, WorkerResult& result);
 
 // Nanoseconds on the clock the event loop uses.
 int64_t monotonic_ns();
-
-// The connect ramp (--connect-rate), at `per_ns` connections per nanosecond
-// of each thread: how many of `total` are due `elapsed_ns` after the start
-// (the first at once), and when, after `elapsed_ns`, to look again once
-// `started` have been started. The answer is always later than `elapsed_ns`,
-// so a timer that fires exactly on time cannot find the same answer forever.
-uint32_t ramp_due(int64_t elapsed_ns, double per_ns, uint32_t total);
-int64_t ramp_next_ns(uint32_t started, double per_ns, int64_t elapsed_ns);
 
 }  // namespace cb::loadgen

@@ -3,7 +3,6 @@
 // coordinated-omission correction, echo verification, timeouts with
 // reconnect, connect errors, source addresses, stop() and progress.
 #include "loadgen/load.h"
-#include "loadgen/worker.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -209,30 +208,6 @@ TEST(Load, AServerThatAnswersEveryoneLeavesNothingUnanswered) {
   LoadResult r = run_load(c);
   EXPECT_GT(r.counters.requests, 0u);
   EXPECT_EQ(r.counters.unanswered_through_window, 0u);
-}
-
-// The connect ramp driven by a timer that fires exactly at each deadline
-// (the worst case for rounding): it never re-arms for the same instant, and
-// every connection starts, on schedule, within one turn per connection.
-TEST(Ramp, ATimerFiringExactlyOnTimeStartsEveryConnection) {
-  for (double rate : {20000.0, 3000.0, 7.0e6 / 3.0}) {
-    const double per_ns = rate / 1e9;
-    const uint32_t total = 10000;
-    int64_t elapsed = 0;
-    uint32_t started = 0;
-    int turns = 0;
-    while (started < total && turns < 2 * static_cast<int>(total)) {
-      started = std::max(started, ramp_due(elapsed, per_ns, total));
-      if (started == total) break;
-      int64_t next = ramp_next_ns(started, per_ns, elapsed);
-      ASSERT_GT(next, elapsed) << "rate " << rate << ", " << started << " started";
-      elapsed = next;
-      ++turns;
-    }
-    EXPECT_EQ(started, total) << "rate " << rate;
-    // The last one is due at (total - 1) / rate, give or take a nanosecond.
-    EXPECT_NEAR(static_cast<double>(elapsed), (total - 1) / per_ns, 2.0) << "rate " << rate;
-  }
 }
 
 TEST(Load, NothingListeningGivesConnectErrorsAndStopsEarly) {

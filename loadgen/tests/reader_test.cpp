@@ -5,7 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "loadgen/connection.h"
+#include "loadgen/requests.h"
+#include "loadgen/response_reader.h"
 
 namespace cb::loadgen {
 namespace {
@@ -138,27 +139,6 @@ TEST(EchoReader, EveryFlippedByteIsAMismatchOfItsMessageOnly) {
     EXPECT_EQ(rs[0].mismatch, at < payload.size());
     EXPECT_EQ(rs[1].mismatch, at >= payload.size());
   }
-}
-
-TEST(EchoPayload, IsDeterministicAndVaried) {
-  std::string a = make_echo_payload(4096), b = make_echo_payload(4096);
-  EXPECT_EQ(a, b);
-  EXPECT_NE(a.substr(0, 64), a.substr(64, 64));  // a shifted stream would not match
-}
-
-TEST(RequestSet, BuildsHttpRequestsPerPath) {
-  LoadConfig c;
-  c.proto = Proto::kHttp;
-  c.host = "127.0.0.1";
-  c.port = 8080;
-  c.paths = {{"/a", 1}, {"/b", 3}};
-  c.close_after_request = true;
-  RequestSet set(c);
-  ASSERT_EQ(set.size(), 2u);
-  EXPECT_EQ(set.request(1), "GET /b HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n");
-  c.host = "::1";
-  c.close_after_request = false;
-  EXPECT_EQ(RequestSet(c).request(0), "GET /a HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n");
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// connection.cpp: see connection.h.
-#include "connection.h"
+// response_reader.cpp: see response_reader.h.
+#include "response_reader.h"
 
 #include <algorithm>
 #include <cstring>
@@ -35,35 +35,6 @@ constexpr std::string_view kHeaderNames[] = {"content-length", "connection", "tr
 constexpr uint64_t kMaxContentLength = 1'000'000'000'000'000;
 
 }  // namespace
-
-std::string make_echo_payload(std::size_t size) {
-  std::string payload(size, '\0');
-  uint32_t x = 0x9e3779b9u;
-  for (char& c : payload) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    c = static_cast<char>('!' + x % 94);  // printable ASCII, easy to read in a dump
-  }
-  return payload;
-}
-
-RequestSet::RequestSet(const LoadConfig& config) {
-  if (config.proto == Proto::kEcho) {
-    payload_ = make_echo_payload(config.msg_size);
-    requests_.push_back(payload_);
-    return;
-  }
-  bool v6 = config.host.find(':') != std::string::npos;
-  std::string host =
-      (v6 ? "[" + config.host + "]" : config.host) + ":" + std::to_string(config.port);
-  for (const WeightedPath& p : config.paths) {
-    std::string r = "GET " + p.path + " HTTP/1.1\r\nHost: " + host + "\r\n";
-    if (config.close_after_request) r += "Connection: close\r\n";
-    r += "\r\n";
-    requests_.push_back(std::move(r));
-  }
-}
 
 FeedResult EchoReader::feed(std::string_view payload, const char* data, std::size_t n,
                             Response& out) {

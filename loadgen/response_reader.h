@@ -1,6 +1,6 @@
-// connection.h: the client side of the two protocols, free of I/O (like the
-// servers' protocol code): the request bytes, built once per thread, and a
-// per-connection response reader fed with whatever each read returned.
+// response_reader.h: the client side's response readers, free of I/O (like
+// the servers' protocol code): one per connection, fed with whatever each
+// read returned. The requests they answer are in requests.h.
 //
 //   EchoReader  checks each echoed byte against the payload that was sent and
 //               completes one request per msg_size bytes.
@@ -17,11 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
 #include <string_view>
-#include <vector>
-
-#include "config.h"
 
 namespace cb::loadgen {
 
@@ -42,24 +38,6 @@ struct Response {
   bool mismatch = false;  // echo: at least one byte differed from the payload
   bool close = false;     // the server closes the connection after it
 };
-
-// The bytes of every request a thread can send, prebuilt.
-class RequestSet {
- public:
-  explicit RequestSet(const LoadConfig& config);
-  // Request `i` (an index into the config's paths; always 0 for echo).
-  std::string_view request(uint32_t i) const { return requests_[i]; }
-  std::size_t size() const { return requests_.size(); }
-  // The echo payload (empty for http).
-  std::string_view payload() const { return payload_; }
-
- private:
-  std::string payload_;
-  std::vector<std::string> requests_;
-};
-
-// Deterministic, varied bytes so a shifted or flipped byte cannot go unseen.
-std::string make_echo_payload(std::size_t size);
 
 class EchoReader {
  public:

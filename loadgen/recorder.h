@@ -1,0 +1,102 @@
+// recorder.h: what one load thread measures, and the rules of what counts.
+// Requests, bytes, latencies and `late` count only inside the measured
+// window [measure_ns, end_ns); errors and connection counts cover the whole
+// run; CPU use is sampled when the window opens and when the run ends.
+// The worker tells the Recorder what happened and when; nothing here reads
+// the clock or a socket (getrusage aside), so it is tested on its own.
+// Everything on the per-request path is inline and allocation-free.
+#pragma once
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "histogram.h"
+#include "load.h"
+#include "response_reader.h"
+
+namespace cb::loadgen {
+
+// What a thread measured, merged by run_load.
+struct Measurement {
+  Counters counters;
+  Histogram corrected;    // from each request's intended send time
+  Histogram uncorrected;  // from the moment it was written
+  double cpu_user_s = 0;  // over the window
+  double cpu_sys_s = 0;
+};
+
+class Recorder {
+ public:
+  // Fills `out`; publishes running totals to `live` (relaxed stores, for
+  // LoadControl::progress). `http`: responses carry a status to count.
+  Recorder(int64_t measure_ns, int64_t end_ns, bool http, Measurement& out, LiveCounters& live);
+
+  bool recording(int64_t now) const { return now >= measure_ns_ && now < end_ns_; }
+  int64_t measure_ns() const { return measure_ns_; }
+
+  void bytes_read(int64_t now, uint64_t n) {
+    if (recording(now)) out_.counters.bytes_read += n;
+  }
+  void bytes_written(int64_t now, uint64_t n) {
+    if (recording(now)) out_.counters.bytes_written += n;
+  }
+  // A response to a request intended at `intended_ns` and written at
+  // `sent_ns` completed at `now`.
+  void response(int64_t now, int64_t intended_ns, int64_t sent_ns, const Response& r) {
+    if (recording(now)) record_latency(now, intended_ns, sent_ns, r.status);
+    live_.requests.store(++live_requests_, std::memory_order_relaxed);
+    if (r.mismatch) error(ErrorClass::kMismatch, 0);
+    if (http_ && (r.status < 200 || r.status > 299)) error(ErrorClass::kStatus, 0);
+  }
+  // Open loop: a request went out after its intended time (window only; not
+  // an error of the server, so neither first_errno nor the live count).
+  void late(int64_t now) {
+    if (recording(now)) ++out_.counters.errors[static_cast<std::size_t>(ErrorClass::kLate)];
+  }
+  // A failure of class `cls`; `err` is its errno (0: not a syscall's).
+  void error(ErrorClass cls, int err) {
+    std::size_t i = static_cast<std::size_t>(cls);
+    if (out_.counters.errors[i]++ == 0) out_.counters.first_errno[i] = err;
+    live_.errors.store(++live_errors_, std::memory_order_relaxed);
+  }
+
+  void connect_attempt() { ++out_.counters.connect_attempts; }
+  void connection_opened();
+  void connection_closed() { live_.open.store(--live_open_, std::memory_order_relaxed); }
+  void closed_by_server() { ++out_.counters.closed_by_server; }
+  // At the end: a request still queued or in flight, intended at
+  // `intended_ns`; counted if it was due before the window opened.
+  void unanswered(int64_t intended_ns) {
+    if (intended_ns < measure_ns_) ++out_.counters.unanswered_through_window;
+  }
+
+  // The window opens (CPU sample) and, at the end of the run, closes.
+  void open_window();
+  bool window_open() const { return window_open_; }
+  void close_window();
+
+ private:
+  void record_latency(int64_t now, int64_t intended_ns, int64_t sent_ns, int status) {
+    out_.corrected.record(static_cast<uint64_t>(now - intended_ns));
+    out_.uncorrected.record(static_cast<uint64_t>(now - sent_ns));
+    ++out_.counters.requests;
+    if (http_) {
+      int cls = status / 100;
+      ++out_.counters.status_classes[cls >= 1 && cls <= 5 ? static_cast<std::size_t>(cls) : 0];
+    }
+  }
+
+  int64_t measure_ns_;
+  int64_t end_ns_;
+  bool http_;
+  bool window_open_ = false;
+  Measurement& out_;
+  LiveCounters& live_;
+  uint64_t live_requests_ = 0, live_errors_ = 0, live_open_ = 0;
+  rusage cpu_start_{};
+};
+
+}  // namespace cb::loadgen

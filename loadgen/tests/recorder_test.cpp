@@ -1,0 +1,151 @@
+// recorder_test.cpp: what counts where. Requests, bytes, latencies and
+// `late` only inside the window [measure, end); errors (with their first
+// errno) and connection counts over the whole run; live counters for
+// progress; CPU over the window.
+#include "loadgen/recorder.h"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <chrono>
+
+namespace cb::loadgen {
+namespace {
+
+constexpr int64_t kMeasure = 1'000'000;
+constexpr int64_t kEnd = 2'000'000;
+
+uint64_t errors(const Measurement& m, ErrorClass c) {
+  return m.counters.errors[static_cast<std::size_t>(c)];
+}
+
+struct Fixture {
+  explicit Fixture(bool http) : rec(kMeasure, kEnd, http, m, live) {}
+  Measurement m;
+  LiveCounters live;
+  Recorder rec;
+};
+
+TEST(Recorder, TheWindowIncludesItsStartNotItsEnd) {
+  Fixture f(false);
+  EXPECT_FALSE(f.rec.recording(kMeasure - 1));
+  EXPECT_TRUE(f.rec.recording(kMeasure));
+  EXPECT_TRUE(f.rec.recording(kEnd - 1));
+  EXPECT_FALSE(f.rec.recording(kEnd));
+}
+
+TEST(Recorder, LatenciesFromIntendedAndFromSent) {
+  Fixture f(false);
+  f.rec.response(kMeasure + 5000, kMeasure + 1000, kMeasure + 4000, Response{});
+  EXPECT_EQ(f.m.counters.requests, 1u);
+  EXPECT_EQ(f.m.corrected.count(), 1u);
+  EXPECT_EQ(f.m.corrected.max(), 4000u);
+  EXPECT_EQ(f.m.uncorrected.max(), 1000u);
+  EXPECT_EQ(f.live.requests.load(), 1u);
+  EXPECT_EQ(f.m.counters.error_total(), 0u);
+}
+
+TEST(Recorder, OutsideTheWindowOnlyErrorsConnectionsAndLiveCountsMove) {
+  Fixture f(true);
+  for (int64_t now : {kMeasure - 1, kEnd}) {
+    f.rec.response(now, now - 10, now - 10, Response{500, false, false});
+    f.rec.bytes_read(now, 100);
+    f.rec.bytes_written(now, 100);
+    f.rec.late(now);
+  }
+  f.rec.connect_attempt();
+  f.rec.connection_opened();
+  EXPECT_EQ(f.m.counters.requests, 0u);
+  EXPECT_EQ(f.m.corrected.count(), 0u);
+  EXPECT_EQ(f.m.counters.bytes_read, 0u);
+  EXPECT_EQ(f.m.counters.bytes_written, 0u);
+  EXPECT_EQ(f.m.counters.status_classes[5], 0u);
+  EXPECT_EQ(errors(f.m, ErrorClass::kLate), 0u);
+  EXPECT_EQ(errors(f.m, ErrorClass::kStatus), 2u);  // errors cover the whole run
+  EXPECT_EQ(f.m.counters.connect_attempts, 1u);
+  EXPECT_EQ(f.m.counters.connections_opened, 1u);
+  EXPECT_EQ(f.live.requests.load(), 2u);
+  EXPECT_EQ(f.live.errors.load(), 2u);
+  EXPECT_EQ(f.live.open.load(), 1u);
+}
+
+TEST(Recorder, HttpStatusClassesAndErrors) {
+  Fixture f(true);
+  for (int status : {200, 204, 101, 301, 404, 503, 999}) {
+    f.rec.response(kMeasure, kMeasure, kMeasure, Response{status, false, false});
+  }
+  const auto& s = f.m.counters.status_classes;
+  EXPECT_EQ(s[2], 2u);
+  EXPECT_EQ(s[1], 1u);
+  EXPECT_EQ(s[3], 1u);
+  EXPECT_EQ(s[4], 1u);
+  EXPECT_EQ(s[5], 1u);
+  EXPECT_EQ(s[0], 1u);  // outside 100..599
+  EXPECT_EQ(errors(f.m, ErrorClass::kStatus), 5u);
+}
+
+TEST(Recorder, EchoCountsMismatchesAndNoStatus) {
+  Fixture f(false);
+  f.rec.response(kMeasure, kMeasure, kMeasure, Response{0, true, false});
+  f.rec.response(kMeasure, kMeasure, kMeasure, Response{0, false, false});
+  EXPECT_EQ(errors(f.m, ErrorClass::kMismatch), 1u);
+  EXPECT_EQ(errors(f.m, ErrorClass::kStatus), 0u);
+  EXPECT_EQ(f.m.counters.status_classes[0], 0u);
+  EXPECT_EQ(f.m.counters.requests, 2u);
+}
+
+TEST(Recorder, FirstErrnoPerClassIsTheFirstOne) {
+  Fixture f(false);
+  f.rec.error(ErrorClass::kConnect, ECONNREFUSED);
+  f.rec.error(ErrorClass::kConnect, ETIMEDOUT);
+  f.rec.error(ErrorClass::kReset, ECONNRESET);
+  EXPECT_EQ(errors(f.m, ErrorClass::kConnect), 2u);
+  EXPECT_EQ(f.m.counters.first_errno[static_cast<std::size_t>(ErrorClass::kConnect)], ECONNREFUSED);
+  EXPECT_EQ(f.m.counters.first_errno[static_cast<std::size_t>(ErrorClass::kReset)], ECONNRESET);
+  EXPECT_EQ(f.live.errors.load(), 3u);
+}
+
+TEST(Recorder, LateCountsInTheWindowButIsNotAnError) {
+  Fixture f(false);
+  f.rec.late(kMeasure);
+  EXPECT_EQ(errors(f.m, ErrorClass::kLate), 1u);
+  EXPECT_EQ(f.m.counters.error_total(), 0u);
+  EXPECT_EQ(f.live.errors.load(), 0u);
+}
+
+TEST(Recorder, ConnectionsOpenGoUpAndDown) {
+  Fixture f(false);
+  f.rec.connection_opened();
+  f.rec.connection_opened();
+  f.rec.connection_closed();
+  f.rec.closed_by_server();
+  EXPECT_EQ(f.live.open.load(), 1u);
+  EXPECT_EQ(f.m.counters.connections_opened, 2u);
+  EXPECT_EQ(f.m.counters.closed_by_server, 1u);
+}
+
+TEST(Recorder, UnansweredCountsOnlyWhatWasDueBeforeTheWindow) {
+  Fixture f(false);
+  f.rec.unanswered(kMeasure - 1);
+  f.rec.unanswered(0);
+  f.rec.unanswered(kMeasure);
+  EXPECT_EQ(f.m.counters.unanswered_through_window, 2u);
+}
+
+TEST(Recorder, CpuIsMeasuredOverTheWindowOnly) {
+  Fixture f(false);
+  f.rec.close_window();  // never opened: nothing measured
+  EXPECT_FALSE(f.rec.window_open());
+  EXPECT_EQ(f.m.cpu_user_s + f.m.cpu_sys_s, 0.0);
+  f.rec.open_window();
+  EXPECT_TRUE(f.rec.window_open());
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(30);
+  volatile uint64_t spin = 0;
+  while (std::chrono::steady_clock::now() < until) spin = spin + 1;
+  f.rec.close_window();
+  EXPECT_GT(f.m.cpu_user_s + f.m.cpu_sys_s, 0.005);
+  EXPECT_LT(f.m.cpu_user_s + f.m.cpu_sys_s, 5.0);
+}
+
+}  // namespace
+}  // namespace cb::loadgen
