@@ -339,6 +339,31 @@ TEST(BackendService, SigtermExitsZeroWithCountersEvenWithRepliesOwed) {
   EXPECT_EQ(counters["connections_closed"], 1);
 }
 
+// A client that pipelines far more than the service lets one connection owe
+// (4096) and does not read for a while: it is held back, others are served
+// meanwhile, and once it reads, every reply arrives in order.
+TEST(BackendService, AClientThatDoesNotReadIsHeldBackNotDropped) {
+  BackendProcess backend;
+  std::vector<proto::Request> many;
+  for (uint32_t i = 0; i < 10000; ++i) many.push_back({0, 4096, i});
+  std::vector<Client> greedy;
+  greedy.push_back(open_client(backend.port(), many));
+  greedy[0].sent_at = Clock::now();
+  // Sent from a thread: once the service stops reading, the send blocks
+  // until the replies are read below.
+  std::string frames = frames_of(many);
+  std::thread sender([&] { EXPECT_TRUE(send_all(greedy[0].fd.get(), frames)); });
+  std::this_thread::sleep_for(milliseconds(200));
+  std::vector<Client> polite;
+  polite.push_back(open_client(backend.port(), mixed_requests(3)));
+  send_requests(polite);
+  EXPECT_EQ(read_all(polite), 1u);
+  EXPECT_EQ(read_all(greedy), 1u);
+  sender.join();
+  EXPECT_EQ(backend.stop(), 0);
+  EXPECT_EQ(backend.counters()["replies"], 10012);
+}
+
 // 10,000 connections at once, each answered: the service's per-connection
 // cost is small enough (skipped if this process may not open that many).
 TEST(BackendService, TenThousandConnectionsAreEachAnswered) {
