@@ -37,6 +37,7 @@ struct Response {
   int status = 0;         // HTTP status code; 0 for echo
   bool mismatch = false;  // echo: at least one byte differed from the payload
   bool close = false;     // the server closes the connection after it
+  bool operator==(const Response&) const = default;
 };
 
 class EchoReader {

@@ -1,8 +1,13 @@
 // reader_test.cpp: the response readers (echo verification and the HTTP
-// response parser), fed every response split at every byte offset.
+// response parser), fed every response split at every byte offset, and (in
+// the style of picohttpparser's test.c) one byte at a time and in two pieces
+// at every offset, each giving exactly what the whole input gives.
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "loadgen/requests.h"
@@ -138,6 +143,133 @@ TEST(EchoReader, EveryFlippedByteIsAMismatchOfItsMessageOnly) {
     ASSERT_EQ(rs.size(), 2u);
     EXPECT_EQ(rs[0].mismatch, at < payload.size());
     EXPECT_EQ(rs[1].mismatch, at >= payload.size());
+  }
+}
+
+// ---- whole input vs. the same bytes in pieces -------------------------------
+
+// Everything a reader made of a stream: each response with the offset at
+// which it ended, where it refused the input (if it did), and what EOF after
+// the last byte completed.
+struct Outcome {
+  std::vector<std::pair<std::size_t, Response>> responses;
+  std::optional<std::size_t> malformed_at;
+  std::optional<Response> at_eof;
+  bool operator==(const Outcome&) const = default;
+};
+
+std::string describe(const Outcome& o) {
+  std::ostringstream s;
+  for (const auto& [end, r] : o.responses) {
+    s << "[" << end << ": " << r.status << (r.close ? " close" : "")
+      << (r.mismatch ? " mismatch" : "") << "] ";
+  }
+  if (o.malformed_at) s << "malformed at " << *o.malformed_at << " ";
+  if (o.at_eof) s << "eof " << o.at_eof->status;
+  return s.str();
+}
+
+// Feeds `input` cut at the ascending offsets `cuts` (each piece in as many
+// feed calls as the reader takes, as the worker does).
+template <class Reader>
+Outcome read_in_pieces(const std::string& payload, const std::string& input,
+                       const std::vector<std::size_t>& cuts) {
+  Reader reader;
+  Outcome o;
+  std::size_t begin = 0;
+  for (std::size_t k = 0; k <= cuts.size() && !o.malformed_at; ++k) {
+    std::size_t end = k < cuts.size() ? cuts[k] : input.size();
+    for (std::size_t at = begin; at < end;) {
+      Response r;
+      FeedResult fr = reader.feed(payload, input.data() + at, end - at, r);
+      at += fr.used;
+      if (fr.status == FeedStatus::kMalformed) {
+        o.malformed_at = at;
+        break;
+      }
+      if (fr.status == FeedStatus::kComplete) o.responses.emplace_back(at, r);
+    }
+    begin = end;
+  }
+  Response r;
+  if (!o.malformed_at && reader.complete_on_eof(r)) o.at_eof = r;
+  return o;
+}
+
+template <class Reader>
+void expect_split_independent(const std::string& payload, const std::string& input) {
+  const Outcome whole = read_in_pieces<Reader>(payload, input, {});
+  std::vector<std::size_t> every;
+  for (std::size_t i = 1; i < input.size(); ++i) every.push_back(i);
+  EXPECT_EQ(read_in_pieces<Reader>(payload, input, every), whole)
+      << "byte at a time: " << input << "\nwhole: " << describe(whole);
+  for (std::size_t split = 0; split <= input.size(); ++split) {
+    Outcome pieces = read_in_pieces<Reader>(payload, input, {split});
+    EXPECT_EQ(pieces, whole) << "split at " << split << ": " << input << "\nwhole:  "
+                             << describe(whole) << "\npieces: " << describe(pieces);
+  }
+}
+
+// Valid, odd and refused responses, alone and pipelined.
+const std::vector<std::string> kHttpStreams = {
+    kTwoResponses,
+    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz",
+    "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx",
+    "HTTP/1.1 200 OK\r\nConnection: Keep-Alive, close\r\nContent-Length: 2\r\n\r\nok",
+    "HTTP/1.1 200 OK\r\nconnection: clos\r\nContent-Length: 2\r\n\r\nok",
+    "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n",
+    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+    "HTTP/1.1 200 OK\r\nServer: x\r\n\r\nbody until the server closes",
+    "HTTP/1.1 200 OK\nContent-Length: 2\n\nhi",                    // bare LF
+    "HTTP/1.1 200 OK\r\nContent-Length:   7  \r\n\r\n1234567",      // spaces around
+    "HTTP/1.1 200\r\nCache-Control: no\r\nContent-Type: t\r\nTransfer-Encodingx: chunked\r\n"
+    "Connectionx: close\r\nContent-Lengthy: 5\r\nContent-Length: 1\r\n\r\n!",
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy",
+    "HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",
+    "HTTP/1.1 999 Odd\r\nContent-Length: 0\r\n\r\nHTTP/1.1 042 Odd\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nX-Long: " + std::string(300, 'v') + "\r\nContent-Length: 0\r\n\r\n",
+    // Refused.
+    "HTTX/1.1 200 OK\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/2.0 200 OK\r\n\r\n",
+    "HTTP/1.1 2x0 OK\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: 12a\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Length\n\r\n",
+    "HTTP/1.1 200 OK\r\n\rX\r\n",
+    "HTTP/1.1 200 OK\r\nContent-Len",  // cut short: neither complete nor refused
+};
+
+TEST(HttpReader, ByteAtATimeAndEverySplitGiveTheWholeInputsResult) {
+  for (const std::string& in : kHttpStreams) expect_split_independent<HttpReader>("", in);
+}
+
+TEST(HttpReader, StreamsEndAsExpectedWhole) {
+  // The table above holds what it claims to: valid streams complete, the
+  // refused ones are refused (so the split test compares meaningful results).
+  std::size_t refused = 0, unfinished = 0;
+  for (const std::string& in : kHttpStreams) {
+    Outcome o = read_in_pieces<HttpReader>("", in, {});
+    if (o.malformed_at) {
+      ++refused;
+    } else if (o.responses.empty() && !o.at_eof) {
+      ++unfinished;
+    }
+  }
+  EXPECT_EQ(refused, 9u);
+  EXPECT_EQ(unfinished, 1u);
+}
+
+TEST(EchoReader, ByteAtATimeAndEverySplitGiveTheWholeInputsResult) {
+  const std::string payload = make_echo_payload(23);
+  std::string flipped = payload + payload;
+  flipped[30] = static_cast<char>(flipped[30] ^ 0x20);
+  for (const std::string& in : {payload, payload + payload + payload, flipped,
+                                payload + payload.substr(0, 5)}) {
+    expect_split_independent<EchoReader>(payload, in);
   }
 }
 
