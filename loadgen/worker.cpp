@@ -1,10 +1,12 @@
 // worker.cpp: one load thread's event loop and the connection state machine
-// (see worker.h). What the machine drives lives elsewhere: socket setup in
-// dialer.h, the open-loop schedule and connect ramp in schedule.h, the write
-// pipeline in pipeline.h, measurement in recorder.h, request choice in
-// requests.h and response framing in response_reader.h.
+// (see worker.h): the transitions, driven by socket and timer events. What
+// the machine decides or drives without a socket lives elsewhere: the rules
+// (may send, next deadline, timeout, back-off) in connection_state.h, socket
+// setup in dialer.h, the open-loop schedule and connect ramp in schedule.h,
+// the write pipeline in pipeline.h, measurement in recorder.h, request
+// choice in requests.h and response framing in response_reader.h.
 //
-// A connection is one Conn in a per-thread array: its socket, its reader
+// A connection is one Conn (connection_state.h) in a per-thread array: its socket, its reader
 // (the protocol's response parser), one timer and its Pipeline (the ring of
 // requests in flight, each with its intended and actual send times). The
 // timer is shared by everything a connection waits for (connect timeout,
@@ -30,6 +32,7 @@
 #include <memory>
 
 #include "common/io.h"
+#include "connection_state.h"
 #include "dialer.h"
 #include "event/epoll_poller.h"
 #include "event/event_loop.h"
@@ -69,33 +72,6 @@ event::Clock::time_point from_ns(int64_t ns) {
 constexpr std::size_t kReadBufferSize = 64 * 1024;
 // Requests gathered into one writev; more are written in further calls.
 constexpr int kMaxIov = 64;
-// Reconnect back-off after a failed connect: 10 ms doubling up to 1 s, so a
-// dead server costs few syscalls but a restarted one is found again quickly.
-constexpr int64_t kFirstBackoffNs = 10'000'000;
-constexpr int64_t kMaxBackoffNs = 1'000'000'000;
-
-enum class ConnState : uint8_t { kIdle, kConnecting, kOpen };
-
-template <class Reader>
-class Worker;
-
-template <class Reader>
-struct Conn {
-  event::Handler handler;  // first member: the Handler* is the Conn*
-  event::Timer timer;
-  Worker<Reader>* worker = nullptr;
-  Pipeline pipe;                 // requests in flight, in the worker's ring
-  Fd fd;
-  uint32_t id = 0;               // global connection number
-  int64_t next_intended_ns = 0;  // open loop: next slot; 0 = schedule not started
-  int64_t retry_at_ns = 0;       // kIdle: when to reconnect; 0 = on demand
-  int64_t connect_deadline_ns = 0;
-  uint8_t connect_failures = 0;
-  ConnState state = ConnState::kIdle;
-  bool want_write = false;  // writable interest registered
-  bool first_attempt_done = false;
-  Reader reader;
-};
 
 struct WorkerHandler {
   event::Handler handler;  // first member, as in Conn
@@ -127,10 +103,9 @@ class Worker {
   void release(C& c);
   void on_timer(C& c);
   void rearm(C& c, int64_t now);
-  int64_t next_deadline(const C& c, int64_t now) const;
 
   // Requests and responses.
-  bool may_send(const C& c, int64_t now) const;
+  bool may_send(const C& c, int64_t now) const { return rules_.may_send(c, quota_left_, now); }
   void pump(C& c, int64_t now, bool on_schedule);
   void queue_request(C& c, int64_t now, bool on_schedule);
   bool flush(C& c, int64_t now);
@@ -140,7 +115,6 @@ class Worker {
   void complete(C& c, const Response& r, int64_t now);
   void on_eof(C& c, int64_t now);
 
-  bool timed_out(const C& c, int64_t now) const;
   void check_done();
 
   const LoadConfig& cfg_;
@@ -161,6 +135,7 @@ class Worker {
   uint16_t depth_;
   bool close_mode_;
   bool open_loop_;
+  ConnRules rules_;
   uint64_t quota_left_;
   uint64_t inflight_total_ = 0;
   WorkerHandler ramp_handler_{}, phase_handler_{}, stop_handler_{};
@@ -186,6 +161,7 @@ Worker<Reader>::Worker(const WorkerPlan& plan, WorkerResult& out)
       depth_(static_cast<uint16_t>(cfg_.close_after_request ? 1 : cfg_.pipeline)),
       close_mode_(cfg_.close_after_request),
       open_loop_(schedule_.open_loop()),
+      rules_{open_loop_, close_mode_, cfg_.request_timeout.count()},
       quota_left_(plan.request_quota == 0 ? UINT64_MAX : plan.request_quota) {
   uint32_t total = static_cast<uint32_t>(cfg_.connections);
   uint32_t t = static_cast<uint32_t>(plan.threads), me = static_cast<uint32_t>(plan.index);
@@ -196,7 +172,7 @@ Worker<Reader>::Worker(const WorkerPlan& plan, WorkerResult& out)
     C& c = conns_[i];
     c.handler.on_event = &Worker::on_conn_event;
     c.timer.handler = &c.handler;
-    c.worker = this;
+    c.owner = this;
     c.pipe.attach(&ring_[static_cast<std::size_t>(i) * depth_], depth_);
     c.id = me + i * t;
   }
@@ -231,7 +207,7 @@ void Worker<Reader>::run() {
 template <class Reader>
 void Worker<Reader>::on_conn_event(event::Handler* h, uint32_t events) {
   C& c = *reinterpret_cast<C*>(h);
-  Worker& w = *c.worker;
+  Worker& w = *static_cast<Worker*>(c.owner);
   if (events & event::kTimer) {
     w.on_timer(c);
     return;
@@ -360,12 +336,7 @@ void Worker<Reader>::close_conn(C& c, int64_t now, ErrorClass why, int err) {
   bool connect_failed = why == ErrorClass::kConnect;
   if (connect_failed && !c.first_attempt_done) note_first_attempt_failed(c);
   release(c);
-  int64_t backoff = 0;
-  if (connect_failed) {
-    int shift = std::min<int>(c.connect_failures, 7);
-    backoff = std::min(kMaxBackoffNs, kFirstBackoffNs << shift);
-    if (c.connect_failures < 255) ++c.connect_failures;
-  }
+  int64_t backoff = connect_failed ? ConnRules::backoff_ns(c.connect_failures) : 0;
   c.retry_at_ns = close_mode_ && !connect_failed ? 0 : now + backoff;
   rearm(c, now);
   check_done();
@@ -406,12 +377,6 @@ void Worker<Reader>::release(C& c) {
 }
 
 template <class Reader>
-bool Worker<Reader>::timed_out(const C& c, int64_t now) const {
-  return cfg_.request_timeout.count() > 0 && c.pipe.inflight() > 0 &&
-         now >= c.pipe.oldest().sent_ns + cfg_.request_timeout.count();
-}
-
-template <class Reader>
 void Worker<Reader>::on_timer(C& c) {
   int64_t now = to_ns(loop_.now());
   switch (c.state) {
@@ -419,7 +384,7 @@ void Worker<Reader>::on_timer(C& c) {
       if (now >= c.connect_deadline_ns) return close_conn(c, now, ErrorClass::kConnect, ETIMEDOUT);
       break;
     case ConnState::kOpen:
-      if (timed_out(c, now)) return close_conn(c, now, ErrorClass::kTimeout, 0);
+      if (rules_.timed_out(c, now)) return close_conn(c, now, ErrorClass::kTimeout, 0);
       pump(c, now, true);
       if (c.state != ConnState::kOpen) return;
       break;
@@ -438,43 +403,12 @@ void Worker<Reader>::on_timer(C& c) {
 // it is already armed earlier (then it will fire, find nothing, re-arm).
 template <class Reader>
 void Worker<Reader>::rearm(C& c, int64_t now) {
-  int64_t when = next_deadline(c, now);
+  int64_t when = rules_.next_deadline(c, quota_left_, now);
   if (when == INT64_MAX) return;
   if (!c.timer.armed() || when < to_ns(c.timer.deadline)) loop_.arm(&c.timer, from_ns(when));
 }
 
-// The earliest thing the connection waits for in its state; INT64_MAX: none.
-template <class Reader>
-int64_t Worker<Reader>::next_deadline(const C& c, int64_t now) const {
-  int64_t when = INT64_MAX;
-  switch (c.state) {
-    case ConnState::kConnecting:
-      return c.connect_deadline_ns;
-    case ConnState::kOpen:
-      if (cfg_.request_timeout.count() > 0 && c.pipe.inflight() > 0) {
-        when = c.pipe.oldest().sent_ns + cfg_.request_timeout.count();
-      }
-      if (open_loop_ && !c.pipe.full() && quota_left_ > 0 &&
-          !(close_mode_ && c.pipe.sent_on_conn())) {
-        when = std::min(when, c.next_intended_ns);
-      }
-      return when;
-    case ConnState::kIdle:
-      if (quota_left_ == 0) return INT64_MAX;
-      if (!close_mode_) return c.retry_at_ns != 0 ? c.retry_at_ns : INT64_MAX;
-      return std::max(c.retry_at_ns, open_loop_ ? c.next_intended_ns : now);
-  }
-  return when;
-}
-
 // ---- requests and responses ----------------------------------------------
-
-template <class Reader>
-bool Worker<Reader>::may_send(const C& c, int64_t now) const {
-  if (quota_left_ == 0) return false;
-  if (close_mode_ && c.pipe.sent_on_conn() > 0) return false;
-  return !open_loop_ || (c.next_intended_ns != 0 && c.next_intended_ns <= now);
-}
 
 // Fills free pipeline slots with requests that are due, then writes them.
 // `on_schedule`: called at the intended time (timer); otherwise a slot has
