@@ -9,7 +9,8 @@
 // every cell `repeat` times (repetition-major, so slow drift spreads over
 // all cells), rewriting results/<stamp>/results.json after each run. The
 // last line on stdout is the results folder; everything else goes to
-// stderr. Exit status: 0 when every run succeeded, 1 when some failed,
+// stderr. Scripts should not scrape that: --run-info FILE gets the folder
+// and the profile's own say on the micro-benchmarks as key=value lines. Exit status: 0 when every run succeeded, 1 when some failed,
 // 130 when interrupted (the JSON of the finished runs is kept).
 #include <sys/resource.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <exception>
 #include <set>
@@ -60,6 +62,7 @@ struct Options {
   std::string out = "results";
   std::string server = CB_BENCH_SERVER;
   std::string stop_grace = "5s";
+  std::string run_info;
   bool no_calibrate = false;
   bool dry_run = false;
 };
@@ -91,6 +94,9 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--server", o.server, "the bench_server binary")->capture_default_str();
   app.add_option("--stop-grace", o.stop_grace, "time between SIGTERM and SIGKILL")->capture_default_str();
+  app.add_option("--run-info", o.run_info,
+                 "write results_dir=DIR and microbench=true|false (the profile's) to this file "
+                 "once the results folder exists, for scripts");
   app.add_flag("--no-calibrate", o.no_calibrate, "skip the machine calibration (its figures are null)");
   app.add_flag("--dry-run", o.dry_run, "print the runs the matrix expands to, and exit");
 }
@@ -161,10 +167,12 @@ std::string cell_label(const Cell& c, int rep) {
   return fmt::format("{}:{} {} c{} {} {} r{}", c.model, c.variant, c.proto, c.connections, size, load, rep);
 }
 
-nlohmann::ordered_json config_json(const Matrix& m, const Expanded& e, int loadgen_threads) {
+nlohmann::ordered_json config_json(const Matrix& m, const Expanded& e, int loadgen_threads,
+                                   const std::vector<ModelVariant>& registry) {
   nlohmann::ordered_json j;
   j["profile"] = m.profile;
   j["description"] = m.description;
+  j["microbench"] = m.microbench;
   j["duration_s"] = std::chrono::duration<double>(m.duration).count();
   j["warmup_s"] = std::chrono::duration<double>(m.warmup).count();
   j["repeat"] = m.repeat;
@@ -174,6 +182,9 @@ nlohmann::ordered_json config_json(const Matrix& m, const Expanded& e, int loadg
   for (const Cell& c : e.cells) j["cells"].push_back(c.to_json());
   j["skipped"] = nlohmann::ordered_json::array();
   for (const Skipped& s : e.skipped) j["skipped"].push_back({{"what", s.what}, {"reason", s.reason}});
+  // The whole registry, so readers (plots/) take model names and their
+  // order from the server that ran instead of a list of their own.
+  j["registry"] = models_to_json(registry);
   return j;
 }
 
@@ -185,7 +196,28 @@ std::vector<uint64_t> file_sizes_of(const std::vector<Cell>& cells) {
   return {sizes.begin(), sizes.end()};
 }
 
+// --run-info: what a script needs to go on, as key=value lines it can read
+// with sed. The folder is absolute, so the script's directory does not matter.
+void write_run_info(const std::string& path, const std::string& dir, const Matrix& m) {
+  char* real = ::realpath(dir.c_str(), nullptr);
+  std::string absolute = real != nullptr ? real : dir;
+  std::free(real);
+  write_file_atomic(path, fmt::format("results_dir={}\nmicrobench={}\n", absolute,
+                                      m.microbench ? "true" : "false"));
+}
+
+// A --run-info file that cannot be written is a usage error found before the
+// first run, not an hour later.
+void check_writable_parent(const char* option, const std::string& path) {
+  std::size_t slash = path.rfind('/');
+  std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  if (::access(parent.c_str(), W_OK) != 0) {
+    throw UsageError(fmt::format("{}: cannot write into '{}'", option, parent));
+  }
+}
+
 struct Plan {
+  std::vector<ModelVariant> registry;
   Matrix matrix;
   Expanded expanded;
   std::vector<int> server_cpus, client_cpus;
@@ -197,16 +229,16 @@ Plan make_plan(const Options& o) {
   if (::access(o.server.c_str(), X_OK) != 0) {
     throw UsageError(fmt::format("--server: '{}' is not an executable (build it, or pass --server)", o.server));
   }
-  std::vector<ModelVariant> registry;
   try {
-    registry = query_models(o.server);
+    p.registry = query_models(o.server);
   } catch (const std::exception& e) {
     throw UsageError(e.what());
   }
+  if (!o.run_info.empty()) check_writable_parent("--run-info", o.run_info);
   Overrides ov = overrides_from(o);
   p.matrix = usage_checked("--profile", [&] { return load_matrix(o.profile); });
   apply_overrides(p.matrix, ov);
-  p.expanded = usage_checked("matrix", [&] { return expand(p.matrix, registry, ov.models); });
+  p.expanded = usage_checked("matrix", [&] { return expand(p.matrix, p.registry, ov.models); });
   if (p.expanded.cells.empty()) throw UsageError("the matrix selects no runnable cell");
   p.server_cpus = checked_cpus("--server-cpus", o.server_cpus);
   std::string client = o.client_cpus;
@@ -249,9 +281,10 @@ int run_matrix(const Plan& plan, const Options& o, const std::string& command) {
 
   ResultsWriter writer(o.out, stamp);
   writer.set_context(make_context({date, plan.server_cpus, plan.client_cpus, command, calibration}));
-  writer.set_config(config_json(plan.matrix, plan.expanded, settings.loadgen_threads));
+  writer.set_config(config_json(plan.matrix, plan.expanded, settings.loadgen_threads, plan.registry));
   writer.set_cells(plan.expanded.cells);
   writer.flush();
+  if (!o.run_info.empty()) write_run_info(o.run_info, writer.dir(), plan.matrix);
 
   const auto& cells = plan.expanded.cells;
   int total = static_cast<int>(cells.size()) * plan.matrix.repeat;

@@ -25,7 +25,8 @@ const std::set<std::string> kGroupKeys = {"models",     "protos",      "connecti
                                           "msg_sizes",  "file_sizes",  "rates_per_s",
                                           "server_args", "max_connections"};
 const std::set<std::string> kTopKeys = {"description", "repeat", "duration", "warmup",
-                                        "loadgen_threads", "connect_rate_per_s", "extra"};
+                                        "loadgen_threads", "connect_rate_per_s", "extra",
+                                        "microbench"};
 
 [[noreturn]] void bad(const std::string& why) { throw std::invalid_argument(why); }
 
@@ -200,40 +201,55 @@ void expand_group(const Group& g, const std::vector<ModelVariant>& models, Expan
 
 }  // namespace
 
-std::vector<ModelVariant> parse_model_table(const std::string& text) {
-  std::istringstream in(text);
-  std::string header;
-  std::getline(in, header);
-  std::size_t col_variant = header.find("VARIANT");
-  std::size_t col_default = header.find("DEFAULT");
-  std::size_t col_desc = header.find("DESCRIPTION");
-  if (header.rfind("MODEL", 0) != 0 || col_variant == std::string::npos ||
-      col_default == std::string::npos || col_desc == std::string::npos) {
-    bad("bench_server --list-models: unexpected header '" + header + "'");
-  }
+std::vector<ModelVariant> parse_model_json(const std::string& text) {
+  const char* what = "bench_server --list-models --json";
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_array()) bad(fmt::format("{}: not a JSON array", what));
   std::vector<ModelVariant> out;
-  for (std::string line; std::getline(in, line);) {
-    if (trim(line).empty()) continue;
-    if (line.size() < col_desc) line.resize(col_desc, ' ');
+  for (const json& row : j) {
+    auto text_of = [&](const char* key) {
+      if (!row.is_object() || !row.contains(key) || !row[key].is_string()) {
+        bad(fmt::format("{}: an entry lacks the string '{}'", what, key));
+      }
+      return row[key].get<std::string>();
+    };
+    auto flag_of = [&](const char* key) {
+      if (!row.contains(key) || !row[key].is_boolean()) {
+        bad(fmt::format("{}: an entry lacks the boolean '{}'", what, key));
+      }
+      return row[key].get<bool>();
+    };
     ModelVariant m;
-    m.name = trim(line.substr(0, col_variant));
-    m.variant = trim(line.substr(col_variant, col_default - col_variant));
-    m.is_default = trim(line.substr(col_default, col_desc - col_default)) == "yes";
-    std::string desc = line.substr(col_desc);
-    std::size_t mark = desc.find("[unsupported here: ");
-    if (mark != std::string::npos) {
-      m.supported = false;
-      m.why_unsupported = desc.substr(mark + 19, desc.rfind(']') - mark - 19);
-    }
-    if (m.name.empty() || m.variant.empty()) bad("bench_server --list-models: bad row '" + line + "'");
+    m.name = text_of("name");
+    m.variant = text_of("variant");
+    m.is_default = flag_of("default");
+    m.supported = flag_of("supported");
+    if (row.contains("summary") && row["summary"].is_string()) m.summary = row["summary"].get<std::string>();
+    if (row.contains("why_not") && row["why_not"].is_string()) m.why_unsupported = row["why_not"].get<std::string>();
+    if (m.name.empty() || m.variant.empty()) bad(fmt::format("{}: an entry has an empty name or variant", what));
     out.push_back(m);
   }
-  if (out.empty()) bad("bench_server --list-models printed no models");
+  if (out.empty()) bad(fmt::format("{} printed no models", what));
+  return out;
+}
+
+nlohmann::ordered_json models_to_json(const std::vector<ModelVariant>& models) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const ModelVariant& m : models) {
+    out.push_back({{"name", m.name},
+                   {"variant", m.variant},
+                   {"default", m.is_default},
+                   {"summary", m.summary},
+                   {"supported", m.supported},
+                   {"why_not", m.supported ? nlohmann::ordered_json(nullptr)
+                                           : nlohmann::ordered_json(m.why_unsupported)}});
+  }
   return out;
 }
 
 std::vector<ModelVariant> query_models(const std::string& server_binary) {
-  std::string command = "'" + server_binary + "' --list-models 2>&1";
+  // stderr stays apart: a warning there must not break the JSON on stdout.
+  std::string command = "'" + server_binary + "' --list-models --json 2>/dev/null";
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) throw std::runtime_error("cannot run " + server_binary);
   std::string text;
@@ -241,10 +257,11 @@ std::vector<ModelVariant> query_models(const std::string& server_binary) {
   while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) text.append(buf, n);
   int status = ::pclose(pipe);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw std::runtime_error(fmt::format("'{} --list-models' failed: {}", server_binary, trim(text)));
+    throw std::runtime_error(fmt::format("'{} --list-models --json' failed (exit status {})",
+                                         server_binary, WIFEXITED(status) ? WEXITSTATUS(status) : -1));
   }
   try {
-    return parse_model_table(text);
+    return parse_model_json(text);
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error(e.what());
   }
@@ -318,6 +335,10 @@ Matrix parse_matrix(const json& j, const std::string& profile) {
     } catch (const std::invalid_argument& e) {
       bad(fmt::format("matrix: 'connect_rate_per_s': {}", e.what()));
     }
+  }
+  if (j.contains("microbench")) {
+    if (!j["microbench"].is_boolean()) bad("matrix: 'microbench' must be true or false");
+    m.microbench = j["microbench"].get<bool>();
   }
   if (j.contains("extra")) {
     if (!j["extra"].is_array()) bad("matrix: 'extra' must be an array of groups");

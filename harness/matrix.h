@@ -18,6 +18,9 @@
 //     "repeat": 1, "duration": "5s", "warmup": "1s", "loadgen_threads": 0,
 //     "connect_rate_per_s": 2000,        // connections opened per second
 //                                        // (0: all at once); warm-up follows
+//     "microbench": false,               // ./run_all.sh also runs bench/
+//                                        // (the micro-benchmarks) into the
+//                                        // results folder
 //     "extra": [ { ...more cells: the keys above except the timing ones,
 //                  missing keys taken from the top level... } ]
 //   }
@@ -34,20 +37,24 @@
 
 namespace cb::harness {
 
-// One row of `bench_server --list-models`.
+// One entry of `bench_server --list-models --json`.
 struct ModelVariant {
   std::string name;
   std::string variant;
   bool is_default = false;
+  std::string summary;
   bool supported = true;
-  std::string why_unsupported;
+  std::string why_unsupported;  // "why_not" in the JSON
   std::string spec() const { return name + ":" + variant; }
 };
 
-// Parses the --list-models table (columns found from its header line).
-// Throws std::invalid_argument if it does not look like that table.
-std::vector<ModelVariant> parse_model_table(const std::string& text);
-// Runs `server --list-models`; throws std::runtime_error if it cannot.
+// Parses `bench_server --list-models --json`: an array of {name, variant,
+// default, summary, supported, why_not}, fields read by name. Throws
+// std::invalid_argument if a required field is missing or mistyped.
+std::vector<ModelVariant> parse_model_json(const std::string& text);
+// The same array back, as results.json's config.registry records it.
+nlohmann::ordered_json models_to_json(const std::vector<ModelVariant>& models);
+// Runs `server --list-models --json`; throws std::runtime_error if it cannot.
 std::vector<ModelVariant> query_models(const std::string& server_binary);
 
 // One cell of the matrix: what a run measures.
@@ -94,6 +101,10 @@ struct Matrix {
   // Opening 10,000 at once overflows a forking server's accept backlog
   // (somaxconn) and turns the start into connect timeouts.
   double connect_rate_per_s = 2000;
+  // Whether the profile includes the micro-benchmarks of bench/: the
+  // harness does not run them, it says so (results.json config.microbench,
+  // --run-info) and ./run_all.sh runs them into the same folder.
+  bool microbench = false;
 };
 
 // The command line's replacements; each one set replaces the matrix's

@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "common/status.h"
+#include "listening_line.h"
 
 namespace cb::harness {
 namespace {
@@ -185,19 +186,10 @@ std::optional<std::string> ServerControl::start() {
 std::optional<std::string> ServerControl::wait_listening() {
   auto deadline = Clock::now() + spec_.startup_timeout;
   for (;;) {
-    std::string out = read_memfd(out_.get());
-    std::size_t at = out.rfind("listening ", 0) == 0 ? 0 : out.find("\nlistening ");
-    if (at != std::string::npos) {
-      std::size_t start = out[at] == '\n' ? at + 1 : at;
-      std::size_t eol = out.find('\n', start);
-      std::string line = out.substr(start, eol == std::string::npos ? std::string::npos : eol - start);
-      std::string addr = line.substr(10, line.find(' ', 10) - 10);  // after "listening "
-      std::size_t colon = addr.rfind(':');
-      if (eol != std::string::npos && colon != std::string::npos) {
-        host_ = addr.substr(0, colon);
-        port_ = static_cast<uint16_t>(std::strtoul(addr.c_str() + colon + 1, nullptr, 10));
-        break;
-      }
+    if (auto line = listening::find(read_memfd(out_.get()))) {
+      host_ = line->host;
+      port_ = line->port;
+      break;
     }
     if (auto exited = check_exited()) {
       std::string why = last_error_line();

@@ -1,7 +1,7 @@
 // main.cpp: bench_server, one binary for every concurrency model.
 //
 //   bench_server --model reactor:epoll --proto http --port 8080 --root ./www
-//   bench_server --list-models
+//   bench_server --list-models [--json]
 //   bench_server --print-stats /tmp/stats   (counters of a running server)
 //
 // Start-up is the same for every model: parse options, install signal
@@ -9,6 +9,9 @@
 // to the model's run function. Once listening, one line goes to stdout:
 //   listening 127.0.0.1:PORT model=NAME:VARIANT proto=echo|http pid=PID
 // and at exit the final counters as one JSON line:  counters {...}
+// (harness/listening_line.h is the one parser of that line; keep the two in
+// step). `--list-models --json` is the registry for other tools: an array of
+// {name, variant, default, summary, supported, why_not}.
 #include <unistd.h>
 
 #include <chrono>
@@ -21,6 +24,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "common/counters.h"
 #include "common/cpu.h"
@@ -53,6 +57,23 @@ void print_models() {
   }
 }
 
+// The same registry as one JSON array, so tools read fields by name instead
+// of scraping the table's columns.
+void print_models_json() {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const ModelEntry& e : model_registry()) {
+    std::string why;
+    bool ok = e.supported == nullptr || e.supported(&why);
+    out.push_back({{"name", e.name},
+                   {"variant", e.variant},
+                   {"default", e.is_default},
+                   {"summary", e.summary},
+                   {"supported", ok},
+                   {"why_not", ok ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(why)}});
+  }
+  fmt::print("{}\n", out.dump(2));
+}
+
 struct Options {
   ServerConfig config;
   std::string model_spec = "reactor";
@@ -63,6 +84,7 @@ struct Options {
   std::string print_stats;
   uint64_t crash_after = 0;  // debug, for the harness's crash test
   bool list_models = false;
+  bool json = false;
   bool check_supported = false;
 };
 
@@ -85,7 +107,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--stats-file", o.stats_file,
                  "keep the counters in this file (shared memory) for live reading");
   app.add_option("--print-stats", o.print_stats, "print a running server's --stats-file as JSON");
-  app.add_flag("--list-models", o.list_models, "print the model registry and exit");
+  CLI::Option* list = app.add_flag("--list-models", o.list_models, "print the model registry and exit");
+  app.add_flag("--json", o.json, "with --list-models: print it as a JSON array")->needs(list);
   // Hidden (empty group): a debug aid for the harness's crash test.
   app.add_option("--crash-after", o.crash_after, "abort() once N requests were served")->group("");
   app.add_flag("--supported", o.check_supported,
@@ -171,7 +194,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     if (options.list_models) {
-      cb::print_models();
+      if (options.json) {
+        cb::print_models_json();
+      } else {
+        cb::print_models();
+      }
       return 0;
     }
     if (!options.print_stats.empty()) {

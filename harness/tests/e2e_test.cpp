@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -240,10 +241,16 @@ TEST_F(HarnessE2E, TinyMatrixMatchesTheDocumentedSchema) {
                                      {"duration", "1s"},
                                      {"warmup", "300ms"}});
   std::string out_root = tmp_.path() + "/results";
-  Outcome o = run({CB_HARNESS, "--profile", matrix, "--out", out_root});
+  std::string run_info = tmp_.path() + "/run-info";
+  Outcome o = run({CB_HARNESS, "--profile", matrix, "--out", out_root, "--run-info", run_info});
   ASSERT_EQ(o.exit_code, 0) << o.err;
   std::string dir = last_line(o.out);
   EXPECT_EQ(dir.rfind(out_root + "/", 0), 0u) << o.out;
+  // --run-info says the same for scripts, and the matrix file has no
+  // micro-benchmarks.
+  std::ifstream info_in(run_info);
+  std::string info((std::istreambuf_iterator<char>(info_in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(info, "results_dir=" + dir + "\nmicrobench=false\n");
   char target[256] = {};
   ASSERT_GT(::readlink((out_root + "/latest").c_str(), target, sizeof target - 1), 0);
   EXPECT_EQ(out_root + "/" + target, dir);
@@ -258,6 +265,15 @@ TEST_F(HarnessE2E, TinyMatrixMatchesTheDocumentedSchema) {
   aggregate_docs.insert(schema.aggregate.begin(), schema.aggregate.end());
   check_object(doc["config"], schema.config, "config");
   for (const json& cell : doc["config"]["cells"]) check_object(cell, schema.cell, "config.cells[]");
+  EXPECT_EQ(doc["config"]["microbench"], false);
+  bool has_epoll = false;
+  for (const json& m : doc["config"]["registry"]) {
+    for (const char* key : {"name", "variant", "default", "summary", "supported", "why_not"}) {
+      EXPECT_TRUE(m.contains(key)) << m.dump();
+    }
+    has_epoll = has_epoll || (m["name"] == "reactor" && m["variant"] == "epoll");
+  }
+  EXPECT_TRUE(has_epoll) << doc["config"]["registry"].dump();
 
   std::map<std::string, KeyDoc> run_docs = schema.cell;
   run_docs.insert(schema.run.begin(), schema.run.end());
@@ -376,7 +392,8 @@ TEST_F(HarnessE2E, BadCommandLinesExitTwoWithOneLine) {
            {"--duration", "fast"},
            {"--server-cpus", "999"},
            {"--no-such-option"},
-           {"--server", "/nonexistent"}}) {
+           {"--server", "/nonexistent"},
+           {"--run-info", "/nonexistent/run-info"}}) {
     args.insert(args.begin(), CB_HARNESS);
     Outcome o = run(args);
     EXPECT_EQ(o.exit_code, 2) << args[1] << ": " << o.err;

@@ -15,13 +15,17 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "listening_line.h"
+#include "matrix.h"
 #include "procfs.h"
 #include "sampler.h"
 #include "server_control.h"
@@ -145,9 +149,42 @@ TEST_F(ServerControlTest, StartsProbesAndStopsCleanly) {
     EXPECT_EQ(server.counters()->connections_accepted.load(), 1u);  // the probe
     EXPECT_EQ(server.check_exited(), std::nullopt);
     pid_t pid = server.pid();
+    // The real line carries what listening_line.h promises to read.
+    auto line = listening::find(server.output());
+    ASSERT_TRUE(line) << server.output();
+    EXPECT_EQ(line->port, server.port());
+    EXPECT_EQ(line->model, "reactor:epoll");
+    EXPECT_EQ(line->proto, proto);
+    EXPECT_EQ(line->pid, pid);
     EXPECT_EQ(server.stop(), std::nullopt) << server.output();
     EXPECT_TRUE(group_members(pid).empty());
   }
+}
+
+// The harness reads the registry from --list-models --json; the table stays
+// the human default and lists the same rows.
+TEST(ModelRegistry, JsonListsEveryRowOfTheTable) {
+  std::vector<ModelVariant> models = query_models(CB_BENCH_SERVER);
+  std::string table;
+  FILE* pipe = ::popen((std::string(CB_BENCH_SERVER) + " --list-models").c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) table.append(buf, n);
+  ASSERT_EQ(::pclose(pipe), 0);
+  EXPECT_EQ(table.rfind("MODEL", 0), 0u) << table;
+  std::size_t rows = static_cast<std::size_t>(std::count(table.begin(), table.end(), '\n')) - 1;
+  EXPECT_EQ(models.size(), rows);
+  int defaults = 0;
+  std::set<std::string> names;
+  for (const ModelVariant& m : models) {
+    EXPECT_NE(table.find(m.summary), std::string::npos) << m.spec();
+    EXPECT_EQ(m.supported, m.why_unsupported.empty()) << m.spec();
+    defaults += m.is_default ? 1 : 0;
+    names.insert(m.name);
+  }
+  EXPECT_EQ(static_cast<std::size_t>(defaults), names.size());  // one default per model
+  // --json alone is a usage error (exit 2), not the table.
+  EXPECT_EQ(std::system((std::string(CB_BENCH_SERVER) + " --json >/dev/null 2>&1").c_str()) >> 8, 2);
 }
 
 TEST_F(ServerControlTest, PinsTheServerAndWhatItStarts) {

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "listening_line.h"
 #include "matrix.h"
 #include "procfs.h"
 #include "results.h"
@@ -104,15 +105,63 @@ TEST(Procfs, TreeHoldsChildrenAndGrandchildren) {
 
 // ---- matrix -----------------------------------------------------------------
 
-const char* kModelTable =
-    "MODEL      VARIANT    DEFAULT  DESCRIPTION\n"
-    "process    fork       yes      fork per connection\n"
-    "process    prefork             N workers\n"
-    "reactor    epoll      yes      one thread, epoll\n"
-    "reactor    poll                one thread, poll(2)\n"
-    "reactor    uring               io_uring [unsupported here: kernel lacks io_uring]\n";
+// ---- listening line ---------------------------------------------------------
 
-std::vector<ModelVariant> registry() { return parse_model_table(kModelTable); }
+TEST(ListeningLine, ParsesEveryField) {
+  auto l = listening::parse("listening 127.0.0.1:40123 model=reactor:epoll proto=http pid=4242");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->host, "127.0.0.1");
+  EXPECT_EQ(l->port, 40123);
+  EXPECT_EQ(l->model, "reactor:epoll");
+  EXPECT_EQ(l->proto, "http");
+  EXPECT_EQ(l->pid, 4242);
+}
+
+TEST(ListeningLine, NeedsOnlyTheAddress) {
+  auto l = listening::parse("listening ::1:8080");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->host, "::1");  // the last colon splits host and port
+  EXPECT_EQ(l->port, 8080);
+  EXPECT_EQ(l->model, "");
+  auto extra = listening::parse("listening 127.0.0.1:9 future=field model=a:b");
+  ASSERT_TRUE(extra);
+  EXPECT_EQ(extra->model, "a:b");
+}
+
+TEST(ListeningLine, RejectsOtherLines) {
+  EXPECT_FALSE(listening::parse("counters {}"));
+  EXPECT_FALSE(listening::parse("listening"));
+  EXPECT_FALSE(listening::parse("listening 127.0.0.1 model=x"));
+  EXPECT_FALSE(listening::parse("listening 127.0.0.1:0 model=x"));
+  EXPECT_FALSE(listening::parse("listening 127.0.0.1:70000"));
+  EXPECT_FALSE(listening::parse("listening 127.0.0.1:12ab"));
+  EXPECT_FALSE(listening::parse(" listening 127.0.0.1:80"));
+}
+
+TEST(ListeningLine, FindsOnlyACompleteLine) {
+  EXPECT_FALSE(listening::find(""));
+  EXPECT_FALSE(listening::find("listening 127.0.0.1:80 model=a:b"));  // no newline yet
+  auto l = listening::find("warming up\nlistening 127.0.0.1:80 model=a:b proto=echo pid=1\nmore");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->port, 80);
+  EXPECT_EQ(l->proto, "echo");
+}
+
+// What `bench_server --list-models --json` prints, cut down.
+const char* kModelJson = R"json([
+  {"name": "process", "variant": "fork", "default": true, "summary": "fork per connection",
+   "supported": true, "why_not": null},
+  {"name": "process", "variant": "prefork", "default": false, "summary": "N workers",
+   "supported": true, "why_not": null},
+  {"name": "reactor", "variant": "epoll", "default": true, "summary": "one thread, epoll",
+   "supported": true, "why_not": null},
+  {"name": "reactor", "variant": "poll", "default": false, "summary": "one thread, poll(2)",
+   "supported": true, "why_not": null},
+  {"name": "reactor", "variant": "uring", "default": false, "summary": "io_uring",
+   "supported": false, "why_not": "kernel lacks io_uring"}
+])json";
+
+std::vector<ModelVariant> registry() { return parse_model_json(kModelJson); }
 
 std::vector<std::string> keys(const Expanded& e) {
   std::vector<std::string> out;
@@ -120,16 +169,36 @@ std::vector<std::string> keys(const Expanded& e) {
   return out;
 }
 
-TEST(Matrix, ParsesTheModelTable) {
+TEST(Matrix, ParsesTheModelJson) {
   auto r = registry();
   ASSERT_EQ(r.size(), 5u);
   EXPECT_EQ(r[0].spec(), "process:fork");
   EXPECT_TRUE(r[0].is_default);
+  EXPECT_EQ(r[0].summary, "fork per connection");
   EXPECT_FALSE(r[1].is_default);
   EXPECT_TRUE(r[3].supported);
   EXPECT_FALSE(r[4].supported);
   EXPECT_EQ(r[4].why_unsupported, "kernel lacks io_uring");
-  EXPECT_THROW(parse_model_table("hello\n"), std::invalid_argument);
+  // Fields are read by name: their order and extra fields do not matter.
+  auto reordered = parse_model_json(
+      R"([{"supported": true, "extra": 1, "default": false, "variant": "v", "name": "n"}])");
+  ASSERT_EQ(reordered.size(), 1u);
+  EXPECT_EQ(reordered[0].spec(), "n:v");
+  EXPECT_THROW(parse_model_json("MODEL VARIANT DEFAULT DESCRIPTION\n"), std::invalid_argument);
+  EXPECT_THROW(parse_model_json("[]"), std::invalid_argument);
+  EXPECT_THROW(parse_model_json(R"([{"name": "n", "default": true, "supported": true}])"),
+               std::invalid_argument);
+  EXPECT_THROW(parse_model_json(R"([{"name": "n", "variant": "v", "default": "yes", "supported": true}])"),
+               std::invalid_argument);
+}
+
+TEST(Matrix, ModelJsonRoundTrips) {
+  auto back = parse_model_json(models_to_json(registry()).dump());
+  ASSERT_EQ(back.size(), 5u);
+  EXPECT_EQ(back[4].spec(), "reactor:uring");
+  EXPECT_FALSE(back[4].supported);
+  EXPECT_EQ(back[4].why_unsupported, "kernel lacks io_uring");
+  EXPECT_EQ(back[2].summary, "one thread, epoll");
 }
 
 TEST(Matrix, CellKeysAreStable) {
@@ -157,6 +226,16 @@ TEST(Matrix, QuickProfileTakesDefaultVariants) {
   EXPECT_EQ(e.cells[3].key(), "process-fork_http_c10_f1024_closed");
   EXPECT_EQ(m.repeat, 1);
   EXPECT_TRUE(e.skipped.empty());
+  EXPECT_FALSE(m.microbench);
+}
+
+// The profile itself says whether ./run_all.sh adds the micro-benchmarks.
+TEST(Matrix, MicrobenchIsTheProfilesOwnField) {
+  EXPECT_TRUE(load_matrix("full").microbench);
+  EXPECT_FALSE(parse_matrix(nlohmann::json{{"models", {"all"}}}, "x").microbench);
+  EXPECT_TRUE(parse_matrix(nlohmann::json{{"models", {"all"}}, {"microbench", true}}, "x").microbench);
+  EXPECT_THROW(parse_matrix(nlohmann::json{{"models", {"all"}}, {"microbench", "yes"}}, "x"),
+               std::invalid_argument);
 }
 
 TEST(Matrix, FullProfileTakesEveryVariantAndSkipsUnsupported) {
