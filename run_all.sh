@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run_all.sh: the one entry point. Every mode first checks the Debian packages
-# the suite needs (installing missing ones when run as root), then configures
-# and builds (Release, incremental), then does its job.
+# it needs (installing missing ones when run as root; `plot` needs only
+# Python's), then configures and builds (Release, incremental) if it runs
+# anything built, then does its job.
 #
 #   ./run_all.sh [HARNESS OPTIONS]   main job: quick matrix, JSON, charts, report
 #   ./run_all.sh test [--sanitize address|thread] [--fuzz]
@@ -13,12 +14,17 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
+# cb_models (the registry's model lists); see the file for the rest.
+# shellcheck source=harness/server_lib.sh
+source "$ROOT/harness/server_lib.sh"
 
 # Debian packages: the toolchain, the libraries (DESIGN.md) and Debian's
 # python3 with matplotlib for the charts.
 PACKAGES=(cmake g++ make pkg-config libfmt-dev nlohmann-json3-dev libbenchmark-dev libgtest-dev
   libcli11-dev libboost-context-dev liburing-dev python3 python3-matplotlib python3-numpy
   python3-pytest procps)
+# What `plot` needs: it only runs plots/report.py on an existing folder.
+PLOT_PACKAGES=(python3 python3-matplotlib python3-numpy)
 # Extra packages of `test --fuzz` (libFuzzer comes with clang's runtime).
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 JOBS="$(nproc 2>/dev/null || echo 2)"
@@ -51,7 +57,8 @@ Modes:
   soak [DUR]    Setup, build, then a soak of each default model at 80% of its
                 measured capacity (default 5m each): RSS and descriptor
                 counts must stay flat (least-squares slope).
-  plot DIR      Re-draw charts and report for an existing results folder.
+  plot DIR      Re-draw charts and report for an existing results folder
+                (needs only Debian's python3 with matplotlib, no build).
   build         Setup and build only.
   setup         Install or check the Debian packages only.
   -h, --help    This text.
@@ -126,29 +133,43 @@ mode_test() {
 }
 
 mode_soak() {
-  local duration="$1" model status=0
-  for model in process:fork thread:per-conn pool:ready reactor:epoll fiber:hub; do
+  local duration="$1" model models status=0
+  # Each model's default variant, as the registry says.
+  models="$(cb_models build/servers/bench_server defaults)"
+  for model in $models; do
     build/tests/soak_test --server build/servers/bench_server --model "$model" \
       --proto http --duration "$duration" || status=1
   done
   return "$status"
 }
 
+# The value of KEY in a harness --run-info file (key=value lines).
+run_info_value() {
+  sed -n "s/^$2=//p" "$1" | head -n 1
+}
+
 mode_main() {
   build build
-  # The harness prints the results folder as its last line on stdout; its
-  # progress goes to stderr. `--profile quick` comes first so a --profile of
-  # the caller's wins (the harness takes the last one).
-  local output dir status=0
-  output="$(build/harness/harness --profile quick "$@")" || status=$?
-  dir="${output##*$'\n'}"
-  if [ ! -f "$dir/results.json" ]; then
+  # The harness writes where its results went, and whether the profile
+  # includes the micro-benchmarks, to the --run-info file; its progress goes
+  # to stderr. `--profile quick` comes first so a --profile of the caller's
+  # wins (the harness takes the last one).
+  local output info dir="" microbench=false status=0
+  info="$(mktemp "${TMPDIR:-/tmp}/run_all-info.XXXXXX")"
+  output="$(build/harness/harness --profile quick --run-info "$info" "$@")" || status=$?
+  if [ -s "$info" ]; then
+    dir="$(run_info_value "$info" results_dir)"
+    microbench="$(run_info_value "$info" microbench)"
+  fi
+  rm -f "$info"
+  if [ -z "$dir" ] || [ ! -f "$dir/results.json" ]; then
     # --help, --dry-run or a usage error: nothing was measured.
     [ -z "$output" ] || printf '%s\n' "$output"
     return "$status"
   fi
-  # The full profile also measures the mechanisms (bench/) into the folder.
-  if [[ " $* " == *" --profile full "* || " $* " == *" --profile=full "* ]]; then
+  # A profile that says so (full) also measures the mechanisms (bench/)
+  # into the folder.
+  if [ "$microbench" = true ]; then
     "$ROOT/bench/run_bench.sh" --build build --out "$dir" --no-plots ||
       log "micro-benchmarks failed (the matrix results are intact)"
   fi
@@ -167,6 +188,13 @@ main() {
   case "$mode" in
     -h|--help|help) usage; exit 0 ;;
   esac
+  # Re-drawing charts needs Python only: no toolchain, no build.
+  if [ "$mode" = plot ]; then
+    shift
+    setup "${PLOT_PACKAGES[@]}"
+    [ $# -ge 1 ] || { echo "run_all.sh: plot needs a results folder" >&2; exit 2; }
+    exec /usr/bin/python3 "$ROOT/plots/report.py" "$@"
+  fi
   setup "${PACKAGES[@]}"
   case "$mode" in
     test) shift; mode_test "$@" ;;
@@ -174,11 +202,6 @@ main() {
     setup) ;;
     bench) shift; build build; exec "$ROOT/bench/run_bench.sh" "$@" ;;
     soak) shift; build build; mode_soak "${1:-5m}" ;;
-    plot)
-      shift
-      [ $# -ge 1 ] || { echo "run_all.sh: plot needs a results folder" >&2; exit 2; }
-      /usr/bin/python3 "$ROOT/plots/report.py" "$@"
-      ;;
     ""|-*) mode_main "$@" ;;
     *) echo "run_all.sh: unknown mode '$mode' (see --help)" >&2; exit 2 ;;
   esac

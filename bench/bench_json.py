@@ -12,6 +12,10 @@ The check is about behaviour, never timing: the output parses, the expected
 families are there, nothing failed, and the counters that state facts hold
 them (readiness reports exactly the active descriptors, memory measured all
 its items).
+
+Google Benchmark JSON is read by plots/gbench.py, the one reader the charts
+use too; it is imported from plots/ next to this folder (standard library
+only, so any python3 runs this script).
 """
 import argparse
 import json
@@ -21,30 +25,15 @@ import re
 import subprocess
 import sys
 
-# Name parts Google Benchmark appends for options, not for the thing measured.
-OPTION_PART = re.compile(r"^(real_time|process_time|manual_time|(min_time|iterations|repeats):.*)$")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "plots"))
+
+from gbench import family, load_json as load, ns_of, short_name  # noqa: E402
+
 # The counter that carries each family's figure, shown in the table.
 KEY_COUNTERS = ("ns_per_switch", "ns_per_yield", "ns_per_spawn", "ns_per_wait", "pss_kb_per_item",
                 "page_tables_kb_per_item", "kernel_stack_kb_per_item")
-TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 MEMORY_ITEMS = 1000  # memory_bench.cpp's kItems
 NEEDS_TWO_CPUS = "needs two allowed CPUs"  # the cross_cpu variants' skip message
-
-
-def family(name):
-    return name.split("/", 1)[0]
-
-
-def short_name(name):
-    return "/".join(p for p in name.split("/") if not OPTION_PART.match(p))
-
-
-def load(path):
-    with open(path, encoding="utf-8") as f:
-        doc = json.load(f)
-    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
-        raise ValueError(f"{path}: not Google Benchmark JSON (no 'benchmarks' array)")
-    return doc
 
 
 # --- merge ---------------------------------------------------------------------------------
@@ -103,7 +92,9 @@ def table_rows(doc):
             continue
         if b.get("run_type") == "aggregate" and not is_mean:  # (or a memory cv)
             continue
-        ns = b["real_time"] * TIME_UNIT_NS.get(b.get("time_unit", "ns"), 1.0)
+        ns = ns_of(b)
+        if ns is None:  # an unknown unit: shown as it is
+            ns = float(b["real_time"])
         counters = "  ".join(f"{k}={b[k]:.4g}" for k in KEY_COUNTERS if k in b)
         # A memory benchmark's time is its set-up of 1000 items: not a figure.
         shown = "-" if family(name) == "BM_Memory" else fmt_ns(ns)

@@ -1,6 +1,8 @@
 """The charts of a results folder: one function per chart, each writes PNGs.
 
-Every chart reads the folder through results.py only. Titles carry the
+Every chart reads the folder through results.py only, and is two steps: a
+`*_data` function shapes what will be drawn (plain values, tested by
+plots/tests/test_shaped.py) and the chart function draws it. Titles carry the
 workload (protocol, sizes, loop) and the machine (CPU model, CPUs, pinning);
 axes carry units; a log scale is used where values span more than ~20x; error
 bars span min..max over the successful repetitions. Each model variant keeps
@@ -26,7 +28,9 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
+import formatting as fm  # noqa: E402
 import results as rs  # noqa: E402
+from formatting import fmt_ns, fmt_us  # noqa: E402
 
 DPI = 100                 # ~800x460 px per chart: readable, a few tens of KiB
 WIDE = (8.0, 4.6)
@@ -35,8 +39,9 @@ PNG_COLORS = 128
 MAX_ANNOTATED_BARS = 20      # more value labels than this overlap
 LOG_SPAN = 20.0           # use a log axis when max/min reaches this
 KNEE_FACTOR = 3.0         # open loop: the tail has turned up at 3x its low-load p99
-MODEL_COLORS = {"process": "#1f77b4", "thread": "#d62728", "pool": "#2ca02c",
-                "reactor": "#ff7f0e", "fiber": "#9467bd"}
+# A model's hue, by its place in the registry's model order (results.py's
+# Results.model_order): process, thread, pool, reactor, fiber today.
+MODEL_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd")
 EXTRA_COLORS = ("#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22", "#1f77b4",
                 "#d62728", "#2ca02c", "#ff7f0e", "#9467bd")
 COLORS = EXTRA_COLORS[5:] + EXTRA_COLORS[:5]
@@ -71,12 +76,14 @@ class Style:
     """A fixed colour, marker and line style per model variant.
 
     Labels are grouped by the part before `separator`: each group (a model)
-    has one hue, in DESIGN.md's order with by_model, and its members (the
-    variants) are shades of it with their own line style, so a model's
+    has one hue, by its place in model_order with by_model, and its members
+    (the variants) are shades of it with their own line style, so a model's
     variants read as a family.
     """
 
-    def __init__(self, labels, by_model=True, separator=":"):
+    def __init__(self, labels, by_model=True, separator=":",
+                 model_order=rs.FALLBACK_MODEL_ORDER):
+        hues = dict(zip(model_order, MODEL_PALETTE))
         self.map = {}
         variants: dict[str, int] = {}
         extra: dict[str, str] = {}
@@ -84,8 +91,8 @@ class Style:
             model = label.split(separator, 1)[0]
             k = variants.get(model, 0)
             variants[model] = k + 1
-            if by_model and model in MODEL_COLORS:
-                base = MODEL_COLORS[model]
+            if by_model and model in hues:
+                base = hues[model]
             else:
                 palette = EXTRA_COLORS if by_model else COLORS
                 base = extra.setdefault(model, palette[len(extra) % len(palette)])
@@ -108,32 +115,6 @@ def _shade(hex_color: str, t: float) -> str:
     target = 1.0 if t > 0 else 0.0
     mixed = [c + (target - c) * abs(t) for c in rgb]
     return "#" + "".join(f"{round(c * 255):02x}" for c in mixed)
-
-
-# --- formatting ---------------------------------------------------------------
-
-def fmt_us(v: float) -> str:
-    """Microseconds with a readable unit: 850 -> '850µs', 2500 -> '2.5ms'."""
-    if v is None:
-        return "—"
-    a = abs(v)
-    if a == 0:
-        return "0"
-    if a >= 1e6:
-        return f"{v / 1e6:.3g}s"
-    if a >= 1e3:
-        return f"{v / 1e3:.3g}ms"
-    if a >= 1:
-        return f"{v:.3g}µs"
-    return f"{v * 1e3:.3g}ns"
-
-
-def fmt_ns(v: float) -> str:
-    return fmt_us(v / 1e3) if v is not None else "—"
-
-
-def _fmt_count(v, _pos=None) -> str:
-    return rs.format_count(v)
 
 
 def _positive(values):
@@ -180,7 +161,7 @@ def _x_axis(ax, xs, label):
         ax.set_xscale("log")
     ax.xaxis.set_major_locator(FixedLocator(xs))
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.xaxis.set_major_formatter(FuncFormatter(_fmt_count))
+    ax.xaxis.set_major_formatter(FuncFormatter(fm.format_count))
     ax.set_xlabel(label)
     if len(xs) == 1:
         ax.set_xlim(xs[0] * 0.5, xs[0] * 1.5)
@@ -247,20 +228,36 @@ def _plot_series(ax, series, style: Style, with_labels=True):
 
 # --- 1. throughput vs connections ---------------------------------------------
 
-def throughput(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Optional[Chart]:
+@dataclass
+class ThroughputData:
+    series: dict            # label -> [(connections, Stat of requests/s)]
+    xs: list                # every measured connection count
+    failed: list            # [(label, connections)]: cells whose every repetition failed
+
+
+def throughput_data(res: rs.Results, wl: rs.Workload) -> Optional[ThroughputData]:
     series = res.series(wl, "requests_per_s")
     if not series:
         return None
+    failed = [(c.key.label, c.key.x) for c in res.cells_of(wl)
+              if c.runs and not c.ok_runs and c.key.x is not None]
+    return ThroughputData(series, res.xs(wl), failed)
+
+
+def throughput(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Optional[Chart]:
+    data = throughput_data(res, wl)
+    if data is None:
+        return None
     fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
-    _plot_series(ax, series, style)
-    _value_axis(ax, [s.max or s.mean for pts in series.values() for _, s in pts],
-                rs.format_count, zero=True)
+    _plot_series(ax, data.series, style)
+    _value_axis(ax, [s.max or s.mean for pts in data.series.values() for _, s in pts],
+                fm.format_count, zero=True)
     ax.set_ylabel("throughput (requests/s)")
-    _x_axis(ax, res.xs(wl), "concurrent connections")
-    failed = _mark_failed_cells(ax, res, wl, style)
+    _x_axis(ax, data.xs, "concurrent connections")
+    _mark_failed_cells(ax, data.failed, style)
     ax.grid(True, which="major", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
-    if failed:
+    if data.failed:
         handles.append(Line2D([], [], color="black", marker="x", linestyle="", markersize=8,
                               markeredgewidth=2))
         labels.append("all repetitions failed")
@@ -269,19 +266,15 @@ def throughput(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> 
     name = _save(fig, out_dir, f"throughput_{wl.slug()}.png")
     return Chart(name, "Throughput", f"Throughput — {wl.describe()}",
                  _reps_caption(res) + (" An × on the axis marks a cell whose every "
-                                       "repetition failed." if failed else ""))
+                                       "repetition failed." if data.failed else ""))
 
 
-def _mark_failed_cells(ax, res, wl, style) -> bool:
+def _mark_failed_cells(ax, failed, style):
     """An x at the bottom of the axis where a cell produced no successful run."""
     trans = blended_transform_factory(ax.transData, ax.transAxes)
-    any_failed = False
-    for cell in res.cells_of(wl):
-        if cell.runs and not cell.ok_runs and cell.key.x is not None:
-            ax.plot([cell.key.x], [0.03], marker="x", markersize=9, markeredgewidth=2,
-                    color=style.color(cell.key.label), transform=trans, clip_on=False)
-            any_failed = True
-    return any_failed
+    for label, x in failed:
+        ax.plot([x], [0.03], marker="x", markersize=9, markeredgewidth=2,
+                color=style.color(label), transform=trans, clip_on=False)
 
 
 # --- 2. latency percentiles vs connections --------------------------------------
@@ -289,22 +282,36 @@ def _mark_failed_cells(ax, res, wl, style) -> bool:
 LATENCY_PANELS = (("p50_us", "p50"), ("p99_us", "p99"), ("p99_9_us", "p99.9"))
 
 
-def latency(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Optional[Chart]:
+@dataclass
+class PanelsData:
+    panels: list            # [(title, {label: [(x, Stat)]})], one per LATENCY_PANELS entry
+    xs: list
+    values: list            # every mean drawn, for the shared value axis
+
+
+def latency_data(res: rs.Results, wl: rs.Workload) -> Optional[PanelsData]:
     panels = [(title, res.series(wl, metric)) for metric, title in LATENCY_PANELS]
     if not any(series for _, series in panels):
         return None
-    fig, axes = plt.subplots(1, 3, figsize=PANELS3, sharey=True, layout="constrained")
     values = [s.mean for _, series in panels for pts in series.values() for _, s in pts]
-    for ax, (title, series) in zip(axes, panels):
+    return PanelsData(panels, res.xs(wl), values)
+
+
+def latency(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Optional[Chart]:
+    data = latency_data(res, wl)
+    if data is None:
+        return None
+    fig, axes = plt.subplots(1, 3, figsize=PANELS3, sharey=True, layout="constrained")
+    for ax, (title, series) in zip(axes, data.panels):
         _plot_series(ax, series, style, with_labels=ax is axes[0])
         ax.set_title(f"{title} latency", fontsize=10)
-        _x_axis(ax, res.xs(wl), "concurrent connections")
+        _x_axis(ax, data.xs, "concurrent connections")
         ax.grid(True, which="major", alpha=0.3)
         if not series:
             ax.text(0.5, 0.5, "not measured", ha="center", transform=ax.transAxes,
                     color="0.5")
-    _value_axis(axes[0], values, fmt_us)
-    axes[0].set_ylabel("latency (log scale)" if _spans_decades(values) else "latency")
+    _value_axis(axes[0], data.values, fmt_us)
+    axes[0].set_ylabel("latency (log scale)" if _spans_decades(data.values) else "latency")
     _legend_right(axes[-1], *axes[0].get_legend_handles_labels(), title="model:variant")
     _title(fig, "Latency percentiles vs connections", res, wl)
     name = _save(fig, out_dir, f"latency_{wl.slug()}.png")
@@ -327,8 +334,26 @@ def choose_spectrum_x(res: rs.Results, wl: rs.Workload, wanted=None):
     return max(xs, key=lambda x: (ok_models(x), x))
 
 
-def spectrum(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style,
-             connections=None) -> Optional[Chart]:
+@dataclass
+class SpectrumLine:
+    label: str
+    from_json: bool         # no .hgrm: drawn from results.json's percentiles
+    points: list            # [(1 / (1 - percentile), latency µs)], percentile < 1
+    values: list            # every latency of the distribution (µs), 100% included
+
+
+@dataclass
+class SpectrumData:
+    x: float                # the connection count drawn
+    lines: list             # [SpectrumLine] in label order
+    max_x: float            # the largest 1 / (1 - percentile), at least 1
+
+    @property
+    def fallback(self) -> list:
+        return [l.label for l in self.lines if l.from_json]
+
+
+def spectrum_data(res: rs.Results, wl: rs.Workload, connections=None) -> Optional[SpectrumData]:
     x = choose_spectrum_x(res, wl, connections)
     if x is None:
         return None
@@ -338,72 +363,98 @@ def spectrum(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style,
         run = cell.representative_run() if cell else None
         sp = rs.spectrum(res, run) if run else None
         if sp and any(p < 1 for p, _ in sp.points):
-            lines.append((label, sp))
+            pts = [(1 / (1 - p), v) for p, v in sp.points if p < 1]
+            lines.append(SpectrumLine(label, sp.source == "json", pts,
+                                      [v for _, v in sp.points]))
     if not lines:
         return None
+    max_x = max([1.0] + [px for line in lines for px, _ in line.points])
+    return SpectrumData(x, lines, max_x)
+
+
+def spectrum(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style,
+             connections=None) -> Optional[Chart]:
+    data = spectrum_data(res, wl, connections)
+    if data is None:
+        return None
+    x = data.x
     fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
-    max_x = 1.0
-    fallback = []
-    for label, sp in lines:
-        pts = [(1 / (1 - p), v) for p, v in sp.points if p < 1]
-        max_x = max(max_x, max(px for px, _ in pts))
-        from_json = sp.source == "json"
-        if from_json:
-            fallback.append(label)
+    for line in data.lines:
+        pts, label = line.points, line.label
         ax.plot([px for px, _ in pts], [v for _, v in pts], color=style.color(label),
-                marker=style.marker(label), markersize=6 if from_json else 4,
-                markevery=1 if from_json else max(1, len(pts) // 8),
+                marker=style.marker(label), markersize=6 if line.from_json else 4,
+                markevery=1 if line.from_json else max(1, len(pts) // 8),
                 linestyle=style.linestyle(label), linewidth=1.6,
-                label=label + (" (JSON percentiles)" if from_json else ""))
+                label=label + (" (JSON percentiles)" if line.from_json else ""))
     ax.set_xscale("log")
-    ticks = [(t, l) for t, l in PERCENTILE_TICKS if t <= max_x * 1.01]
+    ticks = [(t, l) for t, l in PERCENTILE_TICKS if t <= data.max_x * 1.01]
     ax.xaxis.set_major_locator(FixedLocator([t for t, _ in ticks]))
     ax.xaxis.set_major_formatter(FuncFormatter(
         lambda v, p: dict(ticks).get(v, "")))
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xlim(1, max(10.0, max_x * 1.3))
+    ax.set_xlim(1, max(10.0, data.max_x * 1.3))
     ax.set_xlabel("percentile")
-    values = [v for _, sp in lines for _, v in sp.points]
+    values = [v for line in data.lines for v in line.values]
     log = _value_axis(ax, values, fmt_us)
     ax.set_ylabel("latency" + (" (log scale)" if log else ""))
     ax.grid(True, which="major", alpha=0.3)
     _legend_right(ax, title="model:variant")
-    _title(fig, f"Latency by percentile at {rs.format_count(x)} connections", res, wl)
+    _title(fig, f"Latency by percentile at {fm.format_count(x)} connections", res, wl)
     name = _save(fig, out_dir, f"spectrum_{wl.slug()}_c{int(x)}.png")
     caption = ("One typical repetition per model variant (the one with the median p99), "
                "from its .hgrm file.")
-    if fallback and len(fallback) == len(lines):
+    fallback = data.fallback
+    if fallback and len(fallback) == len(data.lines):
         caption = ("One typical repetition per model variant (the one with the median p99), "
                    "from the percentiles in results.json (no .hgrm files).")
     elif fallback:
         caption += (" " + ", ".join(fallback) + " had no .hgrm: drawn (with a marker per "
                     "point) from the percentiles in results.json.")
     return Chart(name, "Latency spectrum",
-                 f"Latency spectrum — {wl.describe()}, {rs.format_count(x)} connections",
+                 f"Latency spectrum — {wl.describe()}, {fm.format_count(x)} connections",
                  caption)
 
 
 # --- 4. memory -------------------------------------------------------------------------
 
-def memory(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Optional[Chart]:
+@dataclass
+class MemoryData:
+    bar_x: Optional[float]  # the connection count of the per-connection bars
+    bars: list              # [(label, Stat of PSS KiB per connection)] at bar_x
+    peak_mib: dict          # label -> [(connections, Stat of peak PSS in MiB)]
+    xs: list
+
+
+def memory_data(res: rs.Results, wl: rs.Workload) -> Optional[MemoryData]:
     per_conn = res.series(wl, "server_pss_per_connection_kb")
     peak = res.series(wl, "server_pss_peak_kb")
     if not per_conn and not peak:
         return None
+    x = _most_covered_x(per_conn)
+    bars = [(label, dict(pts)[x]) for label, pts in per_conn.items()
+            if dict(pts).get(x) is not None]
+    mib = {l: [(px, s.scaled(1 / 1024)) for px, s in pts] for l, pts in peak.items()}
+    return MemoryData(x, bars, mib, res.xs(wl))
+
+
+def memory(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Optional[Chart]:
+    data = memory_data(res, wl)
+    if data is None:
+        return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(12.5, 4.4), layout="constrained",
                                       gridspec_kw={"width_ratios": [1, 1.3]})
-    x = _most_covered_x(per_conn)
-    _bars_at(left, per_conn, x, style, lambda v: f"{v:.3g} KiB")
+    x = data.bar_x
+    _bars(left, data.bars, style, lambda v: f"{v:.3g} KiB")
     left.set_ylabel("PSS per connection (KiB)")
-    left.set_title(f"per connection, at {rs.format_count(x)} connections" if x is not None
+    left.set_title(f"per connection, at {fm.format_count(x)} connections" if x is not None
                    else "per connection: not measured", fontsize=10)
-    mib = {l: [(px, _scale_stat(s, 1 / 1024)) for px, s in pts] for l, pts in peak.items()}
+    mib = data.peak_mib
     _plot_series(right, mib, style)
     _value_axis(right, [s.max or s.mean for pts in mib.values() for _, s in pts],
                 lambda v: f"{v:.3g}", zero=True)
     right.set_ylabel("server PSS, peak (MiB)")
     right.set_title("whole server process tree", fontsize=10)
-    _x_axis(right, res.xs(wl), "concurrent connections")
+    _x_axis(right, data.xs, "concurrent connections")
     right.grid(True, which="major", alpha=0.3)
     _legend_right(right, title="model:variant")
     _title(fig, "Server memory (PSS)", res, wl)
@@ -411,11 +462,6 @@ def memory(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Opti
     return Chart(name, "Memory", f"Memory — {wl.describe()}",
                  "PSS of the whole server tree (smaps_rollup). Per connection = (peak − idle) "
                  "/ connections. " + _reps_caption(res))
-
-
-def _scale_stat(s: rs.Stat, k: float) -> rs.Stat:
-    f = lambda v: v * k if v is not None else None
-    return rs.Stat(s.mean * k, f(s.median), f(s.stddev), f(s.min), f(s.max), s.n)
 
 
 def _most_covered_x(series):
@@ -427,13 +473,9 @@ def _most_covered_x(series):
     return max(count, key=lambda x: (count[x], x)) if count else None
 
 
-def _bars_at(ax, series, x, style, fmt):
-    labels, stats = [], []
-    for label, pts in series.items():
-        st = dict(pts).get(x)
-        if st is not None:
-            labels.append(label)
-            stats.append(st)
+def _bars(ax, bars, style, fmt):
+    labels = [label for label, _ in bars]
+    stats = [st for _, st in bars]
     if not labels:
         ax.text(0.5, 0.5, "not measured", ha="center", transform=ax.transAxes, color="0.5")
         ax.set_xticks([])
@@ -454,8 +496,19 @@ def _bars_at(ax, series, x, style, fmt):
 
 # --- 5. context switches per request ----------------------------------------------
 
-def context_switches(res: rs.Results, wl: rs.Workload, out_dir: str,
-                     style: Style) -> Optional[Chart]:
+@dataclass
+class ContextSwitchData:
+    xs: list                # connection counts, one group of bars each
+    labels: list            # model variants with any figure
+    bars: list              # [(position, label, voluntary, involuntary)] means per request
+    unsplit: bool           # some cell recorded only the total (drawn as voluntary)
+
+    @property
+    def tops(self) -> list:
+        return [v + iv for _, _, v, iv in self.bars]
+
+
+def context_switches_data(res: rs.Results, wl: rs.Workload) -> Optional[ContextSwitchData]:
     vol = res.series(wl, "server_voluntary_cs_per_request")
     invol = res.series(wl, "server_involuntary_cs_per_request")
     total = res.series(wl, "server_cs_per_request")
@@ -463,10 +516,8 @@ def context_switches(res: rs.Results, wl: rs.Workload, out_dir: str,
     if not labels:
         return None
     xs = res.xs(wl)
-    width_in = min(13.0, max(8.0, 1.0 + 0.45 * len(xs) * len(labels)))
-    fig, ax = plt.subplots(figsize=(width_in, 4.6), layout="constrained")
     width = 0.8 / len(labels)
-    tops, unsplit = [], False
+    unsplit = False
     bars = []
     for i, x in enumerate(xs):
         for j, label in enumerate(labels):
@@ -479,8 +530,19 @@ def context_switches(res: rs.Results, wl: rs.Workload, out_dir: str,
                 v, unsplit = t, True  # only the sum was recorded
             bars.append((i + (j - (len(labels) - 1) / 2) * width, label,
                          v.mean if v else 0.0, iv.mean if iv else 0.0))
-    for pos, label, v, iv in bars:
-        tops.append(v + iv)
+    return ContextSwitchData(xs, labels, bars, unsplit)
+
+
+def context_switches(res: rs.Results, wl: rs.Workload, out_dir: str,
+                     style: Style) -> Optional[Chart]:
+    data = context_switches_data(res, wl)
+    if data is None:
+        return None
+    xs, labels, bars, unsplit = data.xs, data.labels, data.bars, data.unsplit
+    width_in = min(13.0, max(8.0, 1.0 + 0.45 * len(xs) * len(labels)))
+    fig, ax = plt.subplots(figsize=(width_in, 4.6), layout="constrained")
+    width = 0.8 / len(labels)
+    tops = data.tops
     log = _spans_decades(tops)
     for pos, label, v, iv in bars:
         c = style.color(label)
@@ -498,7 +560,7 @@ def context_switches(res: rs.Results, wl: rs.Workload, out_dir: str,
         ax.margins(y=0.1)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, p: f"{v:g}"))
     ax.set_xticks(range(len(xs)))
-    ax.set_xticklabels([rs.format_count(x) for x in xs])
+    ax.set_xticklabels([fm.format_count(x) for x in xs])
     ax.set_xlabel("concurrent connections")
     ax.set_ylabel("context switches per request" + (" (log scale)" if log else ""))
     ax.grid(True, axis="y", which="major", alpha=0.3)
@@ -551,16 +613,36 @@ def tail_knee(points, factor=KNEE_FACTOR):
     return None
 
 
-def openloop(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Optional[Chart]:
+@dataclass
+class OpenLoopData:
+    panels: list            # [(title, {label: [(offered rate, Stat)]})] as LATENCY_PANELS
+    achieved: dict          # label -> [(offered rate, Stat of achieved requests/s)]
+    uncorrected: dict       # label -> [(offered rate, Stat of uncorrected p99 µs)]
+    knees: dict             # label -> (offered rate, p99 µs) where its p99 turns up
+    xs: list                # offered rates
+    values: list            # every latency mean drawn, for the shared value axes
+
+
+def openloop_data(res: rs.Results, wl: rs.Workload) -> Optional[OpenLoopData]:
     panels = [(title, res.series(wl, metric)) for metric, title in LATENCY_PANELS]
     achieved = res.series(wl, "requests_per_s")
     if not any(s for _, s in panels) and not achieved:
         return None
+    uncorrected = res.series(wl, "uncorrected_p99_us")
+    values = [s.mean for _, series in panels for pts in series.values() for _, s in pts]
+    values += [s.mean for pts in uncorrected.values() for _, s in pts]
+    knees = {label: knee for label, pts in panels[1][1].items()
+             if (knee := tail_knee(pts))}
+    return OpenLoopData(panels, achieved, uncorrected, knees, res.xs(wl), values)
+
+
+def openloop(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Optional[Chart]:
+    data = openloop_data(res, wl)
+    if data is None:
+        return None
+    panels, achieved, values, xs = data.panels, data.achieved, data.values, data.xs
     fig, axes = plt.subplots(2, 2, figsize=(11.5, 8.0), layout="constrained")
     lat_axes = [axes[0][0], axes[0][1], axes[1][0]]
-    values = [s.mean for _, series in panels for pts in series.values() for _, s in pts]
-    values += [s.mean for pts in res.series(wl, "uncorrected_p99_us").values() for _, s in pts]
-    xs = res.xs(wl)
     for ax, (title, series) in zip(lat_axes, panels):
         _plot_series(ax, series, style, with_labels=ax is lat_axes[0])
         ax.set_title(f"{title} latency (corrected for coordinated omission)", fontsize=10)
@@ -570,13 +652,12 @@ def openloop(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Op
             ax.set_ylim(min(_positive(values)) / 1.5, max(values) * 1.5)
         ax.set_ylabel("latency" + (" (log scale)" if log else ""))
         ax.grid(True, which="major", alpha=0.3)
-    uncorrected = res.series(wl, "uncorrected_p99_us")
+    uncorrected = data.uncorrected
     for label, pts in uncorrected.items():
         lat_axes[1].plot([x for x, _ in pts], [s.mean for _, s in pts], color=style.color(label),
                          linestyle=":", linewidth=1.2, marker=style.marker(label),
                          markersize=3)
-    for label, pts in panels[1][1].items():
-        knee = tail_knee(pts)
+    for label, knee in data.knees.items():
         if knee:
             lat_axes[1].plot([knee[0]], [knee[1]], marker="o", markersize=16,
                              markerfacecolor="none", markeredgecolor=style.color(label),
@@ -587,7 +668,7 @@ def openloop(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Op
         ax.plot(xs, xs, color="0.5", linestyle=":", linewidth=1.2)
     _x_axis(ax, xs, "offered load (requests/s)")
     _value_axis(ax, [s.mean for pts in achieved.values() for _, s in pts] + list(xs),
-                rs.format_count, force_log=_spans_decades(xs))
+                fm.format_count, force_log=_spans_decades(xs))
     ax.set_ylabel("achieved throughput (requests/s)")
     ax.set_title("achieved vs offered (dotted: achieved = offered)", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
@@ -611,28 +692,45 @@ def openloop(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style) -> Op
 
 # --- 8. micro-benchmarks ----------------------------------------------------------------
 
+def microbench_plan(mb) -> list[tuple[str, str, list]]:
+    """[(kind, family, benches)]: which chart each benchmark family gets.
+    kind is "memory" (stacked memory per item), "lines" (a figure against the
+    benchmark's argument), "bars" (one bar per benchmark) or "names" (the
+    families of one benchmark each, together in one chart named "other")."""
+    plan = []
+    singles = []
+    for family, benches in mb.families().items():
+        if len(benches) == 1 and benches[0].label == family:
+            singles.extend(benches)
+        elif any(BENCH_MEMORY_COUNTERS[0][0] in b.counters for b in benches):
+            plan.append(("memory", family, benches))
+        elif len({b.arg for b in benches if b.arg is not None}) >= 2:
+            plan.append(("lines", family, benches))
+        else:
+            plan.append(("bars", family, benches))
+    if singles:
+        plan.append(("names", "other", singles))
+    return plan
+
+
 def microbench(res: rs.Results, out_dir: str, style: Style) -> list[Chart]:
     mb = res.microbench
     if mb is None or not mb.benches:
         return []
     machine = res.machine() if res.context else _microbench_machine(mb)
     charts = []
-    singles = []
-    for family, benches in mb.families().items():
-        if len(benches) == 1 and benches[0].label == family:
-            singles.extend(benches)
-        elif any(BENCH_MEMORY_COUNTERS[0][0] in b.counters for b in benches):
+    for kind, family, benches in microbench_plan(mb):
+        if kind == "memory":
             charts.append(_bench_memory(family, benches, res, out_dir, machine))
-        elif len({b.arg for b in benches if b.arg is not None}) >= 2:
+        elif kind == "lines":
             charts.append(_bench_lines(family, benches, res, out_dir, machine))
         else:
-            charts.append(_bench_bars(family, benches, res, out_dir, machine))
-    if singles:
-        charts.append(_bench_bars("other", singles, res, out_dir, machine, use_names=True))
+            charts.append(_bench_bars(family, benches, res, out_dir, machine,
+                                      use_names=kind == "names"))
     return charts
 
 
-def _microbench_machine(mb: rs.Microbench) -> str:
+def _microbench_machine(mb) -> str:
     host = mb.context.get("host_name", "unknown host")
     cpus = mb.context.get("num_cpus")
     mhz = mb.context.get("mhz_per_cpu")
@@ -690,15 +788,21 @@ def _bench_bars(family, benches, res, out_dir, machine, use_names=False) -> Char
                  "--benchmark_repetitions.")
 
 
-def _bench_lines(family, benches, res, out_dir, machine) -> Chart:
+def bench_lines_data(benches) -> tuple[str, dict]:
+    """(metric, {label: [(argument, Stat)] sorted by argument}) of a family
+    drawn against its argument."""
     metric = _bench_metric(benches)
     groups: dict[str, list] = {}
     for b in benches:
         if b.arg is not None and b.value(metric) is not None:
             groups.setdefault(b.label, []).append((b.arg, b.value(metric)))
-    style = Style(list(groups), by_model=False, separator="/")
+    return metric, {l: sorted(pts, key=lambda p: p[0]) for l, pts in groups.items()}
+
+
+def _bench_lines(family, benches, res, out_dir, machine) -> Chart:
+    metric, series = bench_lines_data(benches)
+    style = Style(list(series), by_model=False, separator="/")
     fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
-    series = {l: sorted(pts, key=lambda p: p[0]) for l, pts in groups.items()}
     _plot_series(ax, series, style)
     xs = sorted({x for pts in series.values() for x, _ in pts})
     arg_name = next((b.arg_name for b in benches if b.arg_name), None)
@@ -714,19 +818,29 @@ def _bench_lines(family, benches, res, out_dir, machine) -> Chart:
                  _bench_caption(metric) + " against the benchmark's argument.")
 
 
+def bench_memory_data(benches) -> tuple[list, dict, list]:
+    """(labels, {counter: KiB per item of each label}, totals) of the stacked
+    memory bars, in BENCH_MEMORY_COUNTERS order; a missing counter is 0."""
+    labels = [b.label for b in benches]
+    stacks = {counter: [b.counters[counter].mean if counter in b.counters else 0.0
+                        for b in benches] for counter, _, _, _ in BENCH_MEMORY_COUNTERS}
+    totals = [sum(widths) for widths in zip(*stacks.values())]
+    return labels, stacks, totals
+
+
 def _bench_memory(family, benches, res, out_dir, machine) -> Chart:
     """Stacked bars of memory per idle item: PSS, page tables, kernel stack."""
-    labels = [b.label for b in benches]
+    labels, stacks, totals = bench_memory_data(benches)
     style = Style(labels, by_model=False, separator="/")
     fig, ax = plt.subplots(figsize=(8.0, 2.0 + 0.45 * len(benches)), layout="constrained")
     left = [0.0] * len(benches)
     pos = list(range(len(benches)))
     for counter, _, hatch, alpha in BENCH_MEMORY_COUNTERS:
-        widths = [b.counters[counter].mean if counter in b.counters else 0.0 for b in benches]
+        widths = stacks[counter]
         ax.barh(pos, widths, left=left, color=[style.color(l) for l in labels], alpha=alpha,
                 hatch=hatch, edgecolor="black", linewidth=0.5)
         left = [l + w for l, w in zip(left, widths)]
-    for p, total in zip(pos, left):
+    for p, total in zip(pos, totals):
         ax.annotate(f"{total:.3g} KiB", (total, p), textcoords="offset points",
                     xytext=(4, 0), va="center", fontsize=8)
     ax.set_yticks(pos)
@@ -753,7 +867,7 @@ def _safe(s: str) -> str:
 
 # --- comparison of two results folders (compare.py) --------------------------------
 
-COMPARE_METRICS = {"requests_per_s": ("throughput (requests/s)", rs.format_count),
+COMPARE_METRICS = {"requests_per_s": ("throughput (requests/s)", fm.format_count),
                    "p99_us": ("p99 latency", fmt_us),
                    "server_cpu_us_per_request": ("server CPU per request", fmt_us)}
 
@@ -811,7 +925,7 @@ def render_all(res: rs.Results, out_dir: str, spectrum_connections=None,
     """Draws every chart the folder has data for into out_dir. A chart that
     fails, or has no data, is noted in res.problems; the others are drawn."""
     os.makedirs(out_dir, exist_ok=True)
-    style = style or Style(res.labels())
+    style = style or Style(res.labels(), model_order=res.model_order())
     jobs = []
     for wl in res.workloads("closed"):
         for fn in CLOSED_CHARTS:

@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import charts  # noqa: E402
 import document as doc  # noqa: E402
+import formatting as fm  # noqa: E402
 import results as rs  # noqa: E402
 
 # (metric, column title, higher is better)
@@ -72,19 +73,21 @@ def geomean_by_label(rows: list[CompareRow]) -> dict[str, dict[str, Optional[flo
                 for m, _, _ in METRICS} for l, ms in acc.items()}
 
 
+def _model_order(res_a: rs.Results, res_b: rs.Results) -> tuple[str, ...]:
+    """B's registry order, then models only A has (an older server)."""
+    return tuple(dict.fromkeys(res_b.model_order() + res_a.model_order()))
+
+
 def _labels(res_a: rs.Results, res_b: rs.Results) -> list[str]:
     seen = {l: i for i, l in enumerate(res_a.labels() + res_b.labels())}
-    return sorted(seen, key=lambda l: rs.label_sort_key(l, seen))
-
-
-def _fmt_ratio(v: Optional[float]) -> str:
-    return "—" if v is None else f"{v:.2f}×"
+    order = _model_order(res_a, res_b)
+    return sorted(seen, key=lambda l: rs.label_sort_key(l, seen, order))
 
 
 def _cell_name(k: rs.CellKey) -> str:
     if k.load == "open":
-        return f"{k.label} @ {rs.format_count(k.rate_per_s)}/s"
-    return f"{k.label} @ {rs.format_count(k.connections)} conns"
+        return f"{k.label} @ {fm.format_count(k.rate_per_s)}/s"
+    return f"{k.label} @ {fm.format_count(k.connections)} conns"
 
 
 def _ratio_tables(rows: list[CompareRow], res_b: rs.Results) -> list[doc.Table]:
@@ -96,15 +99,11 @@ def _ratio_tables(rows: list[CompareRow], res_b: rs.Results) -> list[doc.Table]:
         t = doc.Table(["cell", "req/s A", "req/s B"] + [title for _, title, _ in METRICS], [],
                       caption=f"{wl.describe()}: B / A", numeric=set(range(1, 3 + len(METRICS))))
         for r in wl_rows:
-            t.rows.append([_cell_name(r.key), _fmt_num(r.a["requests_per_s"]),
-                           _fmt_num(r.b["requests_per_s"])] +
-                          [_fmt_ratio(r.ratio[m]) for m, _, _ in METRICS])
+            t.rows.append([_cell_name(r.key), fm.fmt_rps(r.a["requests_per_s"]),
+                           fm.fmt_rps(r.b["requests_per_s"])] +
+                          [fm.fmt_ratio(r.ratio[m]) for m, _, _ in METRICS])
         tables.append(t)
     return tables
-
-
-def _fmt_num(v) -> str:
-    return "—" if v is None else f"{v:,.0f}"
 
 
 def _context_table(res_a: rs.Results, res_b: rs.Results) -> doc.Table:
@@ -130,7 +129,7 @@ def build_blocks(res_a, res_b, rows, chart_list) -> list[doc.Block]:
     geo = geomean_by_label(rows)
     if geo:
         b.append(doc.Table(["model:variant"] + [t for _, t, _ in METRICS],
-                           [[l] + [_fmt_ratio(g[m]) for m, _, _ in METRICS]
+                           [[l] + [fm.fmt_ratio(g[m]) for m, _, _ in METRICS]
                             for l, g in ((l, geo[l]) for l in _labels(res_a, res_b) if l in geo)],
                            numeric=set(range(1, 1 + len(METRICS)))))
     else:
@@ -152,7 +151,7 @@ def write_compare(folder_a: str, folder_b: str, out_dir: Optional[str] = None):
     out_dir = out_dir or res_b.folder
     os.makedirs(out_dir, exist_ok=True)
     rows = compare_rows(res_a, res_b)
-    style = charts.Style(_labels(res_a, res_b))
+    style = charts.Style(_labels(res_a, res_b), model_order=_model_order(res_a, res_b))
     names = (res_a.name, res_b.name)
     if names[0] == names[1]:
         names = ("A", "B")

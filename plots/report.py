@@ -23,7 +23,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import charts  # noqa: E402
 import document as doc  # noqa: E402
+import formatting as fm  # noqa: E402
 import results as rs  # noqa: E402
+from formatting import fmt_ratio, fmt_rps  # noqa: E402
 
 
 # --- summary: best model per workload -------------------------------------------
@@ -107,21 +109,6 @@ def openloop_rows(res: rs.Results) -> list[OpenLoopRow]:
     return rows
 
 
-# --- formatting ------------------------------------------------------------------
-
-def fmt_rps(v) -> str:
-    return "—" if v is None else f"{v:,.0f}"
-
-
-def fmt_ratio(v) -> str:
-    return "—" if v is None else f"{v:.2f}×"
-
-
-def _fmt_figure(v: float) -> str:
-    """Three significant digits without exponents: 1870.3 -> '1,870'."""
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
-
-
 def _machine_table(res: rs.Results) -> doc.Table:
     c = res.ctx
     calib = [("syscall (getppid)", c("calibration.syscall_ns"), "ns"),
@@ -143,7 +130,7 @@ def _machine_table(res: rs.Results) -> doc.Table:
             ("compiler", c("build.compiler")), ("build type", c("build.build_type")),
             ("C++ flags", c("build.flags")), ("sanitizer", c("build.sanitize") or None),
             ("git commit", git), ("started (UTC)", c("date_utc"))]
-    rows += [(f"calibration: {name}", f"{_fmt_figure(rs.number(v))} {unit}")
+    rows += [(f"calibration: {name}", f"{fm.fmt_figure(rs.number(v))} {unit}")
              for name, v, unit in calib if rs.number(v) is not None]
     return doc.Table(["", "value"], [[k, str(v)] for k, v in rows if v not in (None, "")])
 
@@ -165,9 +152,9 @@ def _summary_tables(res: rs.Results, rows: list[SummaryRow]) -> list[doc.Block]:
                     cells.append(doc.Strong(text) if label == r.best else text)
                 else:
                     cells.append(r.state[label] if r.state[label] != "ok" else "—")
-            table.rows.append([rs.format_count(r.connections), r.best or "—",
+            table.rows.append([fm.format_count(r.connections), r.best or "—",
                                fmt_rps(r.best_rps)] + cells +
-                              [r.best_p99 or "—", charts.fmt_us(r.best_p99_us),
+                              [r.best_p99 or "—", fm.fmt_us(r.best_p99_us),
                                "; ".join(f"{l}: {', '.join(w)}" for l, w in r.warnings.items())])
         blocks.append(table)
     return blocks
@@ -179,9 +166,9 @@ def _openloop_table(rows: list[OpenLoopRow]) -> doc.Table:
                   caption=f"Open loop: the first offered rate at which p99 exceeds "
                           f"{charts.KNEE_FACTOR:g}× its low-load value")
     for r in rows:
-        low = (f"{charts.fmt_us(r.low_p99_us)} at {rs.format_count(r.low_rate)}/s"
+        low = (f"{fm.fmt_us(r.low_p99_us)} at {fm.format_count(r.low_rate)}/s"
                if r.low_p99_us is not None else "—")
-        knee = f"{rs.format_count(r.knee_rate)}/s" if r.knee_rate else "not reached"
+        knee = f"{fm.format_count(r.knee_rate)}/s" if r.knee_rate else "not reached"
         t.rows.append([r.workload.describe(), r.label, low, knee, fmt_rps(r.max_achieved)])
     return t
 

@@ -20,18 +20,21 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 import os
 import re
-import statistics
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
+
+from formatting import format_bytes, format_count
+from gbench import Microbench, load_microbench
+from stats import Stat, number
 
 SCHEMA_VERSION = 1
 
-# Models in the order DESIGN.md lists them, so colours and table columns stay
-# the same from one results folder to the next.
-MODEL_ORDER = ("process", "thread", "pool", "reactor", "fiber")
+# The model order of folders written before results.json recorded the
+# registry (config.registry); newer folders take the order from there, so
+# colours and table columns follow the server's own list.
+FALLBACK_MODEL_ORDER = ("process", "thread", "pool", "reactor", "fiber")
 
 # Latency keys of a run's `latency` object, with the percentile each stands for.
 LATENCY_PERCENTILES = (
@@ -53,14 +56,6 @@ def lookup(obj, dotted: str):
     return lookup(obj.get(head), rest)
 
 
-def number(value) -> Optional[float]:
-    """A finite JSON number as float, else None (bool is not a number here)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def _ratio(numerator, denominator) -> Optional[float]:
     n, d = number(numerator), number(denominator)
     if n is None or d is None or d <= 0:
@@ -68,8 +63,10 @@ def _ratio(numerator, denominator) -> Optional[float]:
     return n / d
 
 
-# Per-run metrics by name. The first nine are the names `aggregates[].metrics`
-# uses; the rest are derived here because charts need them per run.
+# Per-run metrics by name: where each lives in a runs[] entry. Aggregated
+# metrics are looked up by these names in `aggregates[].metrics` (the names
+# the harness wrote are Results.aggregate_metrics()); the rest are derived
+# here because charts need them per run.
 RUN_METRICS: dict[str, Callable[[dict], Optional[float]]] = {
     "requests_per_s": lambda r: number(r.get("requests_per_s")),
     "mb_per_s": lambda r: number(r.get("mb_per_s")),
@@ -92,65 +89,6 @@ RUN_METRICS: dict[str, Callable[[dict], Optional[float]]] = {
     "uncorrected_p99_us": lambda r: number(lookup(r, "latency_uncorrected.p99_us")),
     "loadgen_cpu_utilization": lambda r: number(lookup(r, "loadgen.cpu_utilization")),
 }
-AGGREGATE_METRICS = tuple(list(RUN_METRICS)[:9])
-
-
-def format_bytes(n) -> str:
-    """64 -> '64 B', 1024 -> '1 KiB', 1536 -> '1.5 KiB'."""
-    n = number(n)
-    if n is None:
-        return "?"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:g} {unit}" if unit == "B" else f"{n:.3g} {unit}"
-        n /= 1024
-    return f"{n:g}"
-
-
-def format_count(n) -> str:
-    """Connection counts and rates for axes and titles: 10000 -> '10k'."""
-    n = number(n)
-    if n is None:
-        return "?"
-    for div, suffix in ((1e6, "M"), (1e3, "k")):
-        if abs(n) >= div:
-            return f"{n / div:g}{suffix}"
-    return f"{n:g}"
-
-
-@dataclass(frozen=True)
-class Stat:
-    """Statistics of one metric over a cell's successful repetitions."""
-    mean: float
-    median: Optional[float] = None
-    stddev: Optional[float] = None
-    min: Optional[float] = None
-    max: Optional[float] = None
-    n: int = 0
-
-    @staticmethod
-    def of(values: Iterable[Optional[float]]) -> Optional["Stat"]:
-        vals = [v for v in values if v is not None]
-        if not vals:
-            return None
-        stddev = statistics.stdev(vals) if len(vals) > 1 else 0.0
-        return Stat(statistics.fmean(vals), statistics.median(vals), stddev,
-                    min(vals), max(vals), len(vals))
-
-    @staticmethod
-    def from_aggregate(obj, n: int) -> Optional["Stat"]:
-        if not isinstance(obj, dict) or number(obj.get("mean")) is None:
-            return None
-        return Stat(number(obj.get("mean")), number(obj.get("median")),
-                    number(obj.get("stddev")), number(obj.get("min")),
-                    number(obj.get("max")), n)
-
-    def error_bar(self) -> tuple[float, float]:
-        """(below, above) the mean: min..max when known, else ±stddev."""
-        if self.min is not None and self.max is not None:
-            return max(self.mean - self.min, 0.0), max(self.max - self.mean, 0.0)
-        sd = self.stddev or 0.0
-        return sd, sd
 
 
 @dataclass(frozen=True)
@@ -343,10 +281,14 @@ class Cell:
         return runs[(len(runs) - 1) // 2]
 
 
-def label_sort_key(label: str, first_seen: dict[str, int]):
+def label_sort_key(label: str, first_seen: dict[str, int],
+                   model_order=FALLBACK_MODEL_ORDER):
+    """Models in model_order (unknown ones after, by name), then each model's
+    variants in the order first seen."""
     model = label.split(":", 1)[0]
-    rank = MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER)
-    return (rank, model if rank == len(MODEL_ORDER) else "", first_seen.get(label, 0))
+    order = tuple(model_order)
+    rank = order.index(model) if model in order else len(order)
+    return (rank, model if rank == len(order) else "", first_seen.get(label, 0))
 
 
 @dataclass
@@ -358,7 +300,7 @@ class Results:
     config: dict
     runs: list[Run]
     cells: dict[CellKey, Cell]
-    microbench: Optional["Microbench"] = None
+    microbench: Optional[Microbench] = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -368,13 +310,36 @@ class Results:
     def ctx(self, dotted: str):
         return lookup(self.context, dotted)
 
+    def registry(self) -> list[dict]:
+        """config.registry: the server's models ({name, variant, default,
+        ...}) in registry order; [] for folders written before it was kept."""
+        reg = self.config.get("registry")
+        return [m for m in reg if isinstance(m, dict) and m.get("name")] \
+            if isinstance(reg, list) else []
+
+    def model_order(self) -> tuple[str, ...]:
+        """Model names in the registry's order (the fallback for old folders)."""
+        names = dict.fromkeys(str(m["name"]) for m in self.registry())
+        return tuple(names) or FALLBACK_MODEL_ORDER
+
+    def aggregate_metrics(self) -> list[str]:
+        """The metric names the harness aggregated, as aggregates[].metrics
+        names them (in the order first seen)."""
+        names: dict[str, None] = {}
+        for cell in self.cells.values():
+            metrics = (cell.aggregate or {}).get("metrics")
+            if isinstance(metrics, dict):
+                names.update(dict.fromkeys(metrics))
+        return list(names)
+
     def labels(self) -> list[str]:
-        """Model variants in a stable order: DESIGN.md's model order, then the
-        order the matrix ran them."""
+        """Model variants in a stable order: the registry's model order, then
+        the order the matrix ran them."""
         first_seen: dict[str, int] = {}
         for cell in self.cells.values():
             first_seen.setdefault(cell.key.label, len(first_seen))
-        return sorted(first_seen, key=lambda l: label_sort_key(l, first_seen))
+        order = self.model_order()
+        return sorted(first_seen, key=lambda l: label_sort_key(l, first_seen, order))
 
     def workloads(self, load: Optional[str] = None) -> list[Workload]:
         wls = {c.key.workload for c in self.cells.values()
@@ -569,130 +534,3 @@ def spectrum(res: Results, run: Run) -> Optional[Spectrum]:
     pts = [(p, run.metric(k)) for k, p in LATENCY_PERCENTILES]
     pts = [(p, v) for p, v in pts if v is not None]
     return Spectrum(pts, "json", run) if pts else None
-
-
-# --- micro-benchmarks (Google Benchmark JSON) -----------------------------------
-
-_TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
-# Name parts Google Benchmark appends for options, not for the thing measured.
-_OPTION_PART = re.compile(r"^(real_time|process_time|manual_time|"
-                          r"(min_time|min_warmup_time|iterations|repeats):.*)$")
-_ARG_PART = re.compile(r"^(?:([A-Za-z_][A-Za-z0-9_]*):)?(\d+)$")
-
-
-@dataclass
-class Bench:
-    """One benchmark (all its repetitions): real time per iteration in ns,
-    and its user counters (e.g. ns_per_switch, pss_kb_per_item)."""
-    name: str
-    family: str
-    label: str           # the name between the family and a trailing number
-    arg: Optional[int]   # the trailing number (e.g. watched fds), if any
-    arg_name: Optional[str]
-    stat: Stat
-    counters: dict[str, Stat] = field(default_factory=dict)
-
-    def value(self, metric: str) -> Optional[Stat]:
-        """'real_time' (ns) or a counter's statistics."""
-        return self.stat if metric == "real_time" else self.counters.get(metric)
-
-
-@dataclass
-class Microbench:
-    context: dict
-    benches: list[Bench]
-    problems: list[str] = field(default_factory=list)
-
-    def families(self) -> dict[str, list[Bench]]:
-        """{family: benches} grouped by the name before the first '/'."""
-        out: dict[str, list[Bench]] = {}
-        for b in self.benches:
-            out.setdefault(b.family, []).append(b)
-        return out
-
-
-# Keys of a Google Benchmark entry that are not user counters.
-_BENCH_KEYS = {"name", "run_name", "run_type", "repetitions", "repetition_index", "threads",
-               "iterations", "real_time", "cpu_time", "time_unit", "aggregate_name",
-               "aggregate_unit", "family_index", "per_family_instance_index",
-               "error_occurred", "error_message", "label"}
-
-
-def split_bench_name(name: str):
-    """'BM_Poll/epoll/1000' -> ('BM_Poll', 'epoll', 1000, None)."""
-    parts = [p for p in name.split("/") if p and not _OPTION_PART.match(p)]
-    family = parts[0] if parts else name
-    rest = parts[1:]
-    arg = arg_name = None
-    if rest:
-        m = _ARG_PART.match(rest[-1])
-        if m and m.group(1) != "threads":  # threads:N names a variant, not an x value
-            arg_name, arg = m.group(1), int(m.group(2))
-            rest = rest[:-1]
-    label = "/".join(rest) if rest else family
-    return family, label, arg, arg_name
-
-
-def load_microbench(path: str) -> Microbench:
-    with open(path, encoding="utf-8") as f:
-        raw = json.load(f)
-    if not isinstance(raw, dict) or not isinstance(raw.get("benchmarks"), list):
-        raise ValueError("no 'benchmarks' array")
-    problems: list[str] = []
-    # name -> metric -> values of the iterations; name -> aggregate -> metric -> value
-    iterations: dict[str, dict[str, list[float]]] = {}
-    aggregates: dict[str, dict[str, dict[str, float]]] = {}
-    order: list[str] = []
-    for b in raw["benchmarks"]:
-        if not isinstance(b, dict) or "name" not in b:
-            continue
-        name = str(b.get("run_name") or b["name"])
-        if b.get("error_occurred"):
-            problems.append(f"micro-benchmark {name} failed: {b.get('error_message', '')}")
-            continue
-        values = _bench_values(b)
-        if values is None:
-            continue
-        if name not in order:
-            order.append(name)
-        if b.get("run_type") == "aggregate":
-            aggregates.setdefault(name, {})[str(b.get("aggregate_name"))] = values
-        else:
-            for metric, v in values.items():
-                iterations.setdefault(name, {}).setdefault(metric, []).append(v)
-    benches = []
-    for name in order:
-        its, aggs = iterations.get(name, {}), aggregates.get(name, {})
-        metrics = list(dict.fromkeys(list(its) + list(aggs.get("mean", {}))))
-        stats = {m: _bench_stat(its.get(m, []), {a: v[m] for a, v in aggs.items() if m in v})
-                 for m in metrics}
-        if stats.get("real_time") is None:
-            continue
-        family, label, arg, arg_name = split_bench_name(name)
-        counters = {m: st for m, st in stats.items() if m != "real_time" and st is not None}
-        benches.append(Bench(name, family, label, arg, arg_name, stats["real_time"], counters))
-    return Microbench(_dict(raw.get("context")), benches, problems)
-
-
-def _bench_values(b: dict) -> Optional[dict[str, float]]:
-    """{"real_time": ns, counter: value} of one entry; None without a time."""
-    t = number(b.get("real_time"))
-    scale = _TIME_UNIT_NS.get(str(b.get("time_unit", "ns")))
-    if t is None or scale is None:
-        return None
-    if b.get("aggregate_unit") == "percentage":  # the cv aggregate: ratios, not times
-        return {}
-    values = {"real_time": t * scale}
-    for k, v in b.items():
-        if k not in _BENCH_KEYS and number(v) is not None:
-            values[k] = number(v)
-    return values
-
-
-def _bench_stat(values: list[float], agg: dict[str, float]) -> Optional[Stat]:
-    st = Stat.of(values)
-    if "mean" in agg:
-        return Stat(agg["mean"], agg.get("median"), agg.get("stddev"),
-                    st.min if st else None, st.max if st else None,
-                    st.n if st else 0)
-    return st

@@ -19,6 +19,8 @@ from conftest import INPUTS, PLOTS_DIR
 
 import charts
 import compare
+import formatting as fm
+import gbench
 import report
 import results as rs
 
@@ -327,7 +329,7 @@ def test_hgrm_in_microseconds_recognised(tmp_path):
 
 
 def test_microbench_families():
-    mb = rs.load_microbench(os.path.join(INPUTS, "quick", "microbench.json"))
+    mb = gbench.load_microbench(os.path.join(INPUTS, "quick", "microbench.json"))
     fam = mb.families()
     assert list(fam) == ["BM_Switch", "BM_Create", "BM_Readiness", "BM_Memory",
                          "BM_FiberSwitch"]
@@ -353,7 +355,7 @@ def test_microbench_families():
 def test_microbench_figures_drawn():
     """Each family's chart uses its counter: half a round trip for BM_Switch,
     the wait call for BM_Readiness; real time where a family has none."""
-    mb = rs.load_microbench(os.path.join(INPUTS, "quick", "microbench.json"))
+    mb = gbench.load_microbench(os.path.join(INPUTS, "quick", "microbench.json"))
     fam = mb.families()
     assert charts._bench_metric(fam["BM_Switch"]) == "ns_per_switch"
     assert charts._bench_metric(fam["BM_Readiness"]) == "ns_per_wait"
@@ -373,7 +375,7 @@ def test_microbench_figures_drawn():
      ("BM_Memory", "thread/64KiB_stack", None, None)),
 ])
 def test_split_bench_name(name, expected):
-    assert rs.split_bench_name(name) == expected
+    assert gbench.split_bench_name(name) == expected
 
 
 def test_microbench_alone(tmp_path):
@@ -405,8 +407,8 @@ def test_style_is_stable_across_folders():
 def test_formatting():
     assert charts.fmt_us(850) == "850µs" and charts.fmt_us(2500) == "2.5ms"
     assert charts.fmt_us(0.5) == "500ns" and charts.fmt_us(1.5e6) == "1.5s"
-    assert rs.format_count(10000) == "10k" and rs.format_count(100) == "100"
-    assert rs.format_bytes(64) == "64 B" and rs.format_bytes(1024) == "1 KiB"
+    assert fm.format_count(10000) == "10k" and fm.format_count(100) == "100"
+    assert fm.format_bytes(64) == "64 B" and fm.format_bytes(1024) == "1 KiB"
 
 
 # --- compare.py ------------------------------------------------------------------------------
