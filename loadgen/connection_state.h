@@ -33,6 +33,10 @@ struct Conn {
   ConnState state = ConnState::kIdle;
   bool want_write = false;  // writable interest registered
   bool first_attempt_done = false;
+  // Fairness: requests this slot completed inside the measured window. It
+  // counts only what the Recorder counted, so it needs no reset when the
+  // window opens and the slots add up to results.requests exactly.
+  uint64_t window_requests = 0;
   Reader reader;
 };
 

@@ -138,6 +138,7 @@ void merge_results(LoadResult& out, const std::vector<WorkerResult>& results, co
     out.counters.merge(r.measured.counters);
     out.corrected.merge(r.measured.corrected);
     out.uncorrected.merge(r.measured.uncorrected);
+    out.fairness.merge(r.measured.fairness);
     out.cpu_user_s += r.measured.cpu_user_s;
     out.cpu_sys_s += r.measured.cpu_sys_s;
     end_ns = std::max(end_ns, r.end_ns);

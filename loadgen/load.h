@@ -22,6 +22,7 @@
 
 #include "common/fd.h"
 #include "config.h"
+#include "fairness.h"
 #include "histogram.h"
 
 namespace cb::loadgen {
@@ -71,6 +72,7 @@ struct LoadResult {
   Counters counters;
   Histogram corrected;    // from each request's intended send time
   Histogram uncorrected;  // from the moment it was actually written
+  Fairness fairness;      // requests per connection slot in the window
   double duration_s = 0;  // length of the measured window
   double cpu_user_s = 0;  // load threads, over the measured window
   double cpu_sys_s = 0;

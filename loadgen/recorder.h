@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "fairness.h"
 #include "histogram.h"
 #include "load.h"
 #include "response_reader.h"
@@ -24,6 +25,7 @@ struct Measurement {
   Counters counters;
   Histogram corrected;    // from each request's intended send time
   Histogram uncorrected;  // from the moment it was written
+  Fairness fairness;      // requests per connection slot in the window
   double cpu_user_s = 0;  // over the window
   double cpu_sys_s = 0;
 };
@@ -44,12 +46,15 @@ class Recorder {
     if (recording(now)) out_.counters.bytes_written += n;
   }
   // A response to a request intended at `intended_ns` and written at
-  // `sent_ns` completed at `now`.
-  void response(int64_t now, int64_t intended_ns, int64_t sent_ns, const Response& r) {
-    if (recording(now)) record_latency(now, intended_ns, sent_ns, r.status);
+  // `sent_ns` completed at `now`. Returns whether it counted (inside the
+  // window), for the connection's fairness count.
+  bool response(int64_t now, int64_t intended_ns, int64_t sent_ns, const Response& r) {
+    bool counted = recording(now);
+    if (counted) record_latency(now, intended_ns, sent_ns, r.status);
     live_.requests.store(++live_requests_, std::memory_order_relaxed);
     if (r.mismatch) error(ErrorClass::kMismatch, 0);
     if (http_ && (r.status < 200 || r.status > 299)) error(ErrorClass::kStatus, 0);
+    return counted;
   }
   // Open loop: a request went out after its intended time (window only; not
   // an error of the server, so neither first_errno nor the live count).
@@ -72,6 +77,10 @@ class Recorder {
   void unanswered(int64_t intended_ns) {
     if (intended_ns < measure_ns_) ++out_.counters.unanswered_through_window;
   }
+
+  // At the end: one connection slot completed `window_requests` in the
+  // window.
+  void connection_slot(uint64_t window_requests) { out_.fairness.add(window_requests); }
 
   // The window opens (CPU sample) and, at the end of the run, closes.
   void open_window();

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "common/units.h"
@@ -73,6 +74,27 @@ json errors_json(const Counters& c) {
     if (c.errors[i] > 0 && c.first_errno[i] != 0) reasons[name] = std::strerror(c.first_errno[i]);
   }
   return {{"errors", errors}, {"first_error", reasons}};
+}
+
+json fairness_json(const Fairness& f) {
+  std::optional<double> jain = f.jain_index();
+  return {{"connections", f.connections},
+          {"jain_index", jain ? json(*jain) : json(nullptr)},
+          {"min_requests_per_conn", f.min_per_conn()},
+          {"max_requests_per_conn", f.max},
+          {"mean_requests_per_conn", f.mean_per_conn()}};
+}
+
+std::string fairness_line(const Fairness& f) {
+  std::optional<double> jain = f.jain_index();
+  if (!jain) {
+    return fmt::format("  Fairness: undefined, no request completed over {} connections\n",
+                       f.connections);
+  }
+  return fmt::format(
+      "  Fairness: Jain {:.3f} over {} connections, per connection min {} / mean {:.1f} / max {} "
+      "requests\n",
+      *jain, f.connections, f.min_per_conn(), f.mean_per_conn(), f.max);
 }
 
 std::string latency_row(const char* label, const Histogram& h) {
@@ -172,6 +194,7 @@ nlohmann::json LoadResult::to_json() const {
       {"closed_by_server", c.closed_by_server},
       {"requests_unanswered_through_window", c.unanswered_through_window},
       {"status", status},
+      {"fairness", fairness_json(fairness)},
       {"errors_total", c.error_total()},
       {"latency",
        {{"corrected", latency_json(corrected)}, {"uncorrected", latency_json(uncorrected)}}},
@@ -223,6 +246,7 @@ std::string format_summary(const LoadResult& r) {
   out += error_lines(c);
   out += fmt::format("  Connections: {} opened, {} attempts, {} closed by the server\n",
                      c.connections_opened, c.connect_attempts, c.closed_by_server);
+  out += fairness_line(r.fairness);
   if (c.unanswered_through_window > 0) {
     out += fmt::format(
         "  Unanswered through the whole window: {} requests (starved connections; the latency "

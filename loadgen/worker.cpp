@@ -199,6 +199,7 @@ void Worker<Reader>::run() {
     rec_.close_window();
     count_unanswered_through_window();
   }
+  for (uint32_t i = 0; i < nconns_; ++i) rec_.connection_slot(conns_[i].window_requests);
   for (uint32_t i = 0; i < nconns_; ++i) conns_[i].fd.reset();
 }
 
@@ -529,7 +530,7 @@ bool Worker<Reader>::consume(C& c, const char* data, std::size_t n, int64_t now)
 template <class Reader>
 void Worker<Reader>::complete(C& c, const Response& r, int64_t now) {
   const InFlight& f = c.pipe.oldest();
-  rec_.response(now, f.intended_ns, f.sent_ns, r);
+  if (rec_.response(now, f.intended_ns, f.sent_ns, r)) ++c.window_requests;
   c.pipe.pop();
   --inflight_total_;
   if (quota_left_ == 0) check_done();

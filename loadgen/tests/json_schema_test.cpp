@@ -41,6 +41,9 @@ std::map<std::string, std::string> documented_keys() {
 }
 
 bool has_type(const json& v, const std::string& type) {
+  if (!type.empty() && type.back() == '?') {
+    return v.is_null() || has_type(v, type.substr(0, type.size() - 1));
+  }
   if (type == "integer") return v.is_number_integer();
   if (type == "number") return v.is_number();
   if (type == "string") return v.is_string();
@@ -76,7 +79,7 @@ void check_schema(const json& doc) {
     auto it = found.find(path);
     if (it == found.end() && path.find("[]") != std::string::npos) {
       // Elements of an array that is empty in this run (no histogram buckets).
-      auto parent = found.find(path.substr(0, path.find("[]")));
+      auto parent = found.find(path.substr(0, path.rfind("[]")));
       ASSERT_NE(parent, found.end()) << path;
       for (const json* v : parent->second) EXPECT_TRUE(v->empty()) << path;
       continue;
@@ -110,6 +113,7 @@ TEST(JsonSchema, EchoRunHasEveryDocumentedKey) {
   json doc = json::parse(short_run(false).to_json().dump());
   check_schema(doc);
   EXPECT_EQ(doc["results"]["requests"], 200);
+  EXPECT_TRUE(doc["results"]["fairness"]["jain_index"].is_number());
 }
 
 TEST(JsonSchema, HttpRunWithErrorsHasEveryDocumentedKey) {
@@ -126,6 +130,9 @@ TEST(JsonSchema, ConnectErrorRunNamesTheReason) {
   json doc = json::parse(run_load(c).to_json().dump());
   check_schema(doc);
   EXPECT_EQ(doc["results"]["first_error"]["connect"], "Connection refused");
+  // Nothing completed: no share to judge, so the index is null, not 1 or 0.
+  EXPECT_TRUE(doc["results"]["fairness"]["jain_index"].is_null());
+  EXPECT_EQ(doc["results"]["fairness"]["connections"], 1);
 }
 
 TEST(JsonSchema, ReadmeDocumentsEveryKey) {

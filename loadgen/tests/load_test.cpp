@@ -3,6 +3,7 @@
 // coordinated-omission correction, echo verification, timeouts with
 // reconnect, connect errors, source addresses, stop() and progress.
 #include "loadgen/load.h"
+#include "loadgen/report.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -198,6 +199,34 @@ TEST(Load, RequestsUnansweredThroughTheWindowAreCounted) {
   EXPECT_EQ(r.to_json()["results"]["requests_unanswered_through_window"], 2u);
 }
 
+// Half the connection slots starve: fairness shows it where the latency
+// percentiles of the served half cannot. Two threads, so the figures are
+// merged across workers.
+TEST(Load, StarvedConnectionsLowerTheFairnessIndex) {
+  TestServerOptions o;
+  o.silent_every = 2;  // 2 of the 4 connections accepted are never answered
+  TestServer server(o);
+  LoadConfig c = echo_config(server.port());
+  c.threads = 2;
+  c.connections = 4;
+  c.warmup = 100ms;
+  c.duration = 300ms;
+  LoadResult r = run_load(c);
+  ASSERT_EQ(server.accepted(), 4u);  // no reconnects: exactly two slots starve
+  nlohmann::json f = r.to_json()["results"]["fairness"];
+  EXPECT_EQ(f["connections"], 4);
+  EXPECT_EQ(f["min_requests_per_conn"], 0);
+  uint64_t total = r.counters.requests, most = f["max_requests_per_conn"];
+  ASSERT_GT(total, 0u);
+  EXPECT_DOUBLE_EQ(f["mean_requests_per_conn"].get<double>(), static_cast<double>(total) / 4);
+  // Slots {0, 0, most, total - most}: the exact index.
+  double a = static_cast<double>(most), b = static_cast<double>(total - most);
+  double expected = (a + b) * (a + b) / (4 * (a * a + b * b));
+  EXPECT_NEAR(f["jain_index"].get<double>(), expected, 1e-12);
+  EXPECT_LE(f["jain_index"].get<double>(), 0.5 + 1e-12);  // at best the served two are equal
+  EXPECT_NE(format_summary(r).find("Fairness: Jain 0."), std::string::npos) << format_summary(r);
+}
+
 TEST(Load, AServerThatAnswersEveryoneLeavesNothingUnanswered) {
   TestServer server({});
   LoadConfig c = echo_config(server.port());
@@ -208,6 +237,9 @@ TEST(Load, AServerThatAnswersEveryoneLeavesNothingUnanswered) {
   LoadResult r = run_load(c);
   EXPECT_GT(r.counters.requests, 0u);
   EXPECT_EQ(r.counters.unanswered_through_window, 0u);
+  EXPECT_EQ(r.fairness.connections, 4u);
+  EXPECT_EQ(r.fairness.total, r.counters.requests);  // every counted response has a slot
+  EXPECT_GT(r.fairness.min_per_conn(), 0u);
 }
 
 TEST(Load, NothingListeningGivesConnectErrorsAndStopsEarly) {
