@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <stdexcept>
 #include <memory>
 #include <string>
 #include <thread>
@@ -30,20 +31,12 @@
 #include "common/cpu.h"
 #include "common/shutdown.h"
 #include "common/socket.h"
+#include "common/status.h"
 #include "common/units.h"
 #include "models/model.h"
 #include "protocol/http.h"
 
 namespace cb {
-
-Fd ServerContext::open_reuseport_listener(bool nonblocking) const {
-  ListenOptions options;
-  options.host = config.host;
-  options.port = local_port(listener.get());
-  options.reuse_port = true;
-  options.nonblocking = nonblocking;
-  return listen_tcp(options);
-}
 
 namespace {
 
@@ -68,6 +61,7 @@ void print_models_json() {
                    {"variant", e.variant},
                    {"default", e.is_default},
                    {"summary", e.summary},
+                   {"app_wait", app_wait_name(e.app_wait)},
                    {"supported", ok},
                    {"why_not", ok ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(why)}});
   }
@@ -80,6 +74,7 @@ struct Options {
   std::string proto = "echo";
   std::string stack_size = "64KiB";
   std::string idle_timeout = "0";
+  std::string backend;  // HOST:PORT of bench_backend, empty = none
   std::string stats_file;
   std::string print_stats;
   uint64_t crash_after = 0;  // debug, for the harness's crash test
@@ -104,6 +99,11 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--idle-timeout", o.idle_timeout, "close idle connections after this (0 = never)")
       ->capture_default_str();
+  app.add_option("--backend", o.backend,
+                 "HOST:PORT of the backend service /app requests call (bench_backend)");
+  app.add_option("--backend-conns", o.config.backend_conns,
+                 "backend connections per process, shared by its workers")
+      ->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--stats-file", o.stats_file,
                  "keep the counters in this file (shared memory) for live reading");
   app.add_option("--print-stats", o.print_stats, "print a running server's --stats-file as JSON");
@@ -113,6 +113,29 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--crash-after", o.crash_after, "abort() once N requests were served")->group("");
   app.add_flag("--supported", o.check_supported,
                "exit 0 if --model runs on this machine, 77 if not (test skip)");
+}
+
+// "127.0.0.1:9000" or "[::1]:9000" into the config; throws
+// std::invalid_argument with the reason.
+void parse_backend(const std::string& spec, ServerConfig* config) {
+  auto colon = spec.rfind(':');
+  std::string host = colon == std::string::npos ? "" : spec.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::string port = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  bool digits = !port.empty() && port.size() <= 5 &&
+                port.find_first_not_of("0123456789") == std::string::npos;
+  if (host.empty() || !digits || std::stoul(port) == 0 || std::stoul(port) > 65535) {
+    throw std::invalid_argument("--backend: expected HOST:PORT, got '" + spec + "'");
+  }
+  try {
+    resolve_numeric(host, 1);
+  } catch (const SysError&) {
+    throw std::invalid_argument("--backend: '" + host + "' is not a numeric address");
+  }
+  config->backend_host = host;
+  config->backend_port = static_cast<uint16_t>(std::stoul(port));
 }
 
 // Validates what CLI11 cannot; throws CLI::ValidationError (exit 2).
@@ -128,6 +151,7 @@ const ModelEntry& finish_config(Options& o) {
     o.config.stack_size = units::parse_size(o.stack_size);
     o.config.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
         units::parse_duration(o.idle_timeout));
+    if (!o.backend.empty()) parse_backend(o.backend, &o.config);
   } catch (const std::invalid_argument& e) {
     throw CLI::ValidationError(e.what());
   }

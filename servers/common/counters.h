@@ -15,7 +15,7 @@
 namespace cb {
 
 inline constexpr uint64_t kCounterMagic = 0x31544e43'48434e42;  // "BNCHCNT1"
-inline constexpr uint32_t kCounterVersion = 1;
+inline constexpr uint32_t kCounterVersion = 2;  // 2: the /app and backend counters
 
 // Every field is a count unless its name says otherwise.
 #define CB_COUNTER_FIELDS(X)                                                         \
@@ -42,6 +42,13 @@ inline constexpr uint32_t kCounterVersion = 1;
   X(children_involuntary_cs)                                                         \
   X(children_max_rss_kb) /* the largest child's peak RSS */                          \
   X(workers)             /* threads or processes started so far */                  \
+  X(app_requests)        /* GET /app requests answered, any status */               \
+  X(backend_calls)       /* backend calls answered with the right reply */          \
+  X(backend_errors_connect) /* connecting to the backend failed */                  \
+  X(backend_errors_io)   /* a call's send or receive failed, or the backend closed */ \
+  X(backend_errors_reply) /* a reply that was not the one asked for */               \
+  X(backend_unconfigured) /* /app calls asked of a server with no --backend */      \
+  X(backend_wait_us)     /* time requests waited for a free backend connection */   \
   X(ready)               /* 1 once the server accepts connections */
 
 struct CounterBlock {

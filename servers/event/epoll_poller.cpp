@@ -55,8 +55,7 @@ int EpollPoller::wait(std::span<Ready> out, std::chrono::nanoseconds timeout) {
   } else {
     // epoll_pwait2 takes a timespec: sub-millisecond timers (open-loop load
     // generation) need it; epoll_wait would round up to whole milliseconds.
-    timespec ts{static_cast<time_t>(timeout.count() / 1'000'000'000),
-                static_cast<long>(timeout.count() % 1'000'000'000)};
+    timespec ts = to_timespec<timespec>(timeout);
     n = ::epoll_pwait2(epoll_.get(), events, max, &ts, nullptr);
   }
   if (n < 0) {

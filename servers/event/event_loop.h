@@ -25,11 +25,23 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 namespace cb::event {
 
 using Clock = std::chrono::steady_clock;
+
+// A wait's timeout as the timespec the kernel takes (ppoll, pselect,
+// epoll_pwait2, io_uring's __kernel_timespec): nanoseconds, so timers below
+// a millisecond are not rounded up. `timeout` must not be negative.
+template <class Timespec>
+Timespec to_timespec(std::chrono::nanoseconds timeout) {
+  Timespec ts{};
+  ts.tv_sec = timeout.count() / 1'000'000'000;
+  ts.tv_nsec = timeout.count() % 1'000'000'000;
+  return ts;
+}
 
 enum : uint32_t {
   kReadable = 1u << 0,
@@ -40,6 +52,29 @@ enum : uint32_t {
 
 struct Handler {
   void (*on_event)(Handler* self, uint32_t events) = nullptr;
+};
+
+// The one way from a Handler back to the object that holds it: the object
+// derives from Handler and its callback casts back with owner_of. A
+// static_cast from a base needs no layout rule (no first-member trick).
+template <class T>
+T* owner_of(Handler* h) {
+  static_assert(std::is_base_of_v<Handler, T>, "an event handler's owner derives from Handler");
+  return static_cast<T*>(h);
+}
+
+// A handler that calls one member function of its owner: the listener, the
+// stop eventfd and the timers of an object that runs a loop.
+template <class Owner, void (Owner::*kMethod)(uint32_t events)>
+struct MemberHandler : Handler {
+  explicit MemberHandler(Owner* o) : Handler{&MemberHandler::fire}, owner(o) {}
+  Owner* owner;
+
+ private:
+  static void fire(Handler* h, uint32_t events) {
+    MemberHandler* self = owner_of<MemberHandler>(h);
+    (self->owner->*kMethod)(events);
+  }
 };
 
 struct Ready {

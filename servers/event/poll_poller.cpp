@@ -57,9 +57,7 @@ int PollPoller::wait(std::span<Ready> out, std::chrono::nanoseconds timeout) {
   timespec ts{};
   timespec* tsp = nullptr;
   if (timeout.count() >= 0) {
-    // ppoll takes a timespec: sub-millisecond timers are not rounded up.
-    ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
-    ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+    ts = to_timespec<timespec>(timeout);
     tsp = &ts;
   }
   int n = ::ppoll(fds_.data(), fds_.size(), tsp, nullptr);

@@ -51,8 +51,7 @@ int SelectPoller::wait(std::span<Ready> out, std::chrono::nanoseconds timeout) {
   timespec ts{};
   timespec* tsp = nullptr;
   if (timeout.count() >= 0) {
-    ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
-    ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+    ts = to_timespec<timespec>(timeout);
     tsp = &ts;
   }
   int n = ::pselect(max_fd_ + 1, &readable, &writable, nullptr, tsp, nullptr);

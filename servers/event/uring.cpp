@@ -50,9 +50,7 @@ void UringLoop::wait(std::chrono::nanoseconds max_wait) {
     auto until = std::max<Clock::duration>(timers_.next_deadline() - Clock::now(), {});
     if (wait.count() < 0 || until < wait) wait = until;
   }
-  __kernel_timespec ts{};
-  ts.tv_sec = wait.count() / 1'000'000'000;
-  ts.tv_nsec = wait.count() % 1'000'000'000;
+  auto ts = to_timespec<__kernel_timespec>(wait.count() < 0 ? std::chrono::nanoseconds{} : wait);
   io_uring_cqe* cqe = nullptr;
   int r = io_uring_submit_and_wait_timeout(ring_.get(), &cqe, 1, wait.count() < 0 ? nullptr : &ts,
                                            nullptr);
@@ -101,61 +99,6 @@ void ProvidedBuffers::give_back(uint16_t bid) {
   io_uring_buf_ring_add(bufs_, data_ + std::size_t{bid} * size_, size_, bid,
                         io_uring_buf_ring_mask(count_), 0);
   io_uring_buf_ring_advance(bufs_, 1);
-}
-
-UringAcceptor::UringAcceptor(UringLoop& loop, int listen_fd, uint64_t tag, CounterBlock& stats,
-                             bool multishot, OnAccept on_accept)
-    : loop_(loop),
-      listen_fd_(listen_fd),
-      tag_(tag),
-      stats_(stats),
-      multishot_(multishot),
-      on_accept_(std::move(on_accept)) {
-  backoff_.handler = &resume_;
-}
-
-void UringAcceptor::start() {
-  io_uring_sqe* s = loop_.sqe();
-  int flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
-  if (multishot_) {
-    io_uring_prep_multishot_accept(s, listen_fd_, nullptr, nullptr, flags);
-  } else {
-    io_uring_prep_accept(s, listen_fd_, nullptr, nullptr, flags);
-  }
-  io_uring_sqe_set_data64(s, tag_);
-}
-
-void UringAcceptor::on_resume(Handler* h, uint32_t) {
-  static_cast<Resume*>(h)->owner->start();
-}
-
-void UringAcceptor::on_completion(int res, uint32_t flags) {
-  bool back_off = false;
-  if (res >= 0) {
-    Fd fd(res);
-    if (!stopped_) on_accept_(std::move(fd));
-  } else if (res == -EINVAL && multishot_) {
-    multishot_ = false;  // a kernel without multishot accept: single-shot from now on
-  } else if (res == -EMFILE || res == -ENFILE) {
-    bump(stats_.errors_no_fds);
-    AcceptResult a = guard_.accept(listen_fd_, /*nonblocking=*/true);
-    if (a.status == AcceptStatus::kAccepted && !stopped_) on_accept_(std::move(a.fd));
-    back_off = true;
-  } else if (res != -ECANCELED) {
-    bump(stats_.errors_accept);
-    back_off = true;
-  }
-  if ((flags & IORING_CQE_F_MORE) || stopped_) return;
-  if (back_off) return loop_.arm(&backoff_, loop_.now() + kBackoff);
-  start();
-}
-
-void UringAcceptor::stop() {
-  stopped_ = true;
-  loop_.cancel(&backoff_);
-  io_uring_sqe* s = loop_.sqe();
-  io_uring_prep_cancel64(s, tag_, 0);
-  io_uring_sqe_set_data64(s, 0);  // user_data 0: the owner ignores it
 }
 
 bool uring_supported(std::string* why_not) {

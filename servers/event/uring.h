@@ -11,12 +11,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <string>
 
-#include "common/counters.h"
 #include "common/fd.h"
-#include "common/socket.h"
 #include "event/event_loop.h"
 
 namespace cb::event {
@@ -111,43 +108,6 @@ class UringLoop {
   UringRing ring_;
   TimerHeap timers_;
   Clock::time_point now_ = Clock::now();
-};
-
-// Keeps an accept posted on a listener: one multishot accept where the
-// kernel has it (5.19+), else single-shot accepts re-posted one by one. Out
-// of descriptors (EMFILE), it refuses one queued client with a clean close
-// (AcceptGuard) and pauses kBackoff before accepting again, as the readiness
-// reactors do, so a full backlog cannot make the loop spin. Its owner routes
-// completions whose user_data is `tag` to on_completion().
-class UringAcceptor {
- public:
-  using OnAccept = std::function<void(Fd)>;  // a non-blocking, CLOEXEC socket
-  UringAcceptor(UringLoop& loop, int listen_fd, uint64_t tag, CounterBlock& stats, bool multishot,
-                OnAccept on_accept);
-
-  void start();
-  void on_completion(int res, uint32_t flags);
-  // Cancels the posted accept; connections completing later are closed.
-  void stop();
-
- private:
-  static constexpr std::chrono::milliseconds kBackoff{10};
-  static void on_resume(Handler* h, uint32_t);
-
-  struct Resume : Handler {
-    UringAcceptor* owner;
-  };
-
-  UringLoop& loop_;
-  int listen_fd_;
-  uint64_t tag_;
-  CounterBlock& stats_;
-  bool multishot_;
-  bool stopped_ = false;
-  OnAccept on_accept_;
-  AcceptGuard guard_;
-  Resume resume_{{&UringAcceptor::on_resume}, this};
-  Timer backoff_;
 };
 
 }  // namespace cb::event

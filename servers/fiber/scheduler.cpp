@@ -47,7 +47,7 @@ struct Fiber {
 };
 
 void FdWait::on_ready(event::Handler* self, uint32_t events) {
-  auto* wait = static_cast<FdWait*>(self);
+  auto* wait = event::owner_of<FdWait>(self);
   if ((events & event::kReadable) != 0) wait->readable_ = true;
   if ((events & event::kHangup) != 0) wait->hung_up_ = true;
   Fiber* f = wait->waiter_;
@@ -79,7 +79,7 @@ Scheduler::~Scheduler() {
 Scheduler* Scheduler::current() { return t_current; }
 
 void Scheduler::on_stop_fd(event::Handler* self, uint32_t) {
-  static_cast<StopWatch*>(self)->owner->request_stop();
+  event::owner_of<StopWatch>(self)->owner->request_stop();
 }
 
 void Scheduler::watch(int fd, FdWait& wait) {
@@ -107,7 +107,7 @@ Fiber* Scheduler::create(std::size_t payload_bytes, std::size_t payload_align,
   f->payload = reinterpret_cast<void*>(slot);
   f->timer_wake.fiber = f;
   f->timer_wake.on_event = [](event::Handler* h, uint32_t) {
-    Fiber* owner = static_cast<TimerWake*>(h)->fiber;
+    Fiber* owner = event::owner_of<TimerWake>(h)->fiber;
     owner->scheduler->make_runnable(owner, Wake::kTimeout);
   };
   f->timer.handler = &f->timer_wake;

@@ -91,12 +91,8 @@ Listener::Listener(int listen_fd, Scheduler& scheduler) : fd_(listen_fd), schedu
   scheduler_->watch(fd_, wait_);
 }
 
-AcceptResult Listener::accept() {
-  for (;;) {
-    AcceptResult a = guard_.accept(fd_, /*nonblocking=*/true);
-    if (a.status != AcceptStatus::kRetry) return a;
-    if (scheduler_->wait_fd(wait_, event::kReadable) == Wake::kStopping) return a;
-  }
+bool Listener::wait_readable() {
+  return scheduler_->wait_fd(wait_, event::kReadable) != Wake::kStopping;
 }
 
 }  // namespace cb::fiber

@@ -2,7 +2,7 @@
 // run_session (session/session.h) drives under fibers: read, write and
 // sendfile look blocking to the session, but on EAGAIN they park the fiber
 // on the hub until the fd is ready, and other fibers run meanwhile.
-// fiber::Listener does the same for accept.
+// fiber::Listener parks an accepting fiber the same way.
 //
 // Results seen by the session: a read that waited longer than the read
 // timeout returns kRetry (counted as an idle timeout, as SO_RCVTIMEO does for
@@ -65,16 +65,15 @@ class Listener {
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
-  // The next connection (non-blocking, CLOEXEC, TCP_NODELAY), parking while
-  // none is queued. kRefusedNoFds / kError as AcceptGuard reports them;
-  // kRetry only when stop was requested.
-  AcceptResult accept();
+  int fd() const { return fd_; }
+  // Parks until a connection is queued; false once stop was requested.
+  // Accepting is the shared rule's job (session/acceptor.h).
+  bool wait_readable();
 
  private:
   int fd_;
   Scheduler* scheduler_;
   FdWait wait_;
-  AcceptGuard guard_;
 };
 
 }  // namespace cb::fiber

@@ -37,8 +37,17 @@ std::string run(std::string_view input, std::size_t split, bool* closing) {
   cb::Counters counters;
   cb::proto::HttpProtocol http(cb::fuzz::root(), counters.block());
   cb::proto::OutQueue out;
+  // As a session does: a waiting /app request is answered (here at once,
+  // with success) before more input is given.
+  auto finish_apps = [&] {
+    while (http.app_waiting()) http.finish_app(cb::proto::AppOutcome::kOk, out);
+  };
   http.on_input(input.substr(0, split), out);
-  if (split < input.size() && !http.closing()) http.on_input(input.substr(split), out);
+  finish_apps();
+  if (split < input.size() && !http.closing()) {
+    http.on_input(input.substr(split), out);
+    finish_apps();
+  }
   *closing = http.closing();
   return drain(out);
 }

@@ -6,6 +6,8 @@
 //               (EPOLLONESHOT) and queues connections that are ready; a
 //               worker runs one non-blocking step (read, answer, write) and
 //               re-arms the connection for its next event.
+// An /app request's backend calls block the worker (on a connection borrowed
+// from one process-wide pool): W workers waiting D each serve at most W/D.
 #include <algorithm>
 #include <atomic>
 #include <array>
@@ -20,13 +22,13 @@
 #include <vector>
 
 #include "common/shutdown.h"
-#include "common/socket.h"
 #include "event/epoll_poller.h"
 #include "event/event_loop.h"
-#include "models/model.h"
+#include "session/context.h"
 #include "session/accept_loop.h"
+#include "session/acceptor.h"
+#include "session/backend_pool.h"
 #include "session/connection_set.h"
-#include "session/make_protocol.h"
 #include "session/nb_session.h"
 #include "session/session.h"
 
@@ -82,10 +84,6 @@ class WorkQueue {
   bool closed_ = false;
 };
 
-int worker_count(const ServerContext& ctx) {
-  return ctx.config.workers > 0 ? ctx.config.workers : 4 * ctx.config.server_cpus;
-}
-
 // Joins every thread when it goes out of scope (after the queue is closed).
 using Workers = std::vector<std::jthread>;
 
@@ -93,17 +91,18 @@ template <class P>
 int run_conn(ServerContext& ctx) {
   WorkQueue<Fd> queue(kQueueLimit);
   ConnectionSet connections;
+  std::unique_ptr<BlockingBackendPool> backend = make_backend_pool(ctx.config, ctx.stats());
   int result = 0;
   {
     Workers workers;
-    for (int i = 0; i < worker_count(ctx); ++i) {
+    for (int i = 0; i < ctx.config.pool_workers(); ++i) {
       workers.emplace_back([&] {
         std::vector<char> scratch(kScratchBytes);
         while (std::optional<Fd> conn = queue.pop()) {
           connections.add(conn->get());
           P protocol = make_protocol<P>(ctx);
           SocketStream stream(conn->get());
-          run_session(stream, protocol, scratch, ctx.stats());
+          run_session(stream, protocol, scratch, ctx.stats(), backend.get());
           bump(ctx.stats().connections_closed);  // before shutdown can see the set empty
           connections.remove(conn->get());
         }
@@ -122,9 +121,10 @@ int run_conn(ServerContext& ctx) {
 
 // ---- pool:ready --------------------------------------------------------
 
+// The dispatcher queues its Handler on readiness; a worker casts back.
 template <class P>
-struct ReadyConn {
-  event::Handler handler;  // first: the dispatcher queues it on readiness
+struct ReadyConn : event::Handler {
+  ReadyConn(NbSession<P> s) : session(std::move(s)) {}
   NbSession<P> session;
   // Handed between workers through the kernel (EPOLLONESHOT re-arm, then the
   // dispatcher's epoll_wait): the release store before re-arming and the
@@ -137,12 +137,15 @@ template <class P>
 class ReadyPool {
  public:
   explicit ReadyPool(ServerContext& ctx)
-      : ctx_(ctx), poller_(event::EpollPoller::Trigger::kOneShot), queue_(kQueueLimit) {}
+      : ctx_(ctx),
+        poller_(event::EpollPoller::Trigger::kOneShot),
+        queue_(kQueueLimit),
+        backend_(make_backend_pool(ctx.config, ctx.stats())) {}
 
   int run() {
     {
       Workers workers;
-      for (int i = 0; i < worker_count(ctx_); ++i) {
+      for (int i = 0; i < ctx_.config.pool_workers(); ++i) {
         workers.emplace_back([this] { work(); });
         bump(ctx_.stats().workers);
       }
@@ -154,54 +157,62 @@ class ReadyPool {
   }
 
  private:
-  // The dispatcher: accepts, and hands ready connections to the workers.
+  // The dispatcher: accepts by the shared rule, and hands ready connections
+  // to the workers. Every fd is one-shot: the listener is re-armed after a
+  // batch, or only once a rest after a refusal has passed.
   void dispatch() {
     std::array<event::Ready, 256> ready;
     event::Handler listener{nullptr}, stop{nullptr};
-    poller_.add(ctx_.listener.get(), event::kReadable, &listener);
+    Acceptor acceptor(ctx_.listener.get(), ctx_.stats());
+    poller_.add(acceptor.fd(), event::kReadable, &listener);
     poller_.add(stop_fd(), event::kReadable, &stop);
-    AcceptGuard guard;
+    bool resting = false;
+    event::Clock::time_point rest_until{};
     while (!stop_requested()) {
-      int n = poller_.wait(ready, std::chrono::nanoseconds(-1));
+      std::chrono::nanoseconds wait{-1};
+      if (resting) wait = std::max(rest_until - event::Clock::now(), event::Clock::duration{});
+      int n = poller_.wait(ready, wait);
+      if (resting && event::Clock::now() >= rest_until) {
+        resting = false;
+        poller_.modify(acceptor.fd(), event::kReadable, &listener);
+      }
       for (int i = 0; i < n; ++i) {
         event::Handler* h = ready[static_cast<std::size_t>(i)].handler;
         if (h == &stop) return;
-        if (h == &listener) {
-          accept_all(guard);
-          poller_.modify(ctx_.listener.get(), event::kReadable, &listener);
-        } else {
+        if (h != &listener) {
           queue_.push(h);
+        } else if (accept_some(acceptor) == AcceptNext::kRest) {
+          resting = true;
+          rest_until = event::Clock::now() + Acceptor::kRest;
+        } else {
+          poller_.modify(acceptor.fd(), event::kReadable, &listener);
         }
       }
     }
   }
 
-  void accept_all(AcceptGuard& guard) {
-    for (;;) {
-      AcceptResult a = guard.accept(ctx_.listener.get(), /*nonblocking=*/true);
-      if (a.status == AcceptStatus::kRefusedNoFds) bump(ctx_.stats().errors_no_fds);
-      if (a.status == AcceptStatus::kError) bump(ctx_.stats().errors_accept);
-      if (a.status != AcceptStatus::kAccepted) return;
-      bump(ctx_.stats().connections_accepted);
-      int fd = a.fd.get();
-      auto* conn = new ReadyConn<P>{{nullptr}, NbSession<P>(std::move(a.fd), make_protocol<P>(ctx_))};
+  AcceptNext accept_some(Acceptor& acceptor) {
+    return acceptor.accept_batch([this](Fd fd) {
+      int raw = fd.get();
+      auto* conn = new ReadyConn<P>(NbSession<P>(std::move(fd), make_protocol<P>(ctx_)));
       {
         std::lock_guard lock(live_mutex_);
         live_.insert(conn);
       }
-      poller_.add(fd, event::kReadable, &conn->handler);
-    }
+      poller_.add(raw, event::kReadable, conn);
+    });
   }
 
   // A worker: one step per ready connection, then re-arm or close.
   void work() {
     std::vector<char> scratch(kScratchBytes);
+    BlockingAppRunner<BlockingBackendPool> runner(backend_.get(), ctx_.stats());
     while (std::optional<event::Handler*> h = queue_.pop()) {
-      auto* conn = reinterpret_cast<ReadyConn<P>*>(*h);
+      auto* conn = event::owner_of<ReadyConn<P>>(*h);
       CounterBlock& c = ctx_.stats();
       Next next = conn->waiting_for.load(std::memory_order_acquire) == Next::kWrite
-                      ? conn->session.on_writable(c)
-                      : conn->session.on_readable(scratch, c, /*until_eagain=*/false);
+                      ? conn->session.on_writable(c, runner)
+                      : conn->session.on_readable(scratch, c, /*until_eagain=*/false, runner);
       if (next == Next::kClose) {
         close_one(conn);
         continue;
@@ -209,7 +220,7 @@ class ReadyPool {
       // Everything the re-arm needs is read first: once the store is made,
       // another worker may own (and free) the connection.
       int fd = conn->session.fd();
-      event::Handler* handler = &conn->handler;
+      event::Handler* handler = conn;
       conn->waiting_for.store(next, std::memory_order_release);
       poller_.modify(fd, next == Next::kWrite ? event::kWritable : event::kReadable, handler);
     }
@@ -237,6 +248,7 @@ class ReadyPool {
   ServerContext& ctx_;
   event::EpollPoller poller_;
   WorkQueue<event::Handler*> queue_;
+  std::unique_ptr<BlockingBackendPool> backend_;  // nullptr without --backend
   std::mutex live_mutex_;
   std::unordered_set<ReadyConn<P>*> live_;
 };

@@ -6,8 +6,11 @@
 //   process:prefork  N workers forked up front, each accepting on the shared
 //                    listener and serving one connection at a time (Apache
 //                    prefork); a worker that dies is replaced.
-// Children reset SIGTERM to its default action, so stopping the server is
-// "SIGTERM every child, reap every child" and nothing is left behind.
+// An /app request's backend calls block the process serving it, on the
+// process's own backend connection (a fork child opens one for its client,
+// a prefork worker keeps one). Children reset SIGTERM to its default action,
+// so stopping the server is "SIGTERM every child, reap every child" and
+// nothing is left behind.
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -21,6 +24,7 @@
 #include <atomic>
 #include <cerrno>
 #include <functional>
+#include <memory>
 #include <new>
 #include <unordered_map>
 #include <unordered_set>
@@ -29,9 +33,9 @@
 
 #include "common/shutdown.h"
 #include "common/status.h"
-#include "models/model.h"
+#include "session/context.h"
 #include "session/accept_loop.h"
-#include "session/make_protocol.h"
+#include "session/backend_pool.h"
 #include "session/session.h"
 
 namespace cb {
@@ -140,11 +144,11 @@ class ChildReaper {
 };
 
 template <class P>
-void serve_one(ServerContext& ctx, Fd conn) {
+void serve_one(ServerContext& ctx, Fd conn, BlockingBackendPool* backend) {
   std::array<char, kScratchBytes> scratch;
   P protocol = make_protocol<P>(ctx);
   SocketStream stream(conn.get());
-  run_session(stream, protocol, scratch, ctx.stats());
+  run_session(stream, protocol, scratch, ctx.stats(), backend);
 }
 
 // A connection lives exactly as long as its child, so the parent counts it
@@ -159,7 +163,11 @@ int run_fork(ServerContext& ctx) {
     pid_t pid = reaper.fork_child();
     if (pid == 0) {
       ctx.listener.reset();
-      serve_one<P>(ctx, std::move(conn));
+      // The child's own backend connection, opened at its first call.
+      std::unique_ptr<BlockingBackendPool> backend =
+          make_backend_pool(ctx.config, ctx.stats(), ctx.config.backend_conns);
+      serve_one<P>(ctx, std::move(conn), backend.get());
+      backend.reset();
       ::_exit(0);
     }
     if (pid < 0) {
@@ -200,18 +208,22 @@ template <class P>
 [[noreturn]] void prefork_worker(ServerContext& ctx, std::atomic<uint8_t>& busy) {
   AcceptLoopOptions options;
   options.max_batch = 1;
+  // One backend connection per worker: it serves one client at a time.
+  std::unique_ptr<BlockingBackendPool> backend =
+      make_backend_pool(ctx.config, ctx.stats(), ctx.config.backend_conns);
   run_accept_loop(ctx, ctx.listener.get(), options, [&](Fd conn) {
     busy.store(1);
-    serve_one<P>(ctx, std::move(conn));
+    serve_one<P>(ctx, std::move(conn), backend.get());
     bump(ctx.stats().connections_closed);
     busy.store(0);
   });
+  backend.reset();
   ::_exit(0);
 }
 
 template <class P>
 int run_prefork(ServerContext& ctx) {
-  int workers = ctx.config.workers > 0 ? ctx.config.workers : 4 * ctx.config.server_cpus;
+  int workers = ctx.config.pool_workers();
   BusySlots busy(static_cast<std::size_t>(workers));
   std::unordered_map<pid_t, std::size_t> slot_of;
   std::vector<std::size_t> free_slots;

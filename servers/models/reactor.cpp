@@ -11,31 +11,33 @@
 //                     in errors_fd_limit, never put in an fd_set
 //   reactor:multi     one level-triggered epoll reactor per server CPU, each
 //                     with its own SO_REUSEPORT listener, pinned to its CPU
+//                     (session/per_cpu.h)
 // reactor:uring, the io_uring proactor, is in reactor_uring.cpp.
 // Idle timeout: one timer per connection, re-armed lazily: I/O only stores
 // the time; a timer that fires early is re-armed for the rest.
-#include <fmt/format.h>
-
+// /app requests (app_step.h): their backend calls go through the loop's
+// BackendMux (pipelined, non-blocking); the connection is unwatched while
+// they are out and resumed by the reply. The CPU work runs on the loop
+// thread and holds every other connection up meanwhile: the model's cost.
 #include <chrono>
 #include <cstddef>
-#include <cstdio>
-#include <exception>
-#include <latch>
-#include <thread>
+#include <memory>
+#include <optional>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
-#include "common/cpu.h"
 #include "common/shutdown.h"
-#include "common/socket.h"
 #include "event/epoll_poller.h"
 #include "event/event_loop.h"
 #include "event/poll_poller.h"
 #include "event/select_poller.h"
-#include "models/model.h"
-#include "session/make_protocol.h"
+#include "session/acceptor.h"
+#include "session/app_step.h"
+#include "session/backend_mux.h"
+#include "session/context.h"
 #include "session/nb_session.h"
+#include "session/per_cpu.h"
 
 namespace cb {
 namespace {
@@ -47,26 +49,26 @@ using event::EpollPoller;
 // consumes the bytes before the next read). 64 KiB keeps large echoes to a
 // few reads; per connection there is no read buffer at all.
 constexpr std::size_t kScratchBytes = 64 * 1024;
-// Accepts per readiness event when level-triggered: a connect storm cannot
-// starve established connections, and the rest are reported again.
-constexpr int kAcceptBatch = 64;
-// After the fd limit refused a connection, or accept failed, the listener is
-// left unwatched this long, so a full backlog cannot make the loop spin.
-constexpr std::chrono::milliseconds kAcceptBackoff{10};
 
 enum class Trigger { kLevel, kEdge };
 
 template <class Backend, class P, Trigger kTrigger>
 class Reactor {
  public:
+  // `reactors`: how many share the process (they split --backend-conns).
   template <class... BackendArgs>
-  Reactor(ServerContext& ctx, int listen_fd, BackendArgs&&... backend_args)
+  Reactor(ServerContext& ctx, int listen_fd, int reactors, BackendArgs&&... backend_args)
       : ctx_(ctx),
-        listen_fd_(listen_fd),
+        acceptor_(listen_fd, ctx.stats()),
         idle_timeout_(ctx.config.idle_timeout),
         loop_(static_cast<BackendArgs&&>(backend_args)...),
         scratch_(kScratchBytes) {
-    backoff_.handler = &resume_;
+    rest_.handler = &resume_;
+    const ServerConfig& config = ctx.config;
+    if (config.has_backend()) {
+      mux_ = std::make_unique<Mux>(loop_, config.backend_host, config.backend_port,
+                                   config.backend_conns_per(reactors), ctx.stats());
+    }
   }
   ~Reactor() { close_all(); }
 
@@ -74,85 +76,111 @@ class Reactor {
   int run() {
     bump(ctx_.stats().workers);
     loop_.watch(stop_fd(), event::kReadable, &stop_);
-    loop_.watch(listen_fd_, event::kReadable, &listener_);
+    loop_.watch(acceptor_.fd(), event::kReadable, &listener_);
     loop_.run();
     close_all();
     return 0;
   }
 
  private:
-  // Handler first (as a base) so the loop's Handler* leads straight back.
+  using Mux = BackendMux<event::EventLoop<Backend>>;
+  struct Conn;
+  // A request's backend calls in flight, parked in the mux.
+  struct AppWait : MuxCall {
+    Conn* conn = nullptr;
+  };
+
   struct Conn : event::Handler {
     Reactor* owner;
     NbSession<P> session;
     event::Timer idle{this};  // reports kTimer to this connection
     Clock::time_point last_active{};
-    bool writing = false;  // output pending: waiting for writability
+    bool writing = false;      // output pending: waiting for writability
+    bool waiting_app = false;  // unwatched while its /app calls are out
+    AppWait app{};
   };
 
-  // The listener, the stop eventfd and the accept back-off timer.
-  struct Hook : event::Handler {
-    Reactor* owner;
+  // The session's /app runner for one connection: calls go to the mux and
+  // the connection parks; a request without calls is done on the spot.
+  struct ConnRunner {
+    Reactor* reactor;
+    Conn* conn;
+    std::optional<proto::AppOutcome> start(const proto::AppParams& p, NbSession<P>&) {
+      if (p.calls == 0 || !reactor->mux_) {
+        return perform_app(p, static_cast<NoBackend*>(nullptr), reactor->ctx_.stats());
+      }
+      conn->app.calls_left = p.calls;
+      conn->app.delay_us = p.delay_us;
+      conn->app.cpu_us = p.cpu_us;
+      reactor->mux_->start(&conn->app);
+      return std::nullopt;
+    }
   };
 
   static void on_conn_event(event::Handler* h, uint32_t events) {
-    auto* c = static_cast<Conn*>(h);
+    Conn* c = event::owner_of<Conn>(h);
     c->owner->serve(c, events);
   }
-  static void on_listener(event::Handler* h, uint32_t) {
-    static_cast<Hook*>(h)->owner->accept_ready();
-  }
-  static void on_stop(event::Handler* h, uint32_t) { static_cast<Hook*>(h)->owner->loop_.stop(); }
-  static void on_resume(event::Handler* h, uint32_t) {
-    Reactor* r = static_cast<Hook*>(h)->owner;
-    r->loop_.watch(r->listen_fd_, event::kReadable, &r->listener_);
+
+  static void on_app_done(MuxCall* call, proto::AppOutcome outcome) {
+    Conn* c = static_cast<AppWait*>(call)->conn;
+    c->owner->resume(c, outcome);
   }
 
-  void accept_ready() {
-    for (int i = 0; kTrigger == Trigger::kEdge || i < kAcceptBatch; ++i) {
-      AcceptResult a = guard_.accept(listen_fd_, /*nonblocking=*/true);
-      if (a.status == AcceptStatus::kRetry) return;
-      if (a.status == AcceptStatus::kAccepted) {
-        admit(std::move(a.fd));
-        continue;
-      }
-      CounterBlock& stats = ctx_.stats();
-      bump(a.status == AcceptStatus::kRefusedNoFds ? stats.errors_no_fds : stats.errors_accept);
-      loop_.unwatch(listen_fd_);
-      return loop_.arm_after(&backoff_, kAcceptBackoff);
-    }
+  // The shared accept rule; level-triggered takes a batch per event (the
+  // loop reports the rest), edge-triggered must drain the queue.
+  void on_listener(uint32_t) {
+    int batch = kTrigger == Trigger::kEdge ? Acceptor::kUntilEmpty : Acceptor::kBatch;
+    auto admit_one = [this](Fd fd) { return admit(std::move(fd)); };
+    if (acceptor_.accept_batch(admit_one, batch) != AcceptNext::kRest) return;
+    loop_.unwatch(acceptor_.fd());
+    loop_.arm_after(&rest_, Acceptor::kRest);
   }
+  void on_stop(uint32_t) { loop_.stop(); }
+  void on_rest_over(uint32_t) { loop_.watch(acceptor_.fd(), event::kReadable, &listener_); }
 
-  void admit(Fd fd) {
+  // False if the poller cannot hold the fd (select): refused, not accepted.
+  bool admit(Fd fd) {
     if (!loop_.can_watch(fd.get())) {
       bump(ctx_.stats().errors_fd_limit);  // closed here, by ~Fd
-      return;
+      return false;
     }
-    bump(ctx_.stats().connections_accepted);
     auto* c = new Conn{
         {&Reactor::on_conn_event}, this, NbSession<P>(std::move(fd), make_protocol<P>(ctx_))};
+    c->app.conn = c;
+    c->app.done = &Reactor::on_app_done;
     live_.insert(c);
     try {
-      // Edge-triggered: in and out once, for good; level: in, out on demand.
-      loop_.watch(
-          c->session.fd(),
-          kTrigger == Trigger::kEdge ? event::kReadable | event::kWritable : event::kReadable, c);
+      loop_.watch(c->session.fd(), watch_mask(), c);
     } catch (const SysError&) {  // ENOMEM / max_user_watches: drop this one
       bump(ctx_.stats().errors_accept);
       close(c);
-      return;
+      return true;
     }
     if (idle_timeout_.count() > 0) {
       c->last_active = loop_.now();
       loop_.arm(&c->idle, c->last_active + idle_timeout_);
     }
+    return true;
   }
 
   void serve(Conn* c, uint32_t events) {
     if (events & event::kTimer) return on_idle_timer(c);
     c->last_active = loop_.now();
     Next next = kTrigger == Trigger::kEdge ? step_edge(c, events) : step_level(c, events);
+    follow(c, next);
+  }
+
+  // Watches the connection for what it waits for next.
+  void follow(Conn* c, Next next) {
     if (next == Next::kClose) return close(c);
+    if (next == Next::kWaitApp) {
+      // Nothing to read or write until the backend answers (a hangup would
+      // otherwise be reported, level-triggered, on every turn).
+      c->waiting_app = true;
+      c->writing = false;
+      return loop_.unwatch(c->session.fd());
+    }
     bool want_write = next == Next::kWrite;
     if (want_write == c->writing) return;
     c->writing = want_write;
@@ -161,11 +189,26 @@ class Reactor {
     }
   }
 
+  // The backend answered this connection's /app request (or failed).
+  void resume(Conn* c, proto::AppOutcome outcome) {
+    c->waiting_app = false;
+    c->last_active = loop_.now();
+    loop_.watch(c->session.fd(), watch_mask(), c);
+    ConnRunner runner{this, c};
+    follow(c, c->session.resume_app(outcome, ctx_.stats(), runner));
+  }
+
+  // Edge-triggered: in and out once, for good; level: in, out on demand.
+  static constexpr uint32_t watch_mask() {
+    return kTrigger == Trigger::kEdge ? event::kReadable | event::kWritable : event::kReadable;
+  }
+
   // Level-triggered: one read per event (the loop reports the rest).
   Next step_level(Conn* c, uint32_t events) {
-    if (!c->writing) return c->session.on_readable(scratch_, ctx_.stats(), /*until_eagain=*/false);
+    ConnRunner runner{this, c};
+    if (!c->writing) return c->session.on_readable(scratch_, ctx_.stats(), false, runner);
     if (!(events & (event::kWritable | event::kHangup))) return Next::kWrite;
-    return c->session.on_writable(ctx_.stats());
+    return c->session.on_writable(ctx_.stats(), runner);
   }
 
   // Edge-triggered: an edge is not repeated, so finish the pending output,
@@ -173,25 +216,28 @@ class Reactor {
   // socket's state now: not writable means a write would only say EAGAIN.
   Next step_edge(Conn* c, uint32_t events) {
     CounterBlock& stats = ctx_.stats();
+    ConnRunner runner{this, c};
     if (c->writing) {
       if (!(events & (event::kWritable | event::kHangup))) return Next::kWrite;
-      Next next = c->session.on_writable(stats);
+      Next next = c->session.on_writable(stats, runner);
       if (next != Next::kRead) return next;
     } else if (!(events & event::kReadable)) {
       return Next::kRead;  // writable edge with nothing to write
     }
-    return c->session.on_readable(scratch_, stats, /*until_eagain=*/true);
+    return c->session.on_readable(scratch_, stats, /*until_eagain=*/true, runner);
   }
 
   void on_idle_timer(Conn* c) {
     Clock::time_point due = c->last_active + idle_timeout_;
+    // A request waiting for the backend is not idle: it is the server's wait.
+    if (c->waiting_app) due = loop_.now() + idle_timeout_;
     if (due > loop_.now()) return loop_.arm(&c->idle, due);
     bump(ctx_.stats().errors_idle_timeout);
     close(c);
   }
 
   void close(Conn* c) {
-    loop_.unwatch(c->session.fd());  // poll and select keep closed fds otherwise
+    if (!c->waiting_app) loop_.unwatch(c->session.fd());  // poll and select keep closed fds otherwise
     loop_.cancel(&c->idle);
     live_.erase(c);
     delete c;  // closes the socket
@@ -199,64 +245,29 @@ class Reactor {
   }
 
   void close_all() {
+    if (mux_) mux_->abandon_all();  // calls of connections about to be freed
     while (!live_.empty()) close(*live_.begin());
   }
 
   ServerContext& ctx_;
-  int listen_fd_;
+  Acceptor acceptor_;
   std::chrono::milliseconds idle_timeout_;
   event::EventLoop<Backend> loop_;
   std::vector<char> scratch_;
-  AcceptGuard guard_;
+  std::unique_ptr<Mux> mux_;  // nullptr without --backend
   std::unordered_set<Conn*> live_;  // for shutdown
-  Hook listener_{{&Reactor::on_listener}, this};
-  Hook stop_{{&Reactor::on_stop}, this};
-  Hook resume_{{&Reactor::on_resume}, this};
-  event::Timer backoff_;
+  event::MemberHandler<Reactor, &Reactor::on_listener> listener_{this};
+  event::MemberHandler<Reactor, &Reactor::on_stop> stop_{this};
+  event::MemberHandler<Reactor, &Reactor::on_rest_over> resume_{this};
+  event::Timer rest_;
 };
 
 template <class Backend, Trigger kTrigger, class... BackendArgs>
 int run_one(ServerContext& ctx, BackendArgs... backend_args) {
   return with_protocol(ctx, [&]<class P>(ProtoTag<P>) {
-    Reactor<Backend, P, kTrigger> reactor(ctx, ctx.listener.get(), backend_args...);
+    Reactor<Backend, P, kTrigger> reactor(ctx, ctx.listener.get(), 1, backend_args...);
     return reactor.run();
   });
-}
-
-template <class P>
-int run_multi(ServerContext& ctx) {
-  std::vector<int> cpus = allowed_cpus();
-  std::size_t n = ctx.config.workers > 0 ? static_cast<std::size_t>(ctx.config.workers)
-                                         : std::max<std::size_t>(cpus.size(), 1);
-  // Reactor 0 serves the listener main opened: with SO_REUSEPORT the kernel
-  // hashes connections to it as well, so it must not go unserved.
-  std::vector<Fd> extra;
-  for (std::size_t i = 1; i < n; ++i) extra.push_back(ctx.open_reuseport_listener(true));
-  std::vector<int> exit_codes(n, 1);
-  std::latch all_set_up(static_cast<std::ptrdiff_t>(n));
-  {
-    std::vector<std::jthread> threads;
-    for (std::size_t i = 0; i < n; ++i) {
-      int fd = i == 0 ? ctx.listener.get() : extra[i - 1].get();
-      threads.emplace_back([&, i, fd] {
-        // Unpinned still works, only less predictably: not worth failing for.
-        if (!cpus.empty()) (void)pin_current_thread({cpus[i % cpus.size()]});
-        try {
-          SetUpArrival arrival(&all_set_up);
-          Reactor<EpollPoller, P, Trigger::kLevel> reactor(ctx, fd, EpollPoller::Trigger::kLevel);
-          arrival.wait_for_all();
-          exit_codes[i] = reactor.run();
-        } catch (const std::exception& e) {
-          fmt::print(stderr, "bench_server: reactor {}: {}\n", i, e.what());
-          request_stop();  // one reactor failed: bring the others down too
-        }
-      });
-    }
-  }
-  for (int code : exit_codes) {
-    if (code != 0) return code;
-  }
-  return 0;
 }
 
 }  // namespace
@@ -278,7 +289,14 @@ int run_reactor_select(ServerContext& ctx) {
 }
 
 int run_reactor_multi(ServerContext& ctx) {
-  return with_protocol(ctx, [&]<class P>(ProtoTag<P>) { return run_multi<P>(ctx); });
+  return with_protocol(ctx, [&]<class P>(ProtoTag<P>) {
+    return run_per_cpu(ctx, [&](int, int listen_fd, SetUpArrival& arrival) {
+      using Level = Reactor<EpollPoller, P, Trigger::kLevel>;
+      Level reactor(ctx, listen_fd, ctx.config.per_cpu_workers(), EpollPoller::Trigger::kLevel);
+      arrival.wait_for_all();
+      return reactor.run();
+    });
+  });
 }
 
 }  // namespace cb

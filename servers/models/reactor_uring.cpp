@@ -13,6 +13,8 @@
 // cancel the receive (back-pressure, as NbSession stops reading). Closing =
 // shutdown(2) + cancel; the connection is freed at its last completion.
 // CB_URING_SINGLESHOT=1 forces the single-shot paths (tests of the fallback).
+// /app requests run on the loop thread, their backend calls blocking it (a
+// plain blocking client, not yet io_uring submissions): SPED at its worst.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -21,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -29,8 +32,10 @@
 #include "common/io.h"
 #include "common/shutdown.h"
 #include "event/uring.h"
-#include "models/model.h"
-#include "session/make_protocol.h"
+#include "session/acceptor.h"
+#include "session/app_step.h"
+#include "session/backend_pool.h"
+#include "session/context.h"
 #include "session/session.h"
 
 namespace cb {
@@ -61,8 +66,9 @@ class UringReactor {
         multishot_(std::getenv("CB_URING_SINGLESHOT") == nullptr),
         loop_(kRingEntries),
         buffers_(loop_.ring(), kBufGroup, kBufCount, kBufSize),
-        acceptor_(loop_, ctx.listener.get(), kAccept, stats_, multishot_,
-                  [this](Fd fd) { admit(std::move(fd)); }) {}
+        acceptor_(ctx.listener.get(), stats_) {
+    accept_rest_.handler = &rest_over_;
+  }
   // Frees connections only after a failure: drain() normally frees them all.
   ~UringReactor() {
     while (!live_.empty()) free(*live_.begin());
@@ -70,7 +76,7 @@ class UringReactor {
 
   int run() {
     bump(stats_.workers);
-    acceptor_.start();
+    post_accept();
     loop_.post(kStop, [](io_uring_sqe* s) { io_uring_prep_poll_add(s, stop_fd(), POLLIN); });
     while (!stopping_) loop_.run_once(-1ns, *this);
     drain();
@@ -80,7 +86,7 @@ class UringReactor {
   void on_completion(uint64_t data, int res, uint32_t flags) {  // from loop_
     auto* c = reinterpret_cast<Conn*>(data & ~kOpMask);
     uint64_t op = data & kOpMask;
-    if (op == kAccept) return acceptor_.on_completion(res, flags);
+    if (op == kAccept) return on_accept(res, flags);
     stopping_ |= op == kStop;
     if (c == nullptr) return;  // the stop poll or a cancellation
     if (op == kRecv) {
@@ -107,10 +113,50 @@ class UringReactor {
 
   static uint64_t tag(Conn* c, Op op) { return reinterpret_cast<uintptr_t>(c) | op; }
 
+  // Keeps an accept posted: one multishot accept where the kernel has it
+  // (5.19+), else single-shot accepts re-posted one by one.
+  void post_accept() {
+    loop_.post(kAccept, [&](io_uring_sqe* s) {
+      int flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+      if (multishot_) {
+        io_uring_prep_multishot_accept(s, acceptor_.fd(), nullptr, nullptr, flags);
+      } else {
+        io_uring_prep_accept(s, acceptor_.fd(), nullptr, nullptr, flags);
+      }
+    });
+  }
+
+  // The kernel accepted, or failed to: the shared accept rule decides what
+  // that means (session/acceptor.h); out of descriptors, one queued client
+  // is refused and accepting rests, as in the readiness reactors.
+  void on_accept(int res, uint32_t flags) {
+    bool rest = false;
+    if (res >= 0) {
+      Fd fd(res);
+      if (!accept_stopped_) acceptor_.admit_accepted(std::move(fd), [this](Fd f) { admit(std::move(f)); });
+    } else if (res == -EINVAL && multishot_) {
+      multishot_ = false;  // a kernel without multishot accept: single-shot from now on
+    } else if (res == -EMFILE || res == -ENFILE) {
+      rest = acceptor_.refuse_after_no_fds() == AcceptNext::kRest;
+    } else if (res != -ECANCELED) {
+      rest = acceptor_.failed_accept() == AcceptNext::kRest;
+    }
+    if ((flags & IORING_CQE_F_MORE) || accept_stopped_) return;
+    if (rest) return loop_.arm(&accept_rest_, loop_.now() + Acceptor::kRest);
+    post_accept();
+  }
+  void on_rest_over(uint32_t) { post_accept(); }
+
+  // Cancels the posted accept; connections completing later are closed.
+  void stop_accepting() {
+    accept_stopped_ = true;
+    loop_.cancel(&accept_rest_);
+    loop_.post(kIgnore, [](io_uring_sqe* s) { io_uring_prep_cancel64(s, kAccept, 0); });
+  }
+
   void admit(Fd fd) {
     int one = 1;
     (void)::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // latency only
-    bump(stats_.connections_accepted);
     auto* c = new Conn{{&UringReactor::on_idle}, this, std::move(fd), make_protocol<P>(ctx_)};
     live_.insert(c);
     c->last_active = loop_.now();
@@ -168,6 +214,7 @@ class UringReactor {
         bump(stats_.bytes_in, bytes);
         c->protocol.on_input(std::string_view(buffers_.data(bid), bytes), c->out);
         buffers_.give_back(bid);
+        run_app(c);
       }
       c->held.clear();
       if (!c->out.empty()) {
@@ -180,6 +227,16 @@ class UringReactor {
       }
     }
     if (c->closing && c->ops == 0) free(c);
+  }
+
+  // An /app request is worked on the loop thread, its backend calls blocking
+  // on one connection of the loop's own: the loop waits for each call.
+  void run_app(Conn* c) {
+    if constexpr (HasAppStep<P>) {
+      while (c->protocol.app_waiting()) {
+        c->protocol.finish_app(perform_app(c->protocol.app(), backend_.get(), stats_), c->out);
+      }
+    }
   }
 
   void post_recv(Conn* c) {
@@ -246,7 +303,7 @@ class UringReactor {
 
   // The connection's timer: the idle timeout, or a retry after ENOBUFS.
   static void on_idle(event::Handler* h, uint32_t) {
-    auto* c = static_cast<Conn*>(h);
+    auto* c = event::owner_of<Conn>(h);
     UringReactor* r = c->owner;
     if (c->starved) {
       c->starved = false;
@@ -263,7 +320,7 @@ class UringReactor {
   // Stop: no more accepts; close every connection and wait (bounded) for
   // their last completions, so the kernel no longer touches their memory.
   void drain() {
-    acceptor_.stop();
+    stop_accepting();
     for (Conn* c : std::vector<Conn*>(live_.begin(), live_.end())) {
       if (!c->closing) begin_close(c);
       pump(c);  // frees it unless completions are still due
@@ -278,7 +335,11 @@ class UringReactor {
   bool multishot_;  // multishot receives (and accepts) until the kernel says EINVAL
   event::UringLoop loop_;
   event::ProvidedBuffers buffers_;
-  event::UringAcceptor acceptor_;
+  std::unique_ptr<BlockingBackendPool> backend_{make_backend_pool(ctx_.config, stats_)};
+  Acceptor acceptor_;
+  event::Timer accept_rest_;
+  event::MemberHandler<UringReactor, &UringReactor::on_rest_over> rest_over_{this};
+  bool accept_stopped_ = false;
   std::unordered_set<Conn*> live_;
   bool stopping_ = false;
 };

@@ -25,36 +25,48 @@ bool reactor_uring_supported(std::string* why_not);
 namespace {
 
 constexpr ModelEntry kModels[] = {
-    {"process", "fork", true, false, "fork per connection; the child serves it, the parent reaps",
+    {"process", "fork", true, false, AppWait::kConnection, "fork per connection; the child serves it, the parent reaps",
      run_process_fork, nullptr},
-    {"process", "prefork", false, false, "N workers forked up front share the listener",
+    {"process", "prefork", false, false, AppWait::kWorker, "N workers forked up front share the listener",
      run_process_prefork, nullptr},
-    {"thread", "per-conn", true, false, "a detached thread per connection, small stacks",
+    {"thread", "per-conn", true, false, AppWait::kConnection, "a detached thread per connection, small stacks",
      run_thread_per_conn, nullptr},
-    {"pool", "ready", true, false, "epoll dispatcher (EPOLLONESHOT) hands ready connections to N workers",
+    {"pool", "ready", true, false, AppWait::kWorker, "epoll dispatcher (EPOLLONESHOT) hands ready connections to N workers",
      run_pool_ready, nullptr},
-    {"pool", "conn", false, false, "accept thread + bounded queue; a worker serves a whole connection",
+    {"pool", "conn", false, false, AppWait::kWorker, "accept thread + bounded queue; a worker serves a whole connection",
      run_pool_conn, nullptr},
-    {"reactor", "epoll", true, false, "one thread, level-triggered epoll; EPOLLOUT only while output waits",
+    {"reactor", "epoll", true, false, AppWait::kConnection, "one thread, level-triggered epoll; EPOLLOUT only while output waits",
      run_reactor_epoll, nullptr},
-    {"reactor", "epoll-et", false, false, "one thread, edge-triggered epoll; reads and accepts to EAGAIN",
+    {"reactor", "epoll-et", false, false, AppWait::kConnection, "one thread, edge-triggered epoll; reads and accepts to EAGAIN",
      run_reactor_epoll_et, nullptr},
-    {"reactor", "poll", false, false, "one thread, poll(2)", run_reactor_poll, nullptr},
-    {"reactor", "select", false, false, "one thread, select(2); fds >= FD_SETSIZE refused and counted",
+    {"reactor", "poll", false, false, AppWait::kConnection, "one thread, poll(2)", run_reactor_poll, nullptr},
+    {"reactor", "select", false, false, AppWait::kConnection, "one thread, select(2); fds >= FD_SETSIZE refused and counted",
      run_reactor_select, nullptr},
-    {"reactor", "multi", false, true, "an epoll reactor per server CPU, each with its own SO_REUSEPORT listener",
+    {"reactor", "multi", false, true, AppWait::kConnection, "an epoll reactor per server CPU, each with its own SO_REUSEPORT listener",
      run_reactor_multi, nullptr},
-    {"reactor", "uring", false, false, "one thread, io_uring proactor: multishot accept/recv, provided buffers",
+    {"reactor", "uring", false, false, AppWait::kLoop, "one thread, io_uring proactor: multishot accept/recv, provided buffers",
      run_reactor_uring, reactor_uring_supported},
-    {"fiber", "hub", true, false, "one thread, a fiber per connection parked on an epoll hub (eventlet)",
+    {"fiber", "hub", true, false, AppWait::kConnection, "one thread, a fiber per connection parked on an epoll hub (eventlet)",
      run_fiber_hub, nullptr},
-    {"fiber", "multi", false, true, "one fiber scheduler per CPU, SO_REUSEPORT listener each",
+    {"fiber", "multi", false, true, AppWait::kConnection, "one fiber scheduler per CPU, SO_REUSEPORT listener each",
      run_fiber_multi, nullptr},
 };
 
 }  // namespace
 
 std::span<const ModelEntry> model_registry() { return kModels; }
+
+const char* app_wait_name(AppWait w) {
+  switch (w) {
+    case AppWait::kConnection:
+      return "connection";
+    case AppWait::kWorker:
+      return "worker";
+    case AppWait::kLoop:
+      return "loop";
+  }
+  return "?";
+}
 
 const ModelEntry* find_model(const std::string& spec) {
   auto colon = spec.find(':');

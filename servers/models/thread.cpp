@@ -2,7 +2,8 @@
 // Stacks are small (--stack-size, default 64 KiB, lazily committed by the
 // kernel) so 10,000 connections fit in memory. On stop every connection is
 // shut down, which ends each thread's blocking read, and the model waits
-// until the last thread has left.
+// until the last thread has left. An /app request's backend calls block the
+// connection's thread on a connection borrowed from one process-wide pool.
 #include <pthread.h>
 
 #include <algorithm>
@@ -12,10 +13,10 @@
 #include <memory>
 
 #include "common/status.h"
-#include "models/model.h"
+#include "session/context.h"
 #include "session/accept_loop.h"
+#include "session/backend_pool.h"
 #include "session/connection_set.h"
-#include "session/make_protocol.h"
 #include "session/session.h"
 
 namespace cb {
@@ -27,17 +28,11 @@ constexpr std::size_t kScratchBytes = 8 * 1024;
 // How long shutdown waits for connection threads to notice and leave.
 constexpr std::chrono::seconds kDrainLimit{10};
 
-// Sanitizer runtimes need far deeper stacks than the code itself.
-#if defined(CB_ASAN) || defined(CB_TSAN)
-constexpr std::size_t kMinStackBytes = 1024 * 1024;
-#else
-constexpr std::size_t kMinStackBytes = 32 * 1024;
-#endif
-
 template <class P>
 struct ThreadJob {
   ServerContext* ctx;
   ConnectionSet* connections;
+  BlockingBackendPool* backend;  // nullptr without --backend
   Fd conn;
 };
 
@@ -49,7 +44,7 @@ void* serve_thread(void* arg) {
     std::array<char, kScratchBytes> scratch;
     P protocol = make_protocol<P>(ctx);
     SocketStream stream(job->conn.get());
-    run_session(stream, protocol, scratch, ctx.stats());
+    run_session(stream, protocol, scratch, ctx.stats(), job->backend);
   }
   // Counted before leaving the set: shutdown waits for the set to empty and
   // then reports the totals, which must include this connection.
@@ -65,7 +60,7 @@ class ThreadAttr {
   explicit ThreadAttr(std::size_t stack_bytes) {
     ::pthread_attr_init(&attr_);
     ::pthread_attr_setdetachstate(&attr_, PTHREAD_CREATE_DETACHED);
-    int err = ::pthread_attr_setstacksize(&attr_, std::max(stack_bytes, kMinStackBytes));
+    int err = ::pthread_attr_setstacksize(&attr_, stack_bytes);
     if (err != 0) throw SysError("pthread_attr_setstacksize", err);
   }
   ~ThreadAttr() { ::pthread_attr_destroy(&attr_); }
@@ -79,12 +74,13 @@ class ThreadAttr {
 
 template <class P>
 int run_per_conn(ServerContext& ctx) {
-  ThreadAttr attr(ctx.config.stack_size);
+  ThreadAttr attr(ctx.config.stack_bytes());
   ConnectionSet connections;
+  std::unique_ptr<BlockingBackendPool> backend = make_backend_pool(ctx.config, ctx.stats());
   run_accept_loop(ctx, ctx.listener.get(), {}, [&](Fd conn) {
     int fd = conn.get();
     connections.add(fd);
-    auto* job = new ThreadJob<P>{&ctx, &connections, std::move(conn)};
+    auto* job = new ThreadJob<P>{&ctx, &connections, backend.get(), std::move(conn)};
     pthread_t tid;
     int err = ::pthread_create(&tid, attr.get(), serve_thread<P>, job);
     if (err != 0) {

@@ -19,7 +19,9 @@
 //     Transfer-Encoding (400), target (400), file (404; 500 when the server
 //     is out of descriptors or memory);
 //   - absolute-form targets "http://host/path" serve their path (the host is
-//     ignored); other schemes are 400; the query string is ignored.
+//     ignored); other schemes are 400; the query string is ignored, except
+//     by /app (app.h), which is matched before percent-decoding: "/%61pp"
+//     is the file "app", not the handler.
 #include "protocol/http.h"
 
 #include <fmt/format.h>
@@ -29,6 +31,8 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+
+#include "common/ascii.h"
 
 namespace cb::proto {
 namespace {
@@ -53,6 +57,10 @@ std::string_view error_response(int status) {
     case 431:
       return "HTTP/1.1 431 Request Header Fields Too Large\r\n"
              "Content-Length: 0\r\nConnection: close\r\n\r\n";
+    case 502:  // an /app request's backend call failed
+      return "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    case 503:  // an /app request asked for calls, but there is no backend
+      return "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     case 505:
       return "HTTP/1.1 505 HTTP Version Not Supported\r\n"
              "Content-Length: 0\r\nConnection: close\r\n\r\n";
@@ -99,15 +107,7 @@ bool is_field_value(std::string_view s) {
   return true;
 }
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view lower_b) {
-  if (a.size() != lower_b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower_b[i]) return false;
-  }
-  return true;
-}
+using ascii::iequals;
 
 std::string_view trim_ows(std::string_view s) {
   std::size_t begin = s.find_first_not_of(" \t");
@@ -164,7 +164,7 @@ std::string_view take_line(std::string_view* rest) {
   return line;
 }
 
-struct Request {
+struct ParsedHead {
   std::string_view method;
   std::string_view target;
   bool http11 = true;
@@ -173,7 +173,7 @@ struct Request {
   bool has_body = false;         // non-zero Content-Length or Transfer-Encoding
 };
 
-int parse_version(std::string_view v, Request* req) {
+int parse_version(std::string_view v, ParsedHead* req) {
   auto digit = [](char c) { return c >= '0' && c <= '9'; };
   if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || !digit(v[5]) || v[6] != '.' || !digit(v[7])) {
     return 400;
@@ -183,7 +183,7 @@ int parse_version(std::string_view v, Request* req) {
   return 0;
 }
 
-int parse_request_line(std::string_view line, Request* req) {
+int parse_request_line(std::string_view line, ParsedHead* req) {
   std::size_t sp = line.find(' ');
   if (sp == npos) return 400;
   req->method = line.substr(0, sp);
@@ -197,7 +197,7 @@ int parse_request_line(std::string_view line, Request* req) {
   return parse_version(rest.substr(sp + 1), req);
 }
 
-void note_connection(std::string_view value, Request* req) {
+void note_connection(std::string_view value, ParsedHead* req) {
   while (!value.empty()) {
     std::size_t comma = value.find(',');
     std::string_view option = trim_ows(value.substr(0, comma));
@@ -207,7 +207,7 @@ void note_connection(std::string_view value, Request* req) {
   }
 }
 
-int parse_header(std::string_view line, Request* req) {
+int parse_header(std::string_view line, ParsedHead* req) {
   if (line.front() == ' ' || line.front() == '\t') return 400;  // obs-fold
   std::size_t colon = line.find(':');
   if (colon == npos) return 400;
@@ -226,7 +226,7 @@ int parse_header(std::string_view line, Request* req) {
   return 0;
 }
 
-int parse_head(std::string_view head, Request* req) {
+int parse_head(std::string_view head, ParsedHead* req) {
   int status = parse_request_line(take_line(&head), req);
   if (status != 0) return status;
   for (std::string_view line = take_line(&head); !line.empty(); line = take_line(&head)) {
@@ -238,16 +238,26 @@ int parse_head(std::string_view head, Request* req) {
 
 // The path part of an origin-form ("/a?x") or absolute-form
 // ("http://host/a?x") target, query removed; false for any other form.
-bool target_path(std::string_view target, std::string_view* path) {
+// Splits an origin-form or absolute-form target into its path and query
+// (empty when there is none).
+bool target_path(std::string_view target, std::string_view* path, std::string_view* query) {
+  std::string_view rest = target;
   if (target.front() != '/') {
     constexpr std::string_view kScheme = "http://";
     if (!iequals(target.substr(0, kScheme.size()), kScheme)) return false;
     target.remove_prefix(kScheme.size());
     std::size_t end = target.find_first_of("/?");
     if (target.empty() || end == 0) return false;  // no authority
-    target = end == npos || target[end] == '?' ? std::string_view("/") : target.substr(end);
+    rest = end == npos ? std::string_view("/") : target.substr(end);
+    if (rest.front() == '?') {  // "http://host?q": the root, with a query
+      *path = "/";
+      *query = rest.substr(1);
+      return true;
+    }
   }
-  *path = target.substr(0, target.find('?'));
+  std::size_t mark = rest.find('?');
+  *path = rest.substr(0, mark);
+  *query = mark == npos ? std::string_view() : rest.substr(mark + 1);
   return true;
 }
 
@@ -303,10 +313,14 @@ HttpProtocol::HttpProtocol(const FileRoot& root, CounterBlock& counters)
     : root_(&root), counters_(&counters) {}
 
 void HttpProtocol::on_input(std::string_view in, OutQueue& out) {
-  while (!closing_ && !pending_.empty() && !in.empty()) in = feed_pending(in, out);
-  if (!closing_ && pending_.empty()) {
+  while (!closing_ && !app_ && !pending_.empty() && !in.empty()) in = feed_pending(in, out);
+  if (!closing_ && !app_ && pending_.empty()) {
     in.remove_prefix(serve_all(in, out));
     if (!closing_ && !in.empty()) pending_.assign(in);
+  } else if (app_) {
+    // An /app request waits for its session: what follows it is held (at
+    // most one read's worth: sessions do not read while a request waits).
+    pending_.append(in);
   }
   // After a response that closes, later pipelined requests are discarded.
   if (closing_) release_pending();
@@ -334,7 +348,7 @@ std::string_view HttpProtocol::feed_pending(std::string_view in, OutQueue& out) 
 
 std::size_t HttpProtocol::serve_all(std::string_view buf, OutQueue& out, std::size_t resume) {
   std::size_t pos = 0;
-  while (!closing_) {
+  while (!closing_ && !app_) {
     pos += skip_empty_lines(buf.substr(pos));
     std::string_view rest = buf.substr(pos);
     if (rest.empty()) break;
@@ -356,14 +370,16 @@ std::size_t HttpProtocol::serve_all(std::string_view buf, OutQueue& out, std::si
 }
 
 void HttpProtocol::serve_one(std::string_view head, OutQueue& out) {
-  Request req;
+  ParsedHead req;
   int status = parse_head(head, &req);
   if (status != 0) return fail(status, out);
   bool head_only = req.method == "HEAD";
   if (!head_only && req.method != "GET") return fail(405, out);
   if (req.has_body) return fail(400, out);  // a static server takes no bodies
-  std::string_view path;
-  if (!target_path(req.target, &path)) return fail(400, out);
+  std::string_view path, query;
+  if (!target_path(req.target, &path, &query)) return fail(400, out);
+  bool keep_alive = req.http11 ? !req.asks_close : req.asks_keep_alive && !req.asks_close;
+  if (path == kAppPath) return start_app(query, head_only, keep_alive, out);
   thread_local std::string decoded;  // reused: no allocation per request
   if (path.find('%') != npos) {
     if (!percent_decode(path, &decoded)) return fail(400, out);
@@ -371,8 +387,43 @@ void HttpProtocol::serve_one(std::string_view head, OutQueue& out) {
   }
   FileRoot::Opened file = root_->open(path);
   if (file.status != 200) return fail(file.status, out);
-  bool keep_alive = req.http11 ? !req.asks_close : req.asks_keep_alive && !req.asks_close;
   serve_file(std::move(file), head_only, keep_alive, out);
+}
+
+void HttpProtocol::start_app(std::string_view query, bool head_only, bool keep_alive,
+                             OutQueue& out) {
+  AppParams params;
+  if (!parse_app_query(query, &params)) return fail(400, out);
+  app_ = PendingApp{params, head_only, keep_alive};
+}
+
+void HttpProtocol::finish_app(AppOutcome outcome, OutQueue& out) {
+  PendingApp app = *app_;
+  app_.reset();
+  bump(counters_->app_requests);
+  if (outcome != AppOutcome::kOk) {
+    fail(outcome == AppOutcome::kNoBackend ? 503 : 502, out);
+  } else {
+    answer_app(app, out);
+  }
+  if (closing_) return release_pending();
+  if (pending_.empty()) return;
+  // Requests pipelined behind this one were held while it waited: serve them.
+  std::string held;
+  held.swap(pending_);
+  on_input(held, out);
+}
+
+void HttpProtocol::answer_app(const PendingApp& app, OutQueue& out) {
+  std::size_t body = app.head_only ? 0 : app.params.bytes;
+  out.append_with(kHeadRoom + body, [&](char* room, std::size_t) {
+    char* end = write_ok_head(room, "text/plain", app.params.bytes, app.keep_alive);
+    std::memcpy(end, reply_content().data(), body);
+    return static_cast<std::size_t>(end - room) + body;
+  });
+  bump(counters_->requests);
+  bump(counters_->http_2xx);
+  if (!app.keep_alive) closing_ = true;
 }
 
 void HttpProtocol::serve_file(FileRoot::Opened file, bool head_only, bool keep_alive,

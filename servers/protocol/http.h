@@ -12,17 +12,24 @@
 //   414 the request line does not end within the head cap
 //   431 the request head does not end within the head cap (8 KiB)
 //   505 an HTTP version other than 1.0/1.1
+// GET /app?... is the service handler (app.h): the protocol parses it, then
+// waits (app_waiting()) while the session makes its backend calls and burns
+// its CPU, and answers when the session calls finish_app(): 200 with the
+// body, 503 (no backend) or 502 (a call failed). Requests pipelined behind
+// it are held meanwhile and served after it, in order.
 // Headers are deterministic (no Date): status line, Content-Type (from a
 // small extension table), Content-Length, Connection.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/counters.h"
 #include "common/fd.h"
+#include "protocol/app.h"
 #include "protocol/out_queue.h"
 
 namespace cb::proto {
@@ -75,9 +82,18 @@ class HttpProtocol {
 
   HttpProtocol(const FileRoot& root, CounterBlock& counters);
 
+  static constexpr std::string_view kAppPath = "/app";
+
+  // Must not be called while app_waiting().
   void on_input(std::string_view in, OutQueue& out);
   // True once the connection must close after the queued output is written.
   bool closing() const { return closing_; }
+
+  // An /app request was parsed and waits for the session's work: app()
+  // says what to do; finish_app() answers it and serves what was held.
+  bool app_waiting() const { return app_.has_value(); }
+  const AppParams& app() const { return app_->params; }
+  void finish_app(AppOutcome outcome, OutQueue& out);
 
  private:
   friend struct HttpProtocolTestPeer;  // tests look at pending_'s storage
@@ -89,12 +105,22 @@ class HttpProtocol {
   std::size_t serve_all(std::string_view buf, OutQueue& out, std::size_t resume = 0);
   void serve_one(std::string_view head, OutQueue& out);
   void serve_file(FileRoot::Opened file, bool head_only, bool keep_alive, OutQueue& out);
+  struct PendingApp {
+    AppParams params;
+    bool head_only = false;
+    bool keep_alive = true;
+  };
+  void start_app(std::string_view query, bool head_only, bool keep_alive, OutQueue& out);
+  void answer_app(const PendingApp& app, OutQueue& out);
   void fail(int status, OutQueue& out);
   void release_pending();
 
   const FileRoot* root_;
   CounterBlock* counters_;
-  std::string pending_;  // an incomplete request head (empty when idle)
+  // An incomplete request head, or what followed an /app request that
+  // waits (empty when idle).
+  std::string pending_;
+  std::optional<PendingApp> app_;
   bool closing_ = false;
 };
 

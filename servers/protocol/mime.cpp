@@ -5,6 +5,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/ascii.h"
 #include "protocol/http.h"
 
 namespace cb::proto {
@@ -31,15 +32,7 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 16> kTypes =
     {"bin", kDefaultType},
 }};
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view lower_b) {
-  if (a.size() != lower_b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower_b[i]) return false;
-  }
-  return true;
-}
+using ascii::iequals;
 
 }  // namespace
 

@@ -6,11 +6,19 @@
 // then says what the connection waits for next. While output is pending the
 // connection stops reading (back-pressure: a client that does not read its
 // responses cannot make the server buffer without bound).
+//
+// An /app request (app_step.h) is handed to the model's Runner once the
+// responses before it are written:
+//   std::optional<proto::AppOutcome> start(const proto::AppParams&, Session&)
+// A blocking runner (pool:ready) does the work and returns its outcome; a
+// non-blocking one (the reactor's backend mux) returns nullopt, the session
+// says kWaitApp, and the runner later calls resume_app() with the outcome.
 #pragma once
 
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -19,11 +27,12 @@
 #include "common/fd.h"
 #include "common/io.h"
 #include "protocol/out_queue.h"
+#include "session/app_step.h"
 #include "session/session.h"
 
 namespace cb {
 
-enum class Next { kRead, kWrite, kClose };
+enum class Next { kRead, kWrite, kClose, kWaitApp };
 
 template <class Protocol>
 class NbSession {
@@ -35,7 +44,8 @@ class NbSession {
   // Level-triggered pollers read once per event (another event follows if
   // more is queued, and the EAGAIN read is saved); edge-triggered ones must
   // read until EAGAIN.
-  Next on_readable(std::span<char> scratch, CounterBlock& c, bool until_eagain) {
+  template <class Runner>
+  Next on_readable(std::span<char> scratch, CounterBlock& c, bool until_eagain, Runner& runner) {
     for (;;) {
       IoResult r = io::read_some(fd_.get(), scratch);
       if (r.status == IoStatus::kRetry) return Next::kRead;
@@ -45,12 +55,44 @@ class NbSession {
       }
       bump(c.bytes_in, r.bytes);
       protocol_.on_input(std::string_view(scratch.data(), r.bytes), out_);
-      Next next = on_writable(c);
+      Next next = on_writable(c, runner);
       if (next != Next::kRead || !until_eagain) return next;
     }
   }
 
-  Next on_writable(CounterBlock& c) {
+  // Writes what is queued; then starts a waiting /app request, or closes.
+  template <class Runner>
+  Next on_writable(CounterBlock& c, Runner& runner) {
+    for (;;) {
+      Next next = write_out(c);
+      if (next != Next::kRead) return next;
+      if constexpr (HasAppStep<Protocol>) {
+        if (protocol_.app_waiting()) {
+          std::optional<proto::AppOutcome> outcome = runner.start(protocol_.app(), *this);
+          if (!outcome) return Next::kWaitApp;
+          protocol_.finish_app(*outcome, out_);
+          continue;
+        }
+      }
+      if (protocol_.closing()) {
+        ::shutdown(fd_.get(), SHUT_WR);  // FIN after the last response
+        return Next::kClose;
+      }
+      return Next::kRead;
+    }
+  }
+
+  // The runner's answer to a request it took without one (kWaitApp).
+  template <class Runner>
+  Next resume_app(proto::AppOutcome outcome, CounterBlock& c, Runner& runner) {
+    if constexpr (HasAppStep<Protocol>) protocol_.finish_app(outcome, out_);
+    return on_writable(c, runner);
+  }
+
+  bool output_pending() const { return !out_.empty(); }
+
+ private:
+  Next write_out(CounterBlock& c) {
     SocketStream stream(fd_.get());
     uint64_t written = 0;
     IoResult w = proto::flush(out_, stream, &written);
@@ -60,19 +102,29 @@ class NbSession {
       count_end(c, w, /*reading=*/false);
       return Next::kClose;
     }
-    if (protocol_.closing()) {
-      ::shutdown(fd_.get(), SHUT_WR);  // FIN after the last response
-      return Next::kClose;
-    }
     return Next::kRead;
   }
 
-  bool output_pending() const { return !out_.empty(); }
-
- private:
   Fd fd_;
   Protocol protocol_;
   proto::OutQueue out_;
+};
+
+// The runner of the models whose step may block (pool:ready's workers): the
+// step does the work itself, on the borrowed connection of a pool (nullptr
+// when the server has no backend).
+template <class Pool>
+class BlockingAppRunner {
+ public:
+  BlockingAppRunner(Pool* pool, CounterBlock& c) : pool_(pool), counters_(&c) {}
+  template <class Session>
+  std::optional<proto::AppOutcome> start(const proto::AppParams& p, Session&) {
+    return perform_app(p, pool_, *counters_);
+  }
+
+ private:
+  Pool* pool_;
+  CounterBlock* counters_;
 };
 
 }  // namespace cb

@@ -1,6 +1,7 @@
 // session.h: the straight-line session loop used by every blocking-style
 // model (process, thread, pool:conn) and by fibers: read, hand the bytes to
-// the protocol, write everything it queued, repeat until close.
+// the protocol, do an /app request's work (app_step.h), write everything it
+// queued, repeat until close.
 //
 // The Stream decides what "blocking" means: a blocking socket for threads and
 // processes, a fiber-aware socket that parks the fiber for the hub.
@@ -20,6 +21,7 @@
 #include "common/io.h"
 #include "common/status.h"
 #include "protocol/out_queue.h"
+#include "session/app_step.h"
 
 namespace cb {
 
@@ -41,11 +43,32 @@ inline void count_end(CounterBlock& c, const IoResult& r, bool reading) {
   }
 }
 
+// Writes what `out` holds; false (counted) if the connection failed.
+template <class Stream>
+bool flush_all(proto::OutQueue& out, Stream& stream, CounterBlock& c) {
+  uint64_t written = 0;
+  IoResult w = proto::flush(out, stream, &written);
+  bump(c.bytes_out, written);
+  if (!w.ok()) count_end(c, w, /*reading=*/false);
+  return w.ok();
+}
+
+// A pool for servers without a backend: /app calls are answered 503.
+struct NoBackend {
+  template <class F>
+  bool with_connection(F&&) {
+    return false;
+  }
+};
+
 // Serves one connection to the end. `scratch` is the read buffer; it may be
 // shared by every session of a thread, because the protocol consumes the
-// bytes before the next read.
-template <class Stream, class Protocol>
-void run_session(Stream& stream, Protocol& protocol, std::span<char> scratch, CounterBlock& c) {
+// bytes before the next read. An /app request is worked here, in the
+// session's own thread or fiber (app_step.h): responses before it are sent
+// first, and nothing more is read until it is answered.
+template <class Stream, class Protocol, class Pool = NoBackend>
+void run_session(Stream& stream, Protocol& protocol, std::span<char> scratch, CounterBlock& c,
+                 Pool* backend = nullptr) {
   proto::OutQueue out;
   for (;;) {
     IoResult r = stream.read(scratch);
@@ -55,13 +78,13 @@ void run_session(Stream& stream, Protocol& protocol, std::span<char> scratch, Co
     }
     bump(c.bytes_in, r.bytes);
     protocol.on_input(std::string_view(scratch.data(), r.bytes), out);
-    uint64_t written = 0;
-    IoResult w = proto::flush(out, stream, &written);
-    bump(c.bytes_out, written);
-    if (!w.ok()) {
-      count_end(c, w, /*reading=*/false);
-      return;
+    if constexpr (HasAppStep<Protocol>) {
+      while (protocol.app_waiting()) {
+        if (!flush_all(out, stream, c)) return;
+        protocol.finish_app(perform_app(protocol.app(), backend, c), out);
+      }
     }
+    if (!flush_all(out, stream, c)) return;
     if (protocol.closing()) {
       // Send FIN after the response so the client reads it before EOF.
       ::shutdown(stream.fd(), SHUT_WR);

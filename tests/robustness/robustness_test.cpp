@@ -6,7 +6,8 @@
 //  - a client that resets mid-response (SO_LINGER 0 during a large file):
 //    counted, cleaned up, no descriptor leaked;
 //  - EMFILE under a low RLIMIT_NOFILE: existing connections keep working,
-//    new ones are refused or deferred, and the server does not spin.
+//    new ones are refused or deferred, the server does not spin, and it
+//    refuses at most one queued client per rest per accepting loop.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -200,6 +201,15 @@ double cpu_seconds(pid_t pid) {
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// How many loops accept at once in this model: each may refuse one client
+// per rest (session/acceptor.h).
+int accept_loops(const std::string& model) {
+  int cpus = static_cast<int>(std::thread::hardware_concurrency());
+  if (model == "process:prefork") return 4 * cpus;  // every worker accepts
+  if (model.ends_with(":multi")) return cpus;
+  return 1;
+}
+
 TEST_F(Robustness, OutOfDescriptorsRefusesWithoutSpinning) {
   // 64 descriptors: a few for the server itself, the rest for connections.
   auto server = start("echo", /*nofile=*/64);
@@ -210,14 +220,31 @@ TEST_F(Robustness, OutOfDescriptorsRefusesWithoutSpinning) {
     ASSERT_TRUE(send_all(first.back().get(), "x"));
     ASSERT_EQ(recv_exact(first.back().get(), 1), "x");
   }
+  // More clients than the server has descriptors left: they queue in the
+  // backlog, and the server must refuse them one per rest, not all at once.
+  auto window_start = std::chrono::steady_clock::now();
+  uint64_t refused_before = server->live_counters()["errors_no_fds"];
   std::vector<Fd> flood;
-  for (int i = 0; i < 150; ++i) flood.push_back(connect_to(server->port()));
+  for (int i = 0; i < 300; ++i) flood.push_back(connect_to(server->port()));
   for (auto& fd : flood) send_all(fd.get(), "y");
   double before = cpu_seconds(server->pid());
   std::this_thread::sleep_for(std::chrono::seconds(1));
   double used = cpu_seconds(server->pid()) - before;
+  uint64_t refused = server->live_counters()["errors_no_fds"].get<uint64_t>() - refused_before;
+  auto window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - window_start).count();
   // A spinning accept loop burns the whole second; refusing costs little.
   EXPECT_LT(used, 0.5) << "server spun on EMFILE";
+  // At most one refusal per 10 ms rest per accepting loop (+2 for the edges
+  // of the window). A loop that refuses the whole backlog at once breaks it.
+  uint64_t bound = static_cast<uint64_t>(accept_loops(g_model) * (window_ms / 10 + 2));
+  // A process model keeps each connection's descriptor in its own process:
+  // the parent, holding only the listener, never runs out.
+  if (!g_model.starts_with("process")) {
+    EXPECT_GT(refused, 0u) << "nothing was refused: the test did not reach EMFILE";
+  }
+  EXPECT_LE(refused, bound) << "refused " << refused << " clients in " << window_ms
+                            << " ms: the accept loop does not rest after a refusal";
   for (auto& fd : first) {
     ASSERT_TRUE(send_all(fd.get(), "still here"));
     EXPECT_EQ(recv_exact(fd.get(), 10), "still here") << "an existing connection broke";

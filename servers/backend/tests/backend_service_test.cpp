@@ -29,6 +29,7 @@
 
 #include "common/fd.h"
 #include "common/socket.h"
+#include "support/backend_process.h"
 #include "protocol/backend_frame.h"
 
 namespace cb::backend {
@@ -41,94 +42,9 @@ using std::chrono::milliseconds;
 // Every wait in these tests gives up after this: a failure, never a hang.
 constexpr auto kDeadline = std::chrono::seconds(30);
 
-// bench_backend as a child: reads its "listening" line, stops it with
-// SIGTERM and keeps what it printed.
-class BackendProcess {
- public:
-  BackendProcess() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-    Fd read_end(fds[0]), write_end(fds[1]);
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) exec_child(write_end.get());
-    out_ = std::move(read_end);
-    read_line();
-  }
-  ~BackendProcess() {
-    if (pid_ > 0) (void)stop();
-  }
-  BackendProcess(const BackendProcess&) = delete;
-  BackendProcess& operator=(const BackendProcess&) = delete;
-
-  uint16_t port() const { return port_; }
-  const std::string& output() const { return output_; }
-
-  // SIGTERM, then waits (SIGKILL after kDeadline). Exit status, or
-  // 128 + signal, or -1 if it had to be killed.
-  int stop() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    auto give_up = Clock::now() + kDeadline;
-    pid_t r;
-    while ((r = ::waitpid(pid_, &status, WNOHANG)) == 0 && Clock::now() < give_up) {
-      std::this_thread::sleep_for(milliseconds(5));
-    }
-    if (r == 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-    }
-    pid_ = -1;
-    read_rest();
-    if (r == 0) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
-  // The final "counters {...}" line as JSON (null if absent).
-  nlohmann::json counters() const {
-    auto at = output_.find("counters ");
-    if (at == std::string::npos) return nullptr;
-    auto end = output_.find('\n', at);
-    return nlohmann::json::parse(output_.substr(at + 9, end - at - 9), nullptr, false);
-  }
-
- private:
-  [[noreturn]] static void exec_child(int out_fd) {
-    ::dup2(out_fd, STDOUT_FILENO);
-    std::string binary = CB_BACKEND_PATH, port_flag = "--port", zero = "0";
-    char* argv[] = {binary.data(), port_flag.data(), zero.data(), nullptr};
-    ::execv(argv[0], argv);
-    ::_exit(127);
-  }
-
-  void read_line() {
-    auto give_up = Clock::now() + std::chrono::seconds(10);
-    while (output_.find('\n') == std::string::npos && Clock::now() < give_up) {
-      pollfd p{out_.get(), POLLIN, 0};
-      if (::poll(&p, 1, 100) < 0 && errno != EINTR) break;
-      char buf[512];
-      ssize_t n = p.revents ? ::read(out_.get(), buf, sizeof buf) : 0;
-      if (p.revents && n <= 0) break;
-      output_.append(buf, static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
-    }
-    // "listening 127.0.0.1:PORT backend pid=PID"
-    auto colon = output_.find(':');
-    if (output_.rfind("listening 127.0.0.1:", 0) != 0 || output_.find(" backend pid=") == std::string::npos) {
-      throw std::runtime_error("bench_backend did not start: " + output_);
-    }
-    port_ = static_cast<uint16_t>(std::stoi(output_.substr(colon + 1)));
-  }
-
-  void read_rest() {
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(out_.get(), buf, sizeof buf)) > 0) output_.append(buf, static_cast<std::size_t>(n));
-  }
-
-  pid_t pid_ = -1;
-  Fd out_;
-  uint16_t port_ = 0;
-  std::string output_;
+// bench_backend as a child (tests/support/backend_process.h).
+struct BackendProcess : cb::testing::BackendProcess {
+  BackendProcess() : cb::testing::BackendProcess(CB_BACKEND_PATH) {}
 };
 
 // One client connection: what it sent, and a reader checking each reply.

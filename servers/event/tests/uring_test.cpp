@@ -1,6 +1,7 @@
 // uring_test.cpp: unit tests of the io_uring pieces behind reactor:uring: the
-// loop (completions and timers), provided buffers, and the acceptor in its
-// multishot and single-shot forms. Skipped where io_uring is unavailable.
+// loop (completions and timers) and provided buffers. Skipped where io_uring
+// is unavailable. The model's accepting, multishot and single-shot, is
+// tested whole (conformance.reactor:uring and its -singleshot twin).
 #include "event/uring.h"
 
 #include <fcntl.h>
@@ -106,41 +107,6 @@ TEST_F(Uring, ReceivesIntoProvidedBuffersAndReusesThem) {
     buffers.give_back(bid);
   }
 }
-
-class Acceptor : public Uring, public ::testing::WithParamInterface<bool> {};
-
-TEST_P(Acceptor, AcceptsEveryClient) {
-  UringLoop loop(16);
-  Counters counters;
-  ListenOptions options;
-  options.nonblocking = true;
-  Fd listener = listen_tcp(options);
-  std::vector<Fd> accepted;
-  UringAcceptor acceptor(loop, listener.get(), 9, counters.block(), /*multishot=*/GetParam(),
-                         [&](Fd fd) { accepted.push_back(std::move(fd)); });
-  struct Sink {
-    UringAcceptor& acceptor;
-    void on_completion(uint64_t data, int res, uint32_t flags) {
-      if (data == 9) acceptor.on_completion(res, flags);
-    }
-  } sink{acceptor};
-  acceptor.start();
-  std::vector<Fd> clients;
-  for (int i = 0; i < 5; ++i)
-    clients.push_back(connect_tcp("127.0.0.1", local_port(listener.get())));
-  auto limit = Clock::now() + 5s;
-  while (accepted.size() < 5 && Clock::now() < limit) loop.run_once(100ms, sink);
-  ASSERT_EQ(accepted.size(), 5u);
-  for (const Fd& fd : accepted) EXPECT_TRUE(::fcntl(fd.get(), F_GETFL) & O_NONBLOCK);
-  acceptor.stop();
-  clients.push_back(connect_tcp("127.0.0.1", local_port(listener.get())));
-  loop.run_once(50ms, sink);  // a connection completing now is not handed over
-  EXPECT_EQ(accepted.size(), 5u);
-  EXPECT_EQ(counters->errors_accept.load(), 0u);
-}
-
-INSTANTIATE_TEST_SUITE_P(Shots, Acceptor, ::testing::Values(true, false),
-                         [](const auto& p) { return p.param ? "multishot" : "single_shot"; });
 
 }  // namespace
 }  // namespace cb::event

@@ -1,7 +1,8 @@
 // socket_test.cpp: fiber::Socket as the Stream of the shared session loop:
 // fifty echo sessions and their clients as fibers of one scheduler sharing
 // one scratch buffer, writes that park until the peer reads, the read
-// timeout, stop ending a blocked read, and fiber::Listener accepting.
+// timeout, stop ending a blocked read, and fiber::Listener parking an
+// accepting fiber.
 #include <sys/socket.h>
 
 #include <string>
@@ -15,6 +16,7 @@
 #include "fiber/scheduler.h"
 #include "fiber/socket.h"
 #include "protocol/echo.h"
+#include "session/acceptor.h"
 #include "session/session.h"
 
 namespace cb::fiber {
@@ -222,34 +224,37 @@ TEST(FiberSocket, EndOfStreamInTheSameEdgeAsTheDataIsNotLost) {
   EXPECT_EQ(results[1].error, 0);
 }
 
-TEST(FiberListener, AcceptsQueuedConnectionsThenStops) {
+TEST(FiberListener, ParksUntilConnectionsQueueThenStops) {
   ListenOptions lo;
   lo.nonblocking = true;
   Fd listener = listen_tcp(lo);
   uint16_t port = local_port(listener.get());
-  std::vector<Fd> clients;
-  for (int i = 0; i < 3; ++i) clients.push_back(connect_tcp("127.0.0.1", port));
+  CounterBlock counters{};
   Scheduler sched(options());
   int accepted = 0;
-  AcceptStatus last = AcceptStatus::kAccepted;
+  bool stopped = false;
   sched.spawn([&] {
     Listener l(listener.get(), sched);
-    for (;;) {
-      AcceptResult a = l.accept();
-      last = a.status;
-      if (a.status != AcceptStatus::kAccepted) break;
+    Acceptor acceptor(l.fd(), counters);
+    auto admit = [&](Fd fd) {
+      EXPECT_TRUE(fd.valid());
       ++accepted;
-      EXPECT_TRUE(a.fd.valid());
+    };
+    while (acceptor.accept_batch(admit) != AcceptNext::kWait || l.wait_readable()) {
     }
+    stopped = true;
   });
+  std::vector<Fd> clients;
   sched.spawn([&] {
-    // Runs once the listener has drained the queue and parked.
+    // Runs once the listener fiber has found the queue empty and parked.
+    for (int i = 0; i < 3; ++i) clients.push_back(connect_tcp("127.0.0.1", port));
     sleep_for(10ms);
     sched.request_stop();
   });
   sched.run();
   EXPECT_EQ(accepted, 3);
-  EXPECT_EQ(last, AcceptStatus::kRetry);
+  EXPECT_EQ(counters.connections_accepted.load(), 3u);
+  EXPECT_TRUE(stopped);
 }
 
 }  // namespace
