@@ -1,6 +1,8 @@
 // backend_process.cpp: see backend_process.h.
 #include "backend_process.h"
 
+#include "listening_line.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -80,13 +82,12 @@ void BackendProcess::read_line() {
     if (p.revents && n <= 0) break;
     output_.append(buf, static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
   }
-  // "listening 127.0.0.1:PORT backend pid=PID"
-  auto colon = output_.find(':');
-  if (output_.rfind("listening 127.0.0.1:", 0) != 0 ||
-      output_.find(" backend pid=") == std::string::npos) {
+  // "listening 127.0.0.1:PORT backend pid=PID": the servers' line.
+  auto line = listening::parse(std::string_view(output_).substr(0, output_.find('\n')));
+  if (!line || output_.find(" backend ") == std::string::npos) {
     throw std::runtime_error("bench_backend did not start: " + output_);
   }
-  port_ = static_cast<uint16_t>(std::stoi(output_.substr(colon + 1)));
+  port_ = line->port;
 }
 
 void BackendProcess::read_rest() {

@@ -2,6 +2,7 @@
 #include "support/server_process.h"
 
 #include "common/counters.h"
+#include "listening_line.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -78,12 +79,12 @@ ServerProcess::ServerProcess(const ServerOptions& o) {
     if (n <= 0) break;
     output_.append(buf, static_cast<std::size_t>(n));
   }
-  auto colon = output_.find(':');
-  if (output_.rfind("listening ", 0) != 0 || colon == std::string::npos) {
+  auto line = listening::parse(std::string_view(output_).substr(0, output_.find('\n')));
+  if (!line) {
     stop(std::chrono::milliseconds(1000));
     throw std::runtime_error("server did not start: " + output_);
   }
-  port_ = static_cast<uint16_t>(std::stoi(output_.substr(colon + 1)));
+  port_ = line->port;
 }
 
 ServerProcess::~ServerProcess() {
