@@ -59,7 +59,8 @@ void add_options(CLI::App& app, RawOptions& raw, CliOptions& out) {
   opt("--json", out.json_path, "FILE",
       "write the whole result (config, counters, histograms) as JSON");
   opt("--hgrm", out.hgrm_path, "FILE",
-      "write the corrected latency histogram as HdrHistogram .hgrm text");
+      "write the corrected latency histogram as HdrHistogram .hgrm text; with 2+ --paths "
+      "lines also one per path, FILE with .classN before the extension (N from 0, file order)");
   app.add_flag("--progress", out.progress, "print a live progress line on stderr");
 }
 
@@ -153,6 +154,17 @@ Target parse_target(const std::string& text) {
   t.port = static_cast<uint16_t>(port);
   if (t.host.empty()) fail(fmt::format("target '{}' has no host", text));
   return t;
+}
+
+std::string class_hgrm_path(const std::string& hgrm_path, std::size_t index) {
+  std::string suffix = ".class" + std::to_string(index);
+  std::size_t slash = hgrm_path.rfind('/');
+  std::size_t name = slash == std::string::npos ? 0 : slash + 1;
+  std::size_t dot = hgrm_path.rfind('.');
+  // A dot that starts the name (".hgrm") is a hidden file's name, not an
+  // extension.
+  if (dot == std::string::npos || dot <= name) return hgrm_path + suffix;
+  return hgrm_path.substr(0, dot) + suffix + hgrm_path.substr(dot);
 }
 
 CliOutcome parse_cli(int argc, const char* const* argv) {

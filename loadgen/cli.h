@@ -3,6 +3,7 @@
 // "30s", "64KiB", via cb::units).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -37,5 +38,10 @@ struct Target {
   bool is_http = false;
 };
 Target parse_target(const std::string& text);
+
+// Where --hgrm FILE puts class `index`'s histogram when there are 2+
+// classes: ".classN" before the file name's extension ("run.hgrm" ->
+// "run.class0.hgrm"), or at the end if it has none ("out" -> "out.class0").
+std::string class_hgrm_path(const std::string& hgrm_path, std::size_t index);
 
 }  // namespace cb::loadgen

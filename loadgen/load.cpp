@@ -33,6 +33,20 @@ void Counters::merge(const Counters& o) {
   unanswered_through_window += o.unanswered_through_window;
 }
 
+std::vector<ClassResult> request_classes(const LoadConfig& config) {
+  std::vector<ClassResult> classes;
+  if (config.proto == Proto::kEcho) {
+    classes.emplace_back();
+    return classes;
+  }
+  for (const WeightedPath& p : config.paths) {
+    classes.emplace_back();
+    classes.back().path = p.path;
+    classes.back().weight = p.weight;
+  }
+  return classes;
+}
+
 uint64_t Counters::error_total() const {
   uint64_t total = 0;
   for (std::size_t i = 0; i < kErrorClassCount; ++i) {
@@ -134,13 +148,9 @@ std::string merged_stop_reason(const std::vector<WorkerResult>& results, const S
 
 void merge_results(LoadResult& out, const std::vector<WorkerResult>& results, const Timeline& tl) {
   int64_t end_ns = tl.measure_ns;
+  out.classes = request_classes(out.config);
   for (const WorkerResult& r : results) {
-    out.counters.merge(r.measured.counters);
-    out.corrected.merge(r.measured.corrected);
-    out.uncorrected.merge(r.measured.uncorrected);
-    out.fairness.merge(r.measured.fairness);
-    out.cpu_user_s += r.measured.cpu_user_s;
-    out.cpu_sys_s += r.measured.cpu_sys_s;
+    merge_measurement(out, r.measured);
     end_ns = std::max(end_ns, r.end_ns);
   }
   out.duration_s = static_cast<double>(end_ns - tl.measure_ns) / 1e9;

@@ -67,11 +67,28 @@ struct Counters {
   uint64_t error_total() const;  // every class except `late`
 };
 
+// The latencies of one request class: a --paths line (in file order), or
+// the whole load for echo or a single path.
+struct ClassResult {
+  std::string path;  // "" for echo
+  uint32_t weight = 1;
+  Histogram corrected;
+  Histogram uncorrected;
+  uint64_t requests() const { return corrected.count(); }
+};
+
+// The request classes of a run, without latencies yet: one per path for
+// http, one for echo.
+std::vector<ClassResult> request_classes(const LoadConfig& config);
+
 struct LoadResult {
   LoadConfig config;
   Counters counters;
   Histogram corrected;    // from each request's intended send time
   Histogram uncorrected;  // from the moment it was actually written
+  // Per class, in config.paths order; their histograms add up exactly to
+  // corrected and uncorrected (which are their merge).
+  std::vector<ClassResult> classes;
   Fairness fairness;      // requests per connection slot in the window
   double duration_s = 0;  // length of the measured window
   double cpu_user_s = 0;  // load threads, over the measured window

@@ -1,6 +1,6 @@
 // main.cpp: the loadgen command: parse the options, run the load, print the
-// wrk-style summary, write --json/--hgrm. Exit 0 clean, 1 if the run saw
-// errors (or failed), 2 on bad input.
+// wrk-style summary, write --json/--hgrm (and one .hgrm per request class).
+// Exit 0 clean, 1 if the run saw errors (or failed), 2 on bad input.
 //
 //   loadgen -c 100 -d 10s http://127.0.0.1:8080/index.html
 //   loadgen -c 1k -R 50k --warmup 2s --json out.json 127.0.0.1:7000
@@ -52,6 +52,15 @@ void write_file(const std::string& path, const std::string& text) {
   if (!out.flush()) throw std::runtime_error("cannot write '" + path + "'");
 }
 
+// The total's histogram, and with 2+ request classes one file per class.
+void write_hgrm(const std::string& path, const LoadResult& result) {
+  write_file(path, result.corrected.to_hgrm());
+  if (result.classes.size() < 2) return;
+  for (std::size_t i = 0; i < result.classes.size(); ++i) {
+    write_file(class_hgrm_path(path, i), result.classes[i].corrected.to_hgrm());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -75,7 +84,7 @@ int main(int argc, char** argv) {
     std::fputs(format_summary(result).c_str(), stdout);
     std::fflush(stdout);
     if (!opt.json_path.empty()) write_file(opt.json_path, result.to_json().dump(2) + "\n");
-    if (!opt.hgrm_path.empty()) write_file(opt.hgrm_path, result.corrected.to_hgrm());
+    if (!opt.hgrm_path.empty()) write_hgrm(opt.hgrm_path, result);
     return result.exit_code();
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "loadgen: %s\n", e.what());

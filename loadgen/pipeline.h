@@ -24,7 +24,7 @@ namespace cb::loadgen {
 struct InFlight {
   int64_t intended_ns;  // open loop: the schedule; closed loop: = sent_ns
   int64_t sent_ns;      // when it was handed to the socket (or connect began)
-  uint32_t request;     // index into the RequestSet
+  uint32_t request;     // index into the RequestSet: also the latency class
 };
 
 class Pipeline {

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "fairness.h"
 #include "histogram.h"
@@ -20,21 +21,34 @@
 
 namespace cb::loadgen {
 
-// What a thread measured, merged by run_load.
-struct Measurement {
-  Counters counters;
+// The latencies of one request class (a --paths line, in file order; the
+// whole load for echo or a single path).
+struct ClassMeasurement {
   Histogram corrected;    // from each request's intended send time
   Histogram uncorrected;  // from the moment it was written
-  Fairness fairness;      // requests per connection slot in the window
+};
+
+// What a thread measured, merged by run_load (merge_measurement).
+struct Measurement {
+  Counters counters;
+  // One per request class, indexed like the RequestSet, sized when the
+  // Recorder is made. A response is recorded in its class only; the run's
+  // totals are the merge of the classes, so classes cost no second record
+  // per request and always add up to the totals.
+  std::vector<ClassMeasurement> classes;
+  Fairness fairness;  // requests per connection slot in the window
   double cpu_user_s = 0;  // over the window
   double cpu_sys_s = 0;
 };
 
 class Recorder {
  public:
-  // Fills `out`; publishes running totals to `live` (relaxed stores, for
-  // LoadControl::progress). `http`: responses carry a status to count.
-  Recorder(int64_t measure_ns, int64_t end_ns, bool http, Measurement& out, LiveCounters& live);
+  // Fills `out`, with `classes` request classes (allocated here, never on
+  // the per-request path); publishes running totals to `live` (relaxed
+  // stores, for LoadControl::progress). `http`: responses carry a status to
+  // count.
+  Recorder(int64_t measure_ns, int64_t end_ns, bool http, uint32_t classes, Measurement& out,
+           LiveCounters& live);
 
   bool recording(int64_t now) const { return now >= measure_ns_ && now < end_ns_; }
   int64_t measure_ns() const { return measure_ns_; }
@@ -45,12 +59,14 @@ class Recorder {
   void bytes_written(int64_t now, uint64_t n) {
     if (recording(now)) out_.counters.bytes_written += n;
   }
-  // A response to a request intended at `intended_ns` and written at
-  // `sent_ns` completed at `now`. Returns whether it counted (inside the
-  // window), for the connection's fairness count.
-  bool response(int64_t now, int64_t intended_ns, int64_t sent_ns, const Response& r) {
+  // A response to a request of class `cls` (< classes), intended at
+  // `intended_ns` and written at `sent_ns`, completed at `now`. Returns
+  // whether it counted (inside the window), for the connection's fairness
+  // count.
+  bool response(int64_t now, int64_t intended_ns, int64_t sent_ns, uint32_t cls,
+                const Response& r) {
     bool counted = recording(now);
-    if (counted) record_latency(now, intended_ns, sent_ns, r.status);
+    if (counted) record_latency(now, intended_ns, sent_ns, classes_[cls], r.status);
     live_.requests.store(++live_requests_, std::memory_order_relaxed);
     if (r.mismatch) error(ErrorClass::kMismatch, 0);
     if (http_ && (r.status < 200 || r.status > 299)) error(ErrorClass::kStatus, 0);
@@ -88,9 +104,10 @@ class Recorder {
   void close_window();
 
  private:
-  void record_latency(int64_t now, int64_t intended_ns, int64_t sent_ns, int status) {
-    out_.corrected.record(static_cast<uint64_t>(now - intended_ns));
-    out_.uncorrected.record(static_cast<uint64_t>(now - sent_ns));
+  void record_latency(int64_t now, int64_t intended_ns, int64_t sent_ns, ClassMeasurement& k,
+                      int status) {
+    k.corrected.record(static_cast<uint64_t>(now - intended_ns));
+    k.uncorrected.record(static_cast<uint64_t>(now - sent_ns));
     ++out_.counters.requests;
     if (http_) {
       int cls = status / 100;
@@ -103,9 +120,15 @@ class Recorder {
   bool http_;
   bool window_open_ = false;
   Measurement& out_;
+  ClassMeasurement* classes_ = nullptr;  // out_.classes.data(): one load less per request
   LiveCounters& live_;
   uint64_t live_requests_ = 0, live_errors_ = 0, live_open_ = 0;
   rusage cpu_start_{};
 };
+
+// Adds one thread's measurement to the run's result: counters, fairness,
+// CPU, each class's histograms (out.classes grows to m's classes if short)
+// and, from the classes, the total histograms.
+void merge_measurement(LoadResult& out, const Measurement& m);
 
 }  // namespace cb::loadgen

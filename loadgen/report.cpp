@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <string_view>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "common/units.h"
@@ -83,6 +85,57 @@ json fairness_json(const Fairness& f) {
           {"min_requests_per_conn", f.min_per_conn()},
           {"max_requests_per_conn", f.max},
           {"mean_requests_per_conn", f.mean_per_conn()}};
+}
+
+json classes_results_json(const std::vector<ClassResult>& classes) {
+  json out = json::array();
+  for (const ClassResult& k : classes) {
+    out.push_back({{"path", k.path},
+                   {"weight", k.weight},
+                   {"requests", k.requests()},
+                   {"latency",
+                    {{"corrected", latency_json(k.corrected)},
+                     {"uncorrected", latency_json(k.uncorrected)}}}});
+  }
+  return out;
+}
+
+json classes_histograms_json(const std::vector<ClassResult>& classes) {
+  json out = json::array();
+  for (const ClassResult& k : classes) {
+    out.push_back({{"path", k.path},
+                   {"corrected", k.corrected.to_json()},
+                   {"uncorrected", k.uncorrected.to_json()}});
+  }
+  return out;
+}
+
+// A path cut to `width` characters keeping both ends, since paths of one
+// service tend to differ in the query string at the end.
+std::string shortened(const std::string& path, std::size_t width) {
+  constexpr std::string_view kEllipsis = "...";
+  if (path.size() <= width) return path;
+  std::size_t head = (width - kEllipsis.size()) / 2;
+  std::size_t tail = width - kEllipsis.size() - head;
+  return path.substr(0, head) + std::string(kEllipsis) + path.substr(path.size() - tail);
+}
+
+// One row per class (2+ classes only): requests and the tail of the
+// corrected latency (= uncorrected in closed loop).
+std::string class_rows(const std::vector<ClassResult>& classes) {
+  // 40 columns of path keep a row within 100 columns.
+  constexpr std::size_t kPathWidth = 40;
+  if (classes.size() < 2) return "";
+  auto d = [](uint64_t ns) { return units::format_duration(std::chrono::nanoseconds(ns)); };
+  std::string out = fmt::format("  {:<{}}{:>12}{:>10}{:>10}{:>10}{:>10}\n", "Class", kPathWidth,
+                                "requests", "p50", "p99", "p99.9", "max");
+  for (const ClassResult& k : classes) {
+    const Histogram& h = k.corrected;
+    out += fmt::format("  {:<{}}{:>12}{:>10}{:>10}{:>10}{:>10}\n", shortened(k.path, kPathWidth),
+                       kPathWidth, k.requests(), d(h.value_at_percentile(50)),
+                       d(h.value_at_percentile(99)), d(h.value_at_percentile(99.9)), d(h.max()));
+  }
+  return out;
 }
 
 std::string fairness_line(const Fairness& f) {
@@ -194,6 +247,7 @@ nlohmann::json LoadResult::to_json() const {
       {"closed_by_server", c.closed_by_server},
       {"requests_unanswered_through_window", c.unanswered_through_window},
       {"status", status},
+      {"classes", classes_results_json(classes)},
       {"fairness", fairness_json(fairness)},
       {"errors_total", c.error_total()},
       {"latency",
@@ -210,7 +264,10 @@ nlohmann::json LoadResult::to_json() const {
       {"tool", "loadgen"},
       {"config", config_json(config)},
       {"results", std::move(results)},
-      {"histograms", {{"corrected", corrected.to_json()}, {"uncorrected", uncorrected.to_json()}}}};
+      {"histograms",
+       {{"corrected", corrected.to_json()},
+        {"uncorrected", uncorrected.to_json()},
+        {"classes", classes_histograms_json(classes)}}}};
 }
 
 std::string describe(const LoadConfig& c) {
@@ -240,6 +297,7 @@ std::string format_summary(const LoadResult& r) {
   } else {
     out += latency_row("", r.uncorrected);
   }
+  out += class_rows(r.classes);
   out += fmt::format("  {} requests in {:.2f}s, {} read, {} written\n", c.requests, r.duration_s,
                      units::format_size(c.bytes_read), units::format_size(c.bytes_written));
   out += status_line(c);

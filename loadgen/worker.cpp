@@ -155,8 +155,10 @@ Worker<Reader>::Worker(const WorkerPlan& plan, WorkerResult& out)
       picker_(RequestPicker::for_thread(cfg_, plan.index)),
       dialer_(cfg_),
       schedule_(Schedule::for_run(cfg_, plan.threads, plan.timeline.start_ns)),
+      // One latency class per request of the set (the class index is the
+      // request index that already travels in each InFlight).
       rec_(plan.timeline.measure_ns, plan.timeline.end_ns, cfg_.proto == Proto::kHttp,
-           out.measured, *plan.live),
+           static_cast<uint32_t>(requests_.size()), out.measured, *plan.live),
       buf_(new char[kReadBufferSize]),
       depth_(static_cast<uint16_t>(cfg_.close_after_request ? 1 : cfg_.pipeline)),
       close_mode_(cfg_.close_after_request),
@@ -530,7 +532,7 @@ bool Worker<Reader>::consume(C& c, const char* data, std::size_t n, int64_t now)
 template <class Reader>
 void Worker<Reader>::complete(C& c, const Response& r, int64_t now) {
   const InFlight& f = c.pipe.oldest();
-  if (rec_.response(now, f.intended_ns, f.sent_ns, r)) ++c.window_requests;
+  if (rec_.response(now, f.intended_ns, f.sent_ns, f.request, r)) ++c.window_requests;
   c.pipe.pop();
   --inflight_total_;
   if (quota_left_ == 0) check_done();

@@ -1,7 +1,7 @@
 // cli_test.cpp: the loadgen binary as a user meets it: bad input is one line
 // on stderr and exit 2, --help prints the option table, a target with
 // nothing listening gives connect errors, a report and exit 1, and --json /
-// --hgrm write their files.
+// --hgrm write their files, with one class per --paths line.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <spawn.h>
@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "loadgen/cli.h"
 #include "test_server.h"
 
 extern char** environ;
@@ -123,6 +125,72 @@ TEST(Cli, RunWritesSummaryJsonAndHgrm) {
   EXPECT_EQ(hgrm.rfind("       Value     Percentile", 0), 0u);
   EXPECT_NE(hgrm.find("Total count    =         1000]"), std::string::npos) << hgrm;
   ::unlink(json_path.c_str());
+  ::unlink(hgrm_path.c_str());
+}
+
+TEST(Cli, ClassHgrmGoesBeforeTheExtension) {
+  EXPECT_EQ(class_hgrm_path("run.hgrm", 0), "run.class0.hgrm");
+  EXPECT_EQ(class_hgrm_path("out/a.b/run.v2.hgrm", 12), "out/a.b/run.v2.class12.hgrm");
+  EXPECT_EQ(class_hgrm_path("out/a.b/latency", 1), "out/a.b/latency.class1");
+  EXPECT_EQ(class_hgrm_path(".hgrm", 1), ".hgrm.class1");
+}
+
+// The .hgrm footer's count, as histogram.cpp writes it (width 12).
+std::string hgrm_total(int count) {
+  char field[32];
+  std::snprintf(field, sizeof field, "%12d", count);
+  return std::string("Total count    = ") + field + "]";
+}
+
+// Two weighted paths: two classes, in file order, that add up to the total
+// in the JSON, the summary and the per-class .hgrm files.
+TEST(Cli, PathsFileGivesOneLatencyClassPerPath) {
+  testing::TestServerOptions so;
+  so.mode = testing::TestServerOptions::Mode::kHttp;
+  testing::TestServer server(so);
+  std::string paths = temp_path("paths"), json_path = temp_path("classes.json");
+  std::string hgrm_path = temp_path("classes.hgrm");
+  std::ofstream(paths) << "# light and heavy\n/app?cpu_us=1 3\n/app?cpu_us=500&calls=2 1\n";
+  Outcome o = run_loadgen({"-c", "4", "-n", "2k", "--paths", paths, "--json", json_path, "--hgrm",
+                           hgrm_path, "http://127.0.0.1:" + std::to_string(server.port())});
+  EXPECT_EQ(o.exit_code, 0) << o.out << o.err;
+  nlohmann::json doc = nlohmann::json::parse(slurp(json_path));
+  const nlohmann::json& classes = doc["results"]["classes"];
+  ASSERT_EQ(classes.size(), 2u);
+  EXPECT_EQ(classes[0]["path"], "/app?cpu_us=1");
+  EXPECT_EQ(classes[0]["weight"], 3);
+  EXPECT_EQ(classes[1]["path"], "/app?cpu_us=500&calls=2");
+  EXPECT_EQ(classes[1]["weight"], 1);
+  uint64_t light = classes[0]["requests"], heavy = classes[1]["requests"];
+  EXPECT_GT(light, 0u);
+  EXPECT_GT(heavy, 0u);
+  EXPECT_EQ(light + heavy, 2000u);
+  EXPECT_EQ(doc["results"]["requests"], 2000);
+  EXPECT_EQ(classes[0]["latency"]["corrected"]["count"], light);
+  EXPECT_EQ(classes[1]["latency"]["uncorrected"]["count"], heavy);
+  ASSERT_EQ(doc["histograms"]["classes"].size(), 2u);
+  EXPECT_EQ(doc["histograms"]["classes"][1]["path"], "/app?cpu_us=500&calls=2");
+  EXPECT_EQ(doc["histograms"]["classes"][1]["corrected"]["count"], heavy);
+  EXPECT_EQ(doc["results"]["fairness"]["connections"], 4);
+  EXPECT_NE(o.out.find("Class"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("/app?cpu_us=500&calls=2"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("Fairness: Jain"), std::string::npos) << o.out;
+  EXPECT_NE(slurp(hgrm_path).find(hgrm_total(2000)), std::string::npos);
+  std::string hgrm0 = class_hgrm_path(hgrm_path, 0), hgrm1 = class_hgrm_path(hgrm_path, 1);
+  EXPECT_NE(slurp(hgrm0).find(hgrm_total(static_cast<int>(light))), std::string::npos)
+      << slurp(hgrm0);
+  EXPECT_NE(slurp(hgrm1).find(hgrm_total(static_cast<int>(heavy))), std::string::npos);
+  for (const std::string& f : {paths, json_path, hgrm_path, hgrm0, hgrm1}) ::unlink(f.c_str());
+}
+
+TEST(Cli, OnePathWritesNoClassHgrm) {
+  testing::TestServer server({});
+  std::string hgrm_path = temp_path("one.hgrm");
+  Outcome o = run_loadgen({"-c", "1", "-n", "100", "--hgrm", hgrm_path,
+                           "127.0.0.1:" + std::to_string(server.port())});
+  EXPECT_EQ(o.exit_code, 0) << o.out << o.err;
+  EXPECT_EQ(o.out.find("Class"), std::string::npos) << o.out;
+  EXPECT_FALSE(std::ifstream(class_hgrm_path(hgrm_path, 0)).good());
   ::unlink(hgrm_path.c_str());
 }
 

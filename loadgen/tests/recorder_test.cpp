@@ -1,13 +1,15 @@
 // recorder_test.cpp: what counts where. Requests, bytes, latencies and
 // `late` only inside the window [measure, end); errors (with their first
 // errno) and connection counts over the whole run; live counters for
-// progress; CPU over the window.
+// progress; CPU over the window; latencies by request class, whose merge is
+// the run's total.
 #include "loadgen/recorder.h"
 
 #include <gtest/gtest.h>
 
 #include <cerrno>
 #include <chrono>
+#include <vector>
 
 namespace cb::loadgen {
 namespace {
@@ -20,7 +22,7 @@ uint64_t errors(const Measurement& m, ErrorClass c) {
 }
 
 struct Fixture {
-  explicit Fixture(bool http) : rec(kMeasure, kEnd, http, m, live) {}
+  explicit Fixture(bool http, uint32_t classes = 1) : rec(kMeasure, kEnd, http, classes, m, live) {}
   Measurement m;
   LiveCounters live;
   Recorder rec;
@@ -36,11 +38,11 @@ TEST(Recorder, TheWindowIncludesItsStartNotItsEnd) {
 
 TEST(Recorder, LatenciesFromIntendedAndFromSent) {
   Fixture f(false);
-  f.rec.response(kMeasure + 5000, kMeasure + 1000, kMeasure + 4000, Response{});
+  f.rec.response(kMeasure + 5000, kMeasure + 1000, kMeasure + 4000, 0, Response{});
   EXPECT_EQ(f.m.counters.requests, 1u);
-  EXPECT_EQ(f.m.corrected.count(), 1u);
-  EXPECT_EQ(f.m.corrected.max(), 4000u);
-  EXPECT_EQ(f.m.uncorrected.max(), 1000u);
+  EXPECT_EQ(f.m.classes[0].corrected.count(), 1u);
+  EXPECT_EQ(f.m.classes[0].corrected.max(), 4000u);
+  EXPECT_EQ(f.m.classes[0].uncorrected.max(), 1000u);
   EXPECT_EQ(f.live.requests.load(), 1u);
   EXPECT_EQ(f.m.counters.error_total(), 0u);
 }
@@ -48,7 +50,7 @@ TEST(Recorder, LatenciesFromIntendedAndFromSent) {
 TEST(Recorder, OutsideTheWindowOnlyErrorsConnectionsAndLiveCountsMove) {
   Fixture f(true);
   for (int64_t now : {kMeasure - 1, kEnd}) {
-    f.rec.response(now, now - 10, now - 10, Response{500, false, false});
+    f.rec.response(now, now - 10, now - 10, 0, Response{500, false, false});
     f.rec.bytes_read(now, 100);
     f.rec.bytes_written(now, 100);
     f.rec.late(now);
@@ -56,7 +58,7 @@ TEST(Recorder, OutsideTheWindowOnlyErrorsConnectionsAndLiveCountsMove) {
   f.rec.connect_attempt();
   f.rec.connection_opened();
   EXPECT_EQ(f.m.counters.requests, 0u);
-  EXPECT_EQ(f.m.corrected.count(), 0u);
+  EXPECT_EQ(f.m.classes[0].corrected.count(), 0u);
   EXPECT_EQ(f.m.counters.bytes_read, 0u);
   EXPECT_EQ(f.m.counters.bytes_written, 0u);
   EXPECT_EQ(f.m.counters.status_classes[5], 0u);
@@ -72,7 +74,7 @@ TEST(Recorder, OutsideTheWindowOnlyErrorsConnectionsAndLiveCountsMove) {
 TEST(Recorder, HttpStatusClassesAndErrors) {
   Fixture f(true);
   for (int status : {200, 204, 101, 301, 404, 503, 999}) {
-    f.rec.response(kMeasure, kMeasure, kMeasure, Response{status, false, false});
+    f.rec.response(kMeasure, kMeasure, kMeasure, 0, Response{status, false, false});
   }
   const auto& s = f.m.counters.status_classes;
   EXPECT_EQ(s[2], 2u);
@@ -86,8 +88,8 @@ TEST(Recorder, HttpStatusClassesAndErrors) {
 
 TEST(Recorder, EchoCountsMismatchesAndNoStatus) {
   Fixture f(false);
-  f.rec.response(kMeasure, kMeasure, kMeasure, Response{0, true, false});
-  f.rec.response(kMeasure, kMeasure, kMeasure, Response{0, false, false});
+  f.rec.response(kMeasure, kMeasure, kMeasure, 0, Response{0, true, false});
+  f.rec.response(kMeasure, kMeasure, kMeasure, 0, Response{0, false, false});
   EXPECT_EQ(errors(f.m, ErrorClass::kMismatch), 1u);
   EXPECT_EQ(errors(f.m, ErrorClass::kStatus), 0u);
   EXPECT_EQ(f.m.counters.status_classes[0], 0u);
@@ -130,6 +132,69 @@ TEST(Recorder, UnansweredCountsOnlyWhatWasDueBeforeTheWindow) {
   f.rec.unanswered(0);
   f.rec.unanswered(kMeasure);
   EXPECT_EQ(f.m.counters.unanswered_through_window, 2u);
+}
+
+TEST(Recorder, EachResponseIsRecordedInItsClassOnly) {
+  Fixture f(false, 3);
+  ASSERT_EQ(f.m.classes.size(), 3u);  // preallocated: nothing grows per request
+  f.rec.response(kMeasure + 700, kMeasure, kMeasure + 200, 2, Response{});
+  f.rec.response(kMeasure - 1, kMeasure - 2, kMeasure - 2, 1, Response{});  // before the window
+  EXPECT_EQ(f.m.classes[0].corrected.count(), 0u);
+  EXPECT_EQ(f.m.classes[1].corrected.count(), 0u);
+  EXPECT_EQ(f.m.classes[2].corrected.max(), 700u);
+  EXPECT_EQ(f.m.classes[2].uncorrected.max(), 500u);
+  EXPECT_EQ(f.m.counters.requests, 1u);
+}
+
+void expect_same(const Histogram& a, const Histogram& b) {
+  EXPECT_EQ(a.count(), b.count());
+  EXPECT_EQ(a.min(), b.min());
+  EXPECT_EQ(a.max(), b.max());
+  auto ab = a.buckets(), bb = b.buckets();
+  ASSERT_EQ(ab.size(), bb.size());
+  for (std::size_t i = 0; i < ab.size(); ++i) {
+    EXPECT_EQ(ab[i].lower_ns, bb[i].lower_ns);
+    EXPECT_EQ(ab[i].count, bb[i].count);
+  }
+}
+
+// Two threads' recorders with three classes, merged as run_load merges
+// them: each class is the union of its threads' samples, and the classes
+// add up exactly to the totals.
+TEST(Recorder, MergedClassesAddUpToTheTotals) {
+  Fixture a(false, 3), b(false, 3);
+  Histogram expected_corrected, expected_uncorrected;
+  std::vector<Histogram> per_class(3);
+  for (int64_t i = 0; i < 3000; ++i) {
+    Fixture& f = i % 2 == 0 ? a : b;
+    uint32_t cls = static_cast<uint32_t>(i % 7 == 0 ? 0 : (i % 3 == 0 ? 1 : 2));
+    // Every response inside the window [kMeasure, kEnd).
+    int64_t intended = kMeasure + i, sent = intended + i * 13 % 5000;
+    int64_t done = sent + 1000 + i * 977 % 900'000;
+    f.rec.response(done, intended, sent, cls, Response{});
+    expected_corrected.record(static_cast<uint64_t>(done - intended));
+    expected_uncorrected.record(static_cast<uint64_t>(done - sent));
+    per_class[cls].record(static_cast<uint64_t>(done - intended));
+  }
+  LoadResult out;
+  merge_measurement(out, a.m);
+  merge_measurement(out, b.m);
+  ASSERT_EQ(out.classes.size(), 3u);
+  expect_same(out.corrected, expected_corrected);
+  expect_same(out.uncorrected, expected_uncorrected);
+  EXPECT_EQ(out.counters.requests, 3000u);
+  Histogram sum_corrected, sum_uncorrected;
+  uint64_t requests = 0;
+  for (std::size_t k = 0; k < 3; ++k) {
+    expect_same(out.classes[k].corrected, per_class[k]);
+    EXPECT_GT(out.classes[k].requests(), 0u);
+    requests += out.classes[k].requests();
+    sum_corrected.merge(out.classes[k].corrected);
+    sum_uncorrected.merge(out.classes[k].uncorrected);
+  }
+  EXPECT_EQ(requests, out.counters.requests);
+  expect_same(sum_corrected, out.corrected);
+  expect_same(sum_uncorrected, out.uncorrected);
 }
 
 TEST(Recorder, CpuIsMeasuredOverTheWindowOnly) {
