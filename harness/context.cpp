@@ -292,6 +292,7 @@ nlohmann::ordered_json make_context(const ContextInputs& in) {
   j["cpus_online"] = ::sysconf(_SC_NPROCESSORS_ONLN);
   j["server_cpus"] = in.server_cpus;
   j["client_cpus"] = in.client_cpus;
+  j["backend_cpus"] = in.backend_cpus;
   j["limits"] = {
       {"nofile", static_cast<uint64_t>(nofile.rlim_cur)},
       {"ephemeral_port_first", number_from_file("/proc/sys/net/ipv4/ip_local_port_range", 0)},

@@ -41,6 +41,7 @@ struct ContextInputs {
   std::vector<int> client_cpus;
   std::string command;
   Calibration calibration;
+  std::vector<int> backend_cpus;  // where bench_backend runs (service workloads)
 };
 
 // Every key of results/README.md's context table, in its order.

@@ -41,6 +41,9 @@
 #ifndef CB_BENCH_SERVER
 #define CB_BENCH_SERVER "bench_server"
 #endif
+#ifndef CB_BENCH_BACKEND
+#define CB_BENCH_BACKEND "bench_backend"
+#endif
 
 namespace cb::harness {
 namespace {
@@ -52,7 +55,7 @@ struct UsageError : std::runtime_error {
 
 struct Options {
   std::string profile = "quick";
-  std::string models, protos, connections, msg_sizes, file_sizes, rates;
+  std::string models, protos, connections, msg_sizes, file_sizes, workloads, rates;
   int repeat = 0;
   std::string duration, warmup;
   std::string server_cpus = "0";
@@ -61,6 +64,8 @@ struct Options {
   std::string connect_rate;
   std::string out = "results";
   std::string server = CB_BENCH_SERVER;
+  std::string backend = CB_BENCH_BACKEND;
+  std::string backend_cpus;  // empty: the client CPUs
   std::string stop_grace = "5s";
   std::string run_info;
   bool no_calibrate = false;
@@ -77,6 +82,9 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--connections", o.connections, "connection counts, e.g. 10,100,1k");
   app.add_option("--msg-size", o.msg_sizes, "echo message sizes, e.g. 64,1KiB");
   app.add_option("--file-size", o.file_sizes, "http file sizes, e.g. 1KiB,1MiB");
+  app.add_option("--workloads", o.workloads,
+                 "http workloads: file:SIZE, app:QUERY (cpu_us, calls, delay_us, bytes), mix:NAME "
+                 "(the profile's mixes), e.g. 'app:calls=1&delay_us=1000,file:1KiB'");
   app.add_option("--rate", o.rates, "load: 'closed' or open-loop rates in requests/s, e.g. closed,10k");
   app.add_option("--repeat", o.repeat, "repetitions per cell (default: the profile's)")
       ->check(CLI::Range(1, 1000));
@@ -93,6 +101,9 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--out", o.out, "results root: writes OUT/<UTC stamp>/ and OUT/latest")
       ->capture_default_str();
   app.add_option("--server", o.server, "the bench_server binary")->capture_default_str();
+  app.add_option("--backend", o.backend, "the bench_backend binary (workloads that make backend calls)")
+      ->capture_default_str();
+  app.add_option("--backend-cpus", o.backend_cpus, "CPUs bench_backend is pinned to (default: the client CPUs)");
   app.add_option("--stop-grace", o.stop_grace, "time between SIGTERM and SIGKILL")->capture_default_str();
   app.add_option("--run-info", o.run_info,
                  "write results_dir=DIR and microbench=true|false (the profile's) to this file "
@@ -119,6 +130,7 @@ Overrides overrides_from(const Options& o) {
   }
   if (!o.msg_sizes.empty()) ov.msg_sizes = usage_checked("--msg-size", [&] { return parse_size_list(o.msg_sizes); });
   if (!o.file_sizes.empty()) ov.file_sizes = usage_checked("--file-size", [&] { return parse_size_list(o.file_sizes); });
+  if (!o.workloads.empty()) ov.workloads = usage_checked("--workloads", [&] { return split_list(o.workloads); });
   if (!o.rates.empty()) ov.rates = usage_checked("--rate", [&] { return parse_rate_list(o.rates); });
   if (o.repeat > 0) ov.repeat = o.repeat;
   if (!o.duration.empty()) ov.duration = usage_checked("--duration", [&] { return units::parse_duration(o.duration); });
@@ -162,7 +174,7 @@ void ensure_fd_limit(const std::vector<Cell>& cells) {
 
 std::string cell_label(const Cell& c, int rep) {
   std::string size = c.msg_size_bytes ? fmt::format("m{}", *c.msg_size_bytes)
-                                      : fmt::format("f{}", c.file_size_bytes.value_or(0));
+                                      : c.workload ? c.workload->spec : "";
   std::string load = c.open_loop() ? fmt::format("open {}/s", human_count(c.rate_per_s)) : "closed";
   return fmt::format("{}:{} {} c{} {} {} r{}", c.model, c.variant, c.proto, c.connections, size, load, rep);
 }
@@ -178,6 +190,7 @@ nlohmann::ordered_json config_json(const Matrix& m, const Expanded& e, int loadg
   j["repeat"] = m.repeat;
   j["loadgen_threads"] = loadgen_threads;
   j["connect_rate_per_s"] = m.connect_rate_per_s;
+  j["mixes"] = mixes_to_json(m.mixes);
   j["cells"] = nlohmann::ordered_json::array();
   for (const Cell& c : e.cells) j["cells"].push_back(c.to_json());
   j["skipped"] = nlohmann::ordered_json::array();
@@ -189,7 +202,7 @@ nlohmann::ordered_json config_json(const Matrix& m, const Expanded& e, int loadg
 }
 
 std::vector<uint64_t> file_sizes_of(const std::vector<Cell>& cells) {
-  std::set<uint64_t> sizes;
+  std::set<uint64_t> sizes = {kProbeFileBytes};  // every HTTP start is probed with it
   for (const Cell& c : cells) {
     if (c.file_size_bytes) sizes.insert(*c.file_size_bytes);
   }
@@ -220,7 +233,7 @@ struct Plan {
   std::vector<ModelVariant> registry;
   Matrix matrix;
   Expanded expanded;
-  std::vector<int> server_cpus, client_cpus;
+  std::vector<int> server_cpus, client_cpus, backend_cpus;
   RunSettings settings;
 };
 
@@ -237,16 +250,25 @@ Plan make_plan(const Options& o) {
   if (!o.run_info.empty()) check_writable_parent("--run-info", o.run_info);
   Overrides ov = overrides_from(o);
   p.matrix = usage_checked("--profile", [&] { return load_matrix(o.profile); });
-  apply_overrides(p.matrix, ov);
+  usage_checked("--workloads", [&] { apply_overrides(p.matrix, ov); });
   p.expanded = usage_checked("matrix", [&] { return expand(p.matrix, p.registry, ov.models); });
   if (p.expanded.cells.empty()) throw UsageError("the matrix selects no runnable cell");
   p.server_cpus = checked_cpus("--server-cpus", o.server_cpus);
   std::string client = o.client_cpus;
   if (client == "1" && allowed_cpus().size() < 2) client = std::to_string(p.server_cpus.front());
   p.client_cpus = checked_cpus("--client-cpus", client);
+  p.backend_cpus = o.backend_cpus.empty() ? p.client_cpus : checked_cpus("--backend-cpus", o.backend_cpus);
+  bool calls = std::any_of(p.expanded.cells.begin(), p.expanded.cells.end(),
+                           [](const Cell& c) { return c.needs_backend(); });
+  if (calls && ::access(o.backend.c_str(), X_OK) != 0) {
+    throw UsageError(fmt::format("--backend: '{}' is not an executable (build bench_backend, or pass --backend)",
+                                 o.backend));
+  }
   ensure_fd_limit(p.expanded.cells);
   RunSettings& s = p.settings;
   s.server_binary = o.server;
+  s.backend_binary = o.backend;
+  s.backend_cpus = p.backend_cpus;
   s.server_cpus = p.server_cpus;
   s.loadgen_threads = p.matrix.loadgen_threads > 0 ? p.matrix.loadgen_threads
                                                      : static_cast<int>(p.client_cpus.size());
@@ -280,7 +302,8 @@ int run_matrix(const Plan& plan, const Options& o, const std::string& command) {
   make_docroot(settings.docroot, file_sizes_of(plan.expanded.cells));
 
   ResultsWriter writer(o.out, stamp);
-  writer.set_context(make_context({date, plan.server_cpus, plan.client_cpus, command, calibration}));
+  writer.set_context(
+      make_context({date, plan.server_cpus, plan.client_cpus, command, calibration, plan.backend_cpus}));
   writer.set_config(config_json(plan.matrix, plan.expanded, settings.loadgen_threads, plan.registry));
   writer.set_cells(plan.expanded.cells);
   writer.flush();

@@ -21,12 +21,13 @@ namespace {
 
 using nlohmann::json;
 
-const std::set<std::string> kGroupKeys = {"models",     "protos",      "connections",
-                                          "msg_sizes",  "file_sizes",  "rates_per_s",
-                                          "server_args", "max_connections"};
+const std::set<std::string> kGroupKeys = {"models",      "protos",          "connections",
+                                          "msg_sizes",   "file_sizes",      "workloads",
+                                          "rates_per_s", "server_args",     "max_connections",
+                                          "backend_conns"};
 const std::set<std::string> kTopKeys = {"description", "repeat", "duration", "warmup",
                                         "loadgen_threads", "connect_rate_per_s", "extra",
-                                        "microbench"};
+                                        "microbench", "mixes"};
 
 [[noreturn]] void bad(const std::string& why) { throw std::invalid_argument(why); }
 
@@ -86,7 +87,7 @@ std::vector<std::string> strings_of(const json& v, const char* key) {
 }
 
 // Reads a group's keys; missing keys keep `inherit`'s values.
-Group parse_group(const json& j, const Group& inherit, bool top) {
+Group parse_group(const json& j, const Group& inherit, bool top, const Mixes& mixes) {
   if (!j.is_object()) bad("matrix: a group must be a JSON object");
   for (const auto& [key, value] : j.items()) {
     if (kGroupKeys.count(key) == 0 && !(top && kTopKeys.count(key) != 0)) {
@@ -98,7 +99,33 @@ Group parse_group(const json& j, const Group& inherit, bool top) {
   if (j.contains("protos")) g.protos = strings_of(j["protos"], "protos");
   if (j.contains("connections")) g.connections = list_of<int>(j["connections"], "connections", parse_connections);
   if (j.contains("msg_sizes")) g.msg_sizes = list_of<uint64_t>(j["msg_sizes"], "msg_sizes", parse_msg_size);
-  if (j.contains("file_sizes")) g.file_sizes = list_of<uint64_t>(j["file_sizes"], "file_sizes", parse_msg_size);
+  if (j.contains("file_sizes") && j.contains("workloads")) {
+    bad("matrix: a group takes 'file_sizes' or 'workloads', not both (file:SIZE is a workload)");
+  }
+  if (j.contains("file_sizes")) {
+    g.workloads.clear();
+    for (uint64_t size : list_of<uint64_t>(j["file_sizes"], "file_sizes", parse_msg_size)) {
+      g.workloads.push_back(file_workload(size));
+    }
+  }
+  if (j.contains("workloads")) {
+    g.workloads.clear();
+    for (const std::string& w : strings_of(j["workloads"], "workloads")) {
+      try {
+        g.workloads.push_back(parse_workload(w, mixes));
+      } catch (const std::invalid_argument& e) {
+        bad(fmt::format("matrix: 'workloads': {}", e.what()));
+      }
+    }
+    if (g.workloads.empty()) bad("matrix: 'workloads' must be a non-empty array");
+  }
+  if (j.contains("backend_conns")) {
+    const json& b = j["backend_conns"];
+    if (!b.is_number_integer() || b.get<int64_t>() < 1 || b.get<int64_t>() > 100'000) {
+      bad("matrix: 'backend_conns' must be an integer 1..100000");
+    }
+    g.backend_conns = b.get<int>();
+  }
   if (j.contains("rates_per_s")) g.rates = list_of<double>(j["rates_per_s"], "rates_per_s", parse_rate);
   if (j.contains("server_args")) g.server_args = strings_of(j["server_args"], "server_args");
   if (j.contains("max_connections")) {
@@ -171,16 +198,23 @@ void expand_group(const Group& g, const std::vector<ModelVariant>& models, Expan
                   std::set<std::string>& seen) {
   for (const ModelVariant& m : models) {
     for (const std::string& proto : g.protos) {
-      const std::vector<uint64_t>& sizes = proto == "echo" ? g.msg_sizes : g.file_sizes;
+      // Echo cells vary the message size, HTTP cells the workload.
+      std::size_t shapes = proto == "echo" ? g.msg_sizes.size() : g.workloads.size();
       for (int conns : g.connections) {
-        for (uint64_t size : sizes) {
+        for (std::size_t shape = 0; shape < shapes; ++shape) {
           for (double rate : g.rates) {
             Cell c;
             c.model = m.name;
             c.variant = m.variant;
             c.proto = proto;
             c.connections = conns;
-            (proto == "echo" ? c.msg_size_bytes : c.file_size_bytes) = size;
+            if (proto == "echo") {
+              c.msg_size_bytes = g.msg_sizes[shape];
+            } else {
+              c.workload = g.workloads[shape];
+              if (c.workload->kind == Workload::Kind::kFile) c.file_size_bytes = c.workload->file_size;
+              c.backend_conns = g.backend_conns;
+            }
             c.rate_per_s = rate;
             c.server_args = g.server_args;
             auto limit = g.max_connections.find(m.spec());
@@ -226,6 +260,7 @@ std::vector<ModelVariant> parse_model_json(const std::string& text) {
     m.supported = flag_of("supported");
     if (row.contains("summary") && row["summary"].is_string()) m.summary = row["summary"].get<std::string>();
     if (row.contains("why_not") && row["why_not"].is_string()) m.why_unsupported = row["why_not"].get<std::string>();
+    if (row.contains("app_wait") && row["app_wait"].is_string()) m.app_wait = row["app_wait"].get<std::string>();
     if (m.name.empty() || m.variant.empty()) bad(fmt::format("{}: an entry has an empty name or variant", what));
     out.push_back(m);
   }
@@ -242,7 +277,9 @@ nlohmann::ordered_json models_to_json(const std::vector<ModelVariant>& models) {
                    {"summary", m.summary},
                    {"supported", m.supported},
                    {"why_not", m.supported ? nlohmann::ordered_json(nullptr)
-                                           : nlohmann::ordered_json(m.why_unsupported)}});
+                                           : nlohmann::ordered_json(m.why_unsupported)},
+                   {"app_wait", m.app_wait.empty() ? nlohmann::ordered_json(nullptr)
+                                                   : nlohmann::ordered_json(m.app_wait)}});
   }
   return out;
 }
@@ -270,7 +307,9 @@ std::vector<ModelVariant> query_models(const std::string& server_binary) {
 std::string Cell::key() const {
   std::string id = fmt::format("{}-{}_{}_c{}", model, variant, proto, connections);
   if (msg_size_bytes) id += fmt::format("_m{}", *msg_size_bytes);
-  if (file_size_bytes) id += fmt::format("_f{}", *file_size_bytes);
+  if (workload) id += fmt::format("_{}", workload->key_part());
+  else if (file_size_bytes) id += fmt::format("_f{}", *file_size_bytes);
+  if (backend_conns) id += fmt::format("_bc{}", *backend_conns);
   id += open_loop() ? fmt::format("_open{}", static_cast<uint64_t>(std::llround(rate_per_s))) : "_closed";
   return id;
 }
@@ -283,6 +322,8 @@ nlohmann::ordered_json Cell::to_json() const {
   j["connections"] = connections;
   j["msg_size_bytes"] = msg_size_bytes ? json(*msg_size_bytes) : json(nullptr);
   j["file_size_bytes"] = file_size_bytes ? json(*file_size_bytes) : json(nullptr);
+  j["workload"] = workload ? json(workload->spec) : json(nullptr);
+  j["backend_conns"] = backend_conns ? json(*backend_conns) : json(nullptr);
   j["load"] = load();
   j["rate_per_s"] = open_loop() ? json(rate_per_s) : json(nullptr);
   return j;
@@ -317,9 +358,10 @@ Matrix parse_matrix(const json& j, const std::string& profile) {
   defaults.protos = {"echo", "http"};
   defaults.connections = {10, 100, 1000};
   defaults.msg_sizes = {64};
-  defaults.file_sizes = {1024};
+  defaults.workloads = {file_workload(1024)};
   defaults.rates = {0};
-  m.base = parse_group(j, defaults, true);
+  if (j.is_object() && j.contains("mixes")) m.mixes = parse_mixes(j["mixes"]);
+  m.base = parse_group(j, defaults, true, m.mixes);
   if (m.base.models.empty()) bad("matrix: 'models' is required");
   if (j.contains("description")) m.description = j["description"].get<std::string>();
   if (j.contains("repeat")) {
@@ -342,13 +384,22 @@ Matrix parse_matrix(const json& j, const std::string& profile) {
   }
   if (j.contains("extra")) {
     if (!j["extra"].is_array()) bad("matrix: 'extra' must be an array of groups");
-    for (const json& g : j["extra"]) m.extra.push_back(parse_group(g, m.base, false));
+    for (const json& g : j["extra"]) m.extra.push_back(parse_group(g, m.base, false, m.mixes));
   }
   if (m.duration <= std::chrono::nanoseconds(0)) bad("matrix: 'duration' must be positive");
   return m;
 }
 
 void apply_overrides(Matrix& m, const Overrides& o) {
+  std::optional<std::vector<Workload>> workloads;
+  if (o.file_sizes) {
+    workloads.emplace();
+    for (uint64_t size : *o.file_sizes) workloads->push_back(file_workload(size));
+  }
+  if (o.workloads) {
+    if (!workloads) workloads.emplace();
+    for (const std::string& w : *o.workloads) workloads->push_back(parse_workload(w, m.mixes));
+  }
   auto each_group = [&](auto&& f) {
     f(m.base);
     for (Group& g : m.extra) f(g);
@@ -357,7 +408,7 @@ void apply_overrides(Matrix& m, const Overrides& o) {
     if (o.protos) g.protos = *o.protos;
     if (o.connections) g.connections = *o.connections;
     if (o.msg_sizes) g.msg_sizes = *o.msg_sizes;
-    if (o.file_sizes) g.file_sizes = *o.file_sizes;
+    if (workloads) g.workloads = *workloads;
     if (o.rates) g.rates = *o.rates;
   });
   if (o.repeat) m.repeat = *o.repeat;
@@ -411,6 +462,12 @@ std::vector<int> parse_connection_list(const std::string& text) {
 std::vector<uint64_t> parse_size_list(const std::string& text) {
   std::vector<uint64_t> out;
   for (const std::string& s : split_list(text)) out.push_back(parse_msg_size(s));
+  return out;
+}
+
+std::vector<Workload> parse_workload_list(const std::string& text, const Mixes& mixes) {
+  std::vector<Workload> out;
+  for (const std::string& s : split_list(text)) out.push_back(parse_workload(s, mixes));
   return out;
 }
 

@@ -11,7 +11,14 @@
 //     "protos": ["echo", "http"],
 //     "connections": [10, 100, "1k"],
 //     "msg_sizes": [64],                 // echo request size (bytes, "1KiB")
-//     "file_sizes": ["1KiB"],            // http file size
+//     "file_sizes": ["1KiB"],            // http file size (= workloads "file:SIZE")
+//     "workloads": ["file:1KiB", "app:calls=1&delay_us=1000", "mix:NAME"],
+//                                        // http: what is requested (workload.h);
+//                                        // replaces file_sizes when given
+//     "mixes": {"NAME": [{"path": "/app?cpu_us=0", "weight": 95}, ...]},
+//                                        // top level only: the mixes workloads name
+//     "backend_conns": 1024,             // bench_server --backend-conns (default:
+//                                        // the server's own)
 //     "rates_per_s": [0],                // 0 = closed loop; else open loop
 //     "server_args": [],                 // extra bench_server options
 //     "max_connections": {"reactor:select": 1000},  // cells above: skipped
@@ -35,6 +42,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "workload.h"
+
 namespace cb::harness {
 
 // One entry of `bench_server --list-models --json`.
@@ -45,6 +54,9 @@ struct ModelVariant {
   std::string summary;
   bool supported = true;
   std::string why_unsupported;  // "why_not" in the JSON
+  // How a waiting /app request is held: "connection", "worker" or "loop"
+  // ("" from a server that does not say).
+  std::string app_wait;
   std::string spec() const { return name + ":" + variant; }
 };
 
@@ -64,9 +76,14 @@ struct Cell {
   std::string proto;  // "echo" | "http"
   int connections = 0;
   std::optional<uint64_t> msg_size_bytes;   // echo
-  std::optional<uint64_t> file_size_bytes;  // http
+  std::optional<uint64_t> file_size_bytes;  // http, file workloads
+  std::optional<Workload> workload;         // http
+  std::optional<int> backend_conns;         // --backend-conns, when the matrix sets it
   double rate_per_s = 0;                    // 0: closed loop
   std::vector<std::string> server_args;
+
+  // Whether the run needs bench_backend.
+  bool needs_backend() const { return workload && workload->makes_calls(); }
 
   bool open_loop() const { return rate_per_s > 0; }
   std::string load() const { return open_loop() ? "open" : "closed"; }
@@ -82,15 +99,17 @@ struct Group {
   std::vector<std::string> protos;
   std::vector<int> connections;
   std::vector<uint64_t> msg_sizes;
-  std::vector<uint64_t> file_sizes;
+  std::vector<Workload> workloads;  // http
   std::vector<double> rates;
   std::vector<std::string> server_args;
+  std::optional<int> backend_conns;
   std::map<std::string, int> max_connections;  // "name:variant" -> limit
 };
 
 struct Matrix {
   std::string profile;  // "quick", "full" or the file's path
   std::string description;
+  Mixes mixes;
   Group base;
   std::vector<Group> extra;
   int repeat = 1;
@@ -115,6 +134,7 @@ struct Overrides {
   std::optional<std::vector<int>> connections;
   std::optional<std::vector<uint64_t>> msg_sizes;
   std::optional<std::vector<uint64_t>> file_sizes;
+  std::optional<std::vector<std::string>> workloads;  // resolved against the matrix's mixes
   std::optional<std::vector<double>> rates;
   std::optional<int> repeat;
   std::optional<std::chrono::nanoseconds> duration;
@@ -130,6 +150,7 @@ std::vector<std::string> profile_names();
 // unknown keys or bad values.
 Matrix load_matrix(const std::string& profile_or_path);
 Matrix parse_matrix(const nlohmann::json& j, const std::string& profile);
+// Throws std::invalid_argument for a workload that does not parse.
 void apply_overrides(Matrix& m, const Overrides& o);
 
 struct Skipped {
@@ -156,5 +177,8 @@ std::vector<std::string> split_list(const std::string& text);
 std::vector<int> parse_connection_list(const std::string& text);
 std::vector<uint64_t> parse_size_list(const std::string& text);
 std::vector<double> parse_rate_list(const std::string& text);  // "closed" = 0
+// "app:calls=1&delay_us=10,file:1KiB": split at commas, each checked against
+// the mixes of `m`; throws std::invalid_argument.
+std::vector<Workload> parse_workload_list(const std::string& text, const Mixes& mixes);
 
 }  // namespace cb::harness

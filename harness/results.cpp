@@ -75,6 +75,12 @@ const std::vector<Metric>& metrics() {
       {"server_cs_per_request", [](const RunRecord& r) { return r.server.cs_per_request; }},
       {"server_pss_per_connection_kb", [](const RunRecord& r) { return r.server.pss_per_connection_kb; }},
       {"server_pss_peak_kb", [](const RunRecord& r) { return as_double(r.server.pss_peak_kb); }},
+      {"jain_index", [](const RunRecord& r) -> std::optional<double> {
+         if (!r.fairness || !r.fairness->contains("jain_index") || !(*r.fairness)["jain_index"].is_number()) {
+           return std::nullopt;
+         }
+         return (*r.fairness)["jain_index"].get<double>();
+       }},
   };
   return kMetrics;
 }
@@ -118,6 +124,16 @@ ojson RunRecord::to_json() const {
                  {"pss_per_connection_kb", opt(server.pss_per_connection_kb)},
                  {"threads_peak", opt(server.threads_peak)},
                  {"processes_peak", opt(server.processes_peak)}};
+  ojson counters = ojson::object();
+  for (const char* name : kServerAppCounters) counters[name] = nullptr;
+  for (const auto& [name, value] : server_counters) counters[name] = opt(value);
+  j["server_counters"] = counters;
+  j["backend"] = {{"requests", opt(backend.requests)},
+                  {"replies", opt(backend.replies)},
+                  {"errors", opt(backend.errors)},
+                  {"cpu_s", opt(backend.cpu_s)}};
+  j["fairness"] = fairness ? *fairness : ojson(nullptr);
+  j["classes"] = classes ? *classes : ojson(nullptr);
   j["loadgen"] = {{"cpu_user_s", opt(loadgen.cpu_user_s)},
                   {"cpu_sys_s", opt(loadgen.cpu_sys_s)},
                   {"cpu_utilization", opt(loadgen.cpu_utilization)},

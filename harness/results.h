@@ -20,6 +20,11 @@ namespace cb::harness {
 
 inline constexpr int kSchemaVersion = 1;
 
+// The server counters each run records (server_counters in results.json).
+inline constexpr const char* kServerAppCounters[] = {
+    "app_requests",      "backend_calls",        "backend_errors_connect", "backend_errors_io",
+    "backend_errors_reply", "backend_unconfigured", "backend_wait_us"};
+
 struct LatencySummary {
   double mean_us = 0, stdev_us = 0, min_us = 0;
   double p50_us = 0, p75_us = 0, p90_us = 0, p99_us = 0, p99_9_us = 0, p99_99_us = 0;
@@ -51,6 +56,22 @@ struct RunRecord {
     std::optional<double> pss_per_connection_kb;
     std::optional<int64_t> threads_peak, processes_peak;
   } server;
+
+  // The server's own /app and backend counters, from the `counters {...}`
+  // line it prints at exit: totals of its whole life (probe, connect ramp,
+  // warm-up and window), by the names of servers/common/counters.h.
+  std::vector<std::pair<std::string, std::optional<uint64_t>>> server_counters;
+
+  // bench_backend of a run whose workload makes calls (all null otherwise).
+  struct Backend {
+    std::optional<uint64_t> requests, replies, errors;  // its life, the harness's probe frame excluded
+    std::optional<double> cpu_s;                         // CPU in the window
+  } backend;
+
+  // From the load generator's JSON when it has them (results.fairness,
+  // results.classes), as it writes them.
+  std::optional<nlohmann::ordered_json> fairness;
+  std::optional<nlohmann::ordered_json> classes;
 
   struct Loadgen {
     std::optional<double> cpu_user_s, cpu_sys_s, cpu_utilization;

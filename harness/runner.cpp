@@ -11,6 +11,11 @@
 
 #include <fmt/format.h>
 
+#include <time.h>
+
+#include <nlohmann/json.hpp>
+
+#include "backend_control.h"
 #include "common/shutdown.h"
 #include "loadgen/load.h"
 #include "procfs.h"
@@ -45,9 +50,14 @@ constexpr uint64_t kErrorFailRatio = 100;
 // window's end so it is over before any connection closes.
 class Monitor {
  public:
-  Monitor(ServerControl& server, loadgen::LoadControl& control, const RunSettings& s, int connections,
-          Progress& progress)
-      : server_(server), control_(control), s_(s), connections_(connections), progress_(progress) {}
+  Monitor(ServerControl& server, BackendControl* backend, loadgen::LoadControl& control, const RunSettings& s,
+          int connections, Progress& progress)
+      : server_(server),
+        backend_(backend),
+        control_(control),
+        s_(s),
+        connections_(connections),
+        progress_(progress) {}
 
   void run() {
     while (!stop_.load()) {
@@ -56,6 +66,13 @@ class Monitor {
         crash_ = *exited + " during the " + phase_name_;
         control_.stop();
         return;
+      }
+      if (backend_ != nullptr) {
+        if (auto exited = backend_->check_exited()) {
+          crash_ = *exited + " during the " + phase_name_;
+          control_.stop();
+          return;
+        }
       }
       loadgen::Progress p = control_.progress();
       if (p.phase == loadgen::Progress::Phase::kDone) break;
@@ -69,6 +86,12 @@ class Monitor {
   const std::optional<std::string>& crash() const { return crash_; }
   const std::optional<WindowFigures>& window() const { return window_; }
   bool overran() const { return overran_; }
+  // The backend's CPU between the window's first and last server samples
+  // (the same span the server's figures cover), if it ran and was sampled.
+  std::optional<double> backend_cpu_s() const {
+    if (backend_cpu_first_ns_ == 0 || backend_cpu_last_ns_ < backend_cpu_first_ns_) return std::nullopt;
+    return static_cast<double>(backend_cpu_last_ns_ - backend_cpu_first_ns_) / 1e9;
+  }
   // How long the last sample ran past the window's end, if it did.
   std::optional<double> late_ms() const { return late_ms_; }
   // Connections the server had accepted and not closed at the last sample.
@@ -108,6 +131,7 @@ class Monitor {
     pid_t pid = server_.pid();
     if (!tracker_.started()) {
       TreeSample first = sample_tree(pid, server_.counters(), {.pss = false, .tasks = true});
+      backend_cpu_first_ns_ = backend_cpu_ns();
       first_cost_s_ = first.cost_s;
       mid_cost_s_ = 2 * first.cost_s;  // PSS makes a sample dearer; a guess until one is timed
       tracker_.add(first);
@@ -119,6 +143,7 @@ class Monitor {
                           std::chrono::duration_cast<Clock::duration>(s_.duration / 3));
     if (now >= end_at_ - ahead) {
       TreeSample last = sample_tree(pid, server_.counters(), {.pss = false, .tasks = true});
+      backend_cpu_last_ns_ = backend_cpu_ns();
       note_open_connections();
       tracker_.add(last);
       window_ = tracker_.finish(last);
@@ -137,6 +162,15 @@ class Monitor {
       // under ~20% of their time even when the tree is large.
       next_sample_ = Clock::now() + std::max<Clock::duration>(s_.sample_every, to_clock(4 * mid.cost_s));
     }
+  }
+
+  // The backend's CPU clock (one thread, one process), 0 if unknown.
+  uint64_t backend_cpu_ns() const {
+    if (backend_ == nullptr || backend_->pid() <= 0) return 0;
+    clockid_t clock;
+    timespec ts{};
+    if (::clock_getcpuclockid(backend_->pid(), &clock) != 0 || ::clock_gettime(clock, &ts) != 0) return 0;
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
   }
 
   // The load ended before the last sample (a sample ran long): the window
@@ -180,6 +214,7 @@ class Monitor {
   }
 
   ServerControl& server_;
+  BackendControl* backend_;  // null when the run has no backend
   loadgen::LoadControl& control_;
   const RunSettings& s_;
   const double connections_;
@@ -191,6 +226,7 @@ class Monitor {
   bool overran_ = false;
   Clock::time_point started_{}, warmup_at_{}, measure_at_{}, end_at_{}, next_sample_{};
   WindowTracker tracker_;
+  uint64_t backend_cpu_first_ns_ = 0, backend_cpu_last_ns_ = 0;
   double first_cost_s_ = 0;
   double mid_cost_s_ = 0;
   std::optional<TreeSample> last_mid_;
@@ -226,7 +262,10 @@ loadgen::LoadConfig load_config(const Cell& cell, const RunSettings& s, const Se
   c.port = server.port();
   c.proto = cell.proto == "http" ? loadgen::Proto::kHttp : loadgen::Proto::kEcho;
   if (cell.msg_size_bytes) c.msg_size = static_cast<std::size_t>(*cell.msg_size_bytes);
-  if (cell.file_size_bytes) c.paths = {{docroot_path_for(*cell.file_size_bytes), 1}};
+  if (cell.workload) {
+    c.paths.clear();
+    for (const WeightedPath& p : cell.workload->paths) c.paths.push_back({p.path, p.weight});
+  }
   c.source_ips = source_ips_for(cell.connections);
   c.threads = s.loadgen_threads;
   c.connect_rate_per_s = s.connect_rate_per_s;
@@ -299,6 +338,52 @@ void record_server(RunRecord& r, const WindowFigures& w, const loadgen::LoadResu
   }
 }
 
+// results.fairness and results.classes of the load generator's JSON, when
+// its version writes them (the harness runs with and without).
+void record_loadgen_extras(RunRecord& r, const loadgen::LoadResult& load) {
+  nlohmann::json j = load.to_json();
+  if (!j.contains("results") || !j["results"].is_object()) return;
+  const nlohmann::json& res = j["results"];
+  if (res.contains("fairness") && res["fairness"].is_object()) {
+    r.fairness = nlohmann::ordered_json::parse(res["fairness"].dump());
+  }
+  if (res.contains("classes") && res["classes"].is_array()) {
+    r.classes = nlohmann::ordered_json::parse(res["classes"].dump());
+  }
+}
+
+// The /app and backend counters from the server's exit line.
+void record_server_counters(RunRecord& r, const std::string& output) {
+  std::optional<nlohmann::json> counters = find_counters_line(output);
+  for (const char* name : kServerAppCounters) {
+    std::optional<uint64_t> value;
+    if (counters && counters->contains(name) && (*counters)[name].is_number_unsigned()) {
+      value = (*counters)[name].get<uint64_t>();
+    }
+    r.server_counters.emplace_back(name, value);
+  }
+}
+
+void record_backend(RunRecord& r, const BackendControl& backend) {
+  const std::optional<nlohmann::json>& c = backend.counters();
+  if (!c) return;
+  auto count = [&](const char* key) -> std::optional<uint64_t> {
+    if (!c->contains(key) || !(*c)[key].is_number_unsigned()) return std::nullopt;
+    return (*c)[key].get<uint64_t>();
+  };
+  auto without_probe = [](std::optional<uint64_t> v) {
+    return v ? std::optional<uint64_t>(*v >= BackendControl::kProbeFrames ? *v - BackendControl::kProbeFrames : 0)
+             : std::nullopt;
+  };
+  r.backend.requests = without_probe(count("requests"));
+  r.backend.replies = without_probe(count("replies"));
+  uint64_t errors = 0;
+  for (const auto& [key, value] : c->items()) {
+    if (key.rfind("errors_", 0) == 0 && value.is_number_unsigned()) errors += value.get<uint64_t>();
+  }
+  r.backend.errors = errors;
+}
+
 ServerSpec server_spec(const Cell& cell, const RunSettings& s, int repetition) {
   ServerSpec spec;
   spec.binary = s.server_binary;
@@ -308,7 +393,7 @@ ServerSpec server_spec(const Cell& cell, const RunSettings& s, int repetition) {
   spec.stats_file = fmt::format("{}/stats-{}", s.scratch_dir, cell.run_id(repetition));
   spec.cpus = s.server_cpus;
   spec.extra_args = cell.server_args;
-  if (cell.file_size_bytes) spec.probe_path = docroot_path_for(*cell.file_size_bytes);
+  spec.probe_path = docroot_path_for(cell.file_size_bytes.value_or(kProbeFileBytes));
   spec.stop_grace = s.stop_grace;
   return spec;
 }
@@ -332,9 +417,24 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
   RunRecord& r = out.record;
   r.cell = cell;
   r.repetition = repetition;
-  ServerControl server(server_spec(cell, s, repetition));
+  ServerSpec spec = server_spec(cell, s, repetition);
+  // The backend first: the server is told where it is, and stops before it.
+  std::optional<BackendControl> backend;
+  if (cell.needs_backend()) {
+    backend.emplace(BackendSpec{.binary = s.backend_binary, .cpus = s.backend_cpus, .stop_grace = s.stop_grace});
+    if (auto failed = backend->start()) {
+      r.fail(*failed);
+      return out;
+    }
+    spec.extra_args.insert(spec.extra_args.end(), {"--backend", backend->address()});
+    if (cell.backend_conns) {
+      spec.extra_args.insert(spec.extra_args.end(), {"--backend-conns", std::to_string(*cell.backend_conns)});
+    }
+  }
+  ServerControl server(spec);
   if (auto failed = server.start()) {
     r.fail(*failed);
+    if (backend) backend->stop();
     return out;
   }
   if (!server.wait_idle(kIdleSettle)) r.warnings.push_back("server did not settle after the probe");
@@ -343,7 +443,7 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
 
   // SIGINT/SIGTERM of the harness (cb::stop_fd) ends the load at once.
   loadgen::LoadControl control(cb::stop_fd());
-  Monitor monitor(server, control, s, cell.connections, progress);
+  Monitor monitor(server, backend ? &*backend : nullptr, control, s, cell.connections, progress);
   std::thread watcher([&] { monitor.run(); });
   std::optional<loadgen::LoadResult> load;
   try {
@@ -358,8 +458,14 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
   if (monitor.overran()) r.fail("hang: the load did not end in time (stopped)");
   if (load) {
     record_load(r, *load);
+    record_loadgen_extras(r, *load);
     out.hgrm = load->corrected.count() > 0 ? load->corrected.to_hgrm() : "";
-    if (monitor.window()) record_server(r, *monitor.window(), *load);
+    if (monitor.window()) {
+      record_server(r, *monitor.window(), *load);
+      if (auto cpu = monitor.backend_cpu_s(); cpu && monitor.window()->duration_s > 0) {
+        r.backend.cpu_s = *cpu * load->duration_s / monitor.window()->duration_s;
+      }
+    }
     else if (!monitor.crash()) r.warnings.push_back("server not sampled through the window");
     if (monitor.open_at_end() && *monitor.open_at_end() < static_cast<uint64_t>(cell.connections)) {
       // The rest waited in the accept backlog: the server could not keep up.
@@ -377,6 +483,11 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
     // Dying of the SIGTERM itself is untidy, not a failure of the run.
     if (stopped->find("was killed by SIGTERM") != std::string::npos) r.warnings.push_back(*stopped);
     else if (r.ok) r.fail(*stopped);
+  }
+  record_server_counters(r, server.output());
+  if (backend) {
+    if (auto stopped = backend->stop()) r.fail(*stopped);
+    record_backend(r, *backend);
   }
   return out;
 }

@@ -28,12 +28,14 @@ namespace cb::harness {
 
 struct RunSettings {
   std::string server_binary;
+  std::string backend_binary;      // bench_backend, for workloads that make calls
+  std::vector<int> backend_cpus;   // where it runs (the client CPUs by default)
   std::vector<int> server_cpus;
   int loadgen_threads = 1;
   double connect_rate_per_s = 0;  // 0: every connection at once
   std::chrono::nanoseconds duration{std::chrono::seconds(5)};
   std::chrono::nanoseconds warmup{std::chrono::seconds(1)};
-  std::string docroot;      // http files (workspace.h)
+  std::string docroot;      // http files (workspace.h); always holds the probe file
   std::string scratch_dir;  // where the counter files go
   std::chrono::milliseconds stop_grace{5'000};
   std::chrono::milliseconds sample_every{200};
@@ -43,6 +45,10 @@ struct RunOutput {
   RunRecord record;
   std::string hgrm;  // empty when there is no histogram
 };
+
+// The file every HTTP server start is probed with (HEAD): /app workloads
+// have no file of their own, and the probe must not call the backend.
+inline constexpr uint64_t kProbeFileBytes = 1024;
 
 RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& settings, Progress& progress);
 

@@ -7,6 +7,10 @@
 //  * A server that crashes mid-run (bench_server's hidden --crash-after)
 //    makes that run `failed` with the reason, the next run still succeeds,
 //    and no server process is left behind.
+//  * A service cell (/app with one backend call per request) starts
+//    bench_backend before the server and stops it after: every call the
+//    server counted is a reply the backend counted, and no backend is left.
+//    A backend that cannot start fails its run and the matrix goes on.
 //  * Bad command lines exit 2 with one line.
 #include <dirent.h>
 #include <fcntl.h>
@@ -384,6 +388,66 @@ TEST_F(HarnessE2E, CrashMidRunIsMarkedFailedAndTheMatrixGoesOn) {
   EXPECT_TRUE(entries_starting("/dev/shm", marker).empty());
 }
 
+TEST_F(HarnessE2E, ServiceCellRunsItsOwnBackend) {
+  std::string matrix = write_matrix({{"models", {"reactor:epoll"}},
+                                     {"protos", {"http"}},
+                                     {"connections", {10}},
+                                     {"workloads", {"app:calls=1&delay_us=1000"}},
+                                     {"duration", "1s"},
+                                     {"warmup", "300ms"}});
+  Outcome o = run({CB_HARNESS, "--profile", matrix, "--out", tmp_.path() + "/results", "--no-calibrate"},
+                  {"CI=true"});
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  json doc = load_json(last_line(o.out) + "/results.json");
+  Schema schema = read_schema(CB_RESULTS_README);
+  std::map<std::string, KeyDoc> run_docs = schema.cell;
+  run_docs.insert(schema.run.begin(), schema.run.end());
+  ASSERT_EQ(doc["runs"].size(), 1u);
+  const json& r = doc["runs"][0];
+  check_object(r, run_docs, "runs[service]");
+  EXPECT_EQ(r["status"], "ok") << r["failure_reason"];
+  EXPECT_EQ(r["id"], "reactor-epoll_http_c10_app-calls1-delay_us1000_closed_r0");
+  EXPECT_EQ(r["workload"], "app:calls=1&delay_us=1000");
+  EXPECT_TRUE(r["file_size_bytes"].is_null());
+  // The backend ran, answered the server's calls and printed its counters
+  // when stopped; the server made one call per /app request.
+  const json& calls = r["server_counters"]["backend_calls"];
+  ASSERT_TRUE(calls.is_number_integer()) << r.dump();
+  EXPECT_GT(calls.get<uint64_t>(), 0u);
+  EXPECT_EQ(r["backend"]["replies"], calls) << r["backend"].dump();
+  EXPECT_EQ(r["backend"]["requests"], calls) << r["backend"].dump();
+  EXPECT_EQ(r["backend"]["errors"], 0);
+  EXPECT_TRUE(r["backend"]["cpu_s"].is_number()) << r["backend"].dump();
+  EXPECT_EQ(r["server_counters"]["app_requests"], calls);
+  EXPECT_EQ(r["server_counters"]["backend_errors_io"], 0);
+  EXPECT_EQ(r["server_counters"]["backend_unconfigured"], 0);
+  EXPECT_GE(calls.get<double>(), r["requests"].get<double>());
+  // ~1 ms per request on 10 connections: at most 10,000/s.
+  EXPECT_LT(r["requests_per_s"].get<double>(), 10'000.0 * 1.05);
+  EXPECT_EQ(doc["aggregates"][0]["workload"], "app:calls=1&delay_us=1000");
+  EXPECT_TRUE(doc["context"]["backend_cpus"].is_array());
+  EXPECT_TRUE(processes_mentioning(CB_BENCH_BACKEND).empty());
+}
+
+TEST_F(HarnessE2E, ABackendThatFailsFailsItsRunOnly) {
+  std::string matrix = write_matrix({{"models", {"reactor:epoll"}},
+                                     {"protos", {"http"}},
+                                     {"connections", {5}},
+                                     {"workloads", {"app:calls=1&delay_us=10", "file:1KiB"}},
+                                     {"duration", "500ms"},
+                                     {"warmup", "100ms"}});
+  Outcome o = run({CB_HARNESS, "--profile", matrix, "--out", tmp_.path() + "/results", "--no-calibrate",
+                   "--backend", "/bin/false"},
+                  {"CI=true"});
+  EXPECT_EQ(o.exit_code, 1) << o.err;
+  json doc = load_json(last_line(o.out) + "/results.json");
+  ASSERT_EQ(doc["runs"].size(), 2u);
+  EXPECT_EQ(doc["runs"][0]["status"], "failed");
+  std::string reason = doc["runs"][0]["failure_reason"].get<std::string>();
+  EXPECT_EQ(reason.rfind("backend: ", 0), 0u) << reason;
+  EXPECT_EQ(doc["runs"][1]["status"], "ok") << doc["runs"][1]["failure_reason"];
+}
+
 TEST_F(HarnessE2E, BadCommandLinesExitTwoWithOneLine) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"--connections", "many"},
@@ -393,7 +457,12 @@ TEST_F(HarnessE2E, BadCommandLinesExitTwoWithOneLine) {
            {"--server-cpus", "999"},
            {"--no-such-option"},
            {"--server", "/nonexistent"},
-           {"--run-info", "/nonexistent/run-info"}}) {
+           {"--run-info", "/nonexistent/run-info"},
+           {"--workloads", "app:nope=1"},
+           {"--workloads", "app:calls=1&calls=1"},
+           {"--workloads", "mix:none"},
+           {"--workloads", "file:0"},
+           {"--backend-cpus", "999"}}) {
     args.insert(args.begin(), CB_HARNESS);
     Outcome o = run(args);
     EXPECT_EQ(o.exit_code, 2) << args[1] << ": " << o.err;

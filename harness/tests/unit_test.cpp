@@ -220,10 +220,13 @@ TEST(Matrix, CellKeysAreStable) {
 TEST(Matrix, QuickProfileTakesDefaultVariants) {
   Matrix m = load_matrix("quick");
   Expanded e = expand(m, registry());
-  // process:fork and reactor:epoll x echo,http x 3 connection counts.
-  ASSERT_EQ(e.cells.size(), 12u);
+  // process:fork and reactor:epoll x echo,http x 3 connection counts, and
+  // one service cell each.
+  ASSERT_EQ(e.cells.size(), 14u);
   EXPECT_EQ(e.cells[0].key(), "process-fork_echo_c10_m64_closed");
   EXPECT_EQ(e.cells[3].key(), "process-fork_http_c10_f1024_closed");
+  EXPECT_EQ(e.cells[12].key(), "process-fork_http_c1000_app-calls1-delay_us10000_closed");
+  EXPECT_TRUE(e.cells[12].needs_backend());
   EXPECT_EQ(m.repeat, 1);
   EXPECT_TRUE(e.skipped.empty());
   EXPECT_FALSE(m.microbench);
@@ -301,6 +304,136 @@ TEST(Matrix, Lists) {
   EXPECT_EQ(parse_rate_list("closed,10k"), (std::vector<double>{0, 10000}));
   EXPECT_THROW(parse_connection_list("10,,20"), std::invalid_argument);
   EXPECT_THROW(parse_connection_list("ten"), std::invalid_argument);
+}
+
+// ---- workloads ---------------------------------------------------------------
+
+TEST(Workload, ParsesTheThreeKinds) {
+  Mixes mixes = parse_mixes(nlohmann::json::parse(
+      R"({"tail": [{"path": "/app?cpu_us=0", "weight": 95}, {"path": "/app?cpu_us=20000&calls=1", "weight": 5}]})"));
+  Workload f = parse_workload("file:1KiB", mixes);
+  EXPECT_EQ(f.kind, Workload::Kind::kFile);
+  EXPECT_EQ(f.file_size, 1024u);
+  EXPECT_EQ(f.spec, "file:1KiB");
+  EXPECT_EQ(f.key_part(), "f1024");
+  EXPECT_FALSE(f.makes_calls());
+  ASSERT_EQ(f.paths.size(), 1u);
+  EXPECT_EQ(f.paths[0].path, "/f1024.bin");
+
+  Workload a = parse_workload("app:delay_us=10000&calls=1", mixes);
+  EXPECT_EQ(a.kind, Workload::Kind::kApp);
+  EXPECT_EQ(a.spec, "app:delay_us=10000&calls=1");
+  EXPECT_EQ(a.key_part(), "app-delay_us10000-calls1");
+  EXPECT_TRUE(a.makes_calls());
+  EXPECT_EQ(a.paths, (std::vector<WeightedPath>{{"/app?delay_us=10000&calls=1", 1}}));
+  EXPECT_FALSE(parse_workload("app:cpu_us=100&calls=0", mixes).makes_calls());
+  EXPECT_EQ(parse_workload("app:", mixes).paths[0].path, "/app?");
+
+  Workload m = parse_workload("mix:tail", mixes);
+  EXPECT_EQ(m.kind, Workload::Kind::kMix);
+  EXPECT_EQ(m.key_part(), "mix-tail");
+  EXPECT_TRUE(m.makes_calls());  // its heavy path calls
+  ASSERT_EQ(m.paths.size(), 2u);
+  EXPECT_EQ(m.paths[1].weight, 5u);
+
+  AppQuery q = parse_app_query("cpu_us=1&calls=2&delay_us=3&bytes=4");
+  EXPECT_EQ(q.cpu_us + q.calls * 10 + q.delay_us * 100 + q.bytes * 1000, 4321u);
+}
+
+TEST(Workload, BadFormsSayWhyInOneLine) {
+  Mixes mixes;
+  for (const char* text : {"file", "file:0", "file:huge", "ftp:1KiB", "app:delay=10", "app:calls=1&calls=2",
+                           "app:calls=-1", "app:calls=1x", "app:calls=", "app:&calls=1", "app:calls=101",
+                           "app:delay_us=10000001", "app:cpu_us=%31", "mix:none", ":x"}) {
+    try {
+      parse_workload(text, mixes);
+      ADD_FAILURE() << text << " parsed";
+    } catch (const std::invalid_argument& e) {
+      std::string why = e.what();
+      EXPECT_EQ(why.find('\n'), std::string::npos) << why;
+      EXPECT_FALSE(why.empty());
+    }
+  }
+  using nlohmann::json;
+  for (const char* bad : {R"([])", R"({"a b": [{"path": "/"}]})", R"({"m": []})", R"({"m": [{"weight": 1}]})",
+                          R"({"m": [{"path": "x"}]})", R"({"m": [{"path": "/a b"}]})",
+                          R"({"m": [{"path": "/", "weight": 0}]})", R"({"m": [{"path": "/app?nope=1"}]})",
+                          R"({"m": [{"path": "/", "color": 1}]})"}) {
+    EXPECT_THROW(parse_mixes(json::parse(bad)), std::invalid_argument) << bad;
+  }
+}
+
+TEST(Workload, MatrixWorkloadsMixesAndOverrides) {
+  using nlohmann::json;
+  Matrix m = parse_matrix(json::parse(R"({"models":["reactor:epoll"],"protos":["http","echo"],
+      "connections":[10],"mixes":{"tail":[{"path":"/app?cpu_us=0","weight":99},{"path":"/app?cpu_us=1000","weight":1}]},
+      "workloads":["file:1KiB","app:calls=1&delay_us=100","mix:tail"],"backend_conns":64})"), "f");
+  Expanded e = expand(m, registry());
+  EXPECT_EQ(keys(e), (std::vector<std::string>{"reactor-epoll_http_c10_f1024_bc64_closed",
+                                                "reactor-epoll_http_c10_app-calls1-delay_us100_bc64_closed",
+                                                "reactor-epoll_http_c10_mix-tail_bc64_closed",
+                                                "reactor-epoll_echo_c10_m64_closed"}));
+  EXPECT_EQ(e.cells[0].file_size_bytes, 1024u);
+  EXPECT_FALSE(e.cells[1].file_size_bytes.has_value());
+  EXPECT_TRUE(e.cells[1].needs_backend());
+  EXPECT_FALSE(e.cells[2].needs_backend());
+  EXPECT_FALSE(e.cells[3].needs_backend());
+  auto j = e.cells[1].to_json();
+  EXPECT_EQ(j["workload"], "app:calls=1&delay_us=100");
+  EXPECT_EQ(j["backend_conns"], 64);
+  EXPECT_TRUE(e.cells[3].to_json()["workload"].is_null());
+  EXPECT_EQ(mixes_to_json(m.mixes)["tail"][1]["weight"], 1);
+
+  // --workloads replaces every group's; --file-size adds file workloads.
+  Overrides o;
+  o.workloads = std::vector<std::string>{"mix:tail"};
+  o.protos = std::vector<std::string>{"http"};
+  apply_overrides(m, o);
+  EXPECT_EQ(keys(expand(m, registry())), (std::vector<std::string>{"reactor-epoll_http_c10_mix-tail_bc64_closed"}));
+  o.workloads = std::vector<std::string>{"mix:other"};
+  EXPECT_THROW(apply_overrides(m, o), std::invalid_argument);
+  EXPECT_THROW(parse_workload_list("app:calls=1,,file:1", m.mixes), std::invalid_argument);
+
+  // file_sizes still means file workloads; an extra group's file_sizes
+  // replaces the workloads it inherits.
+  Matrix old = parse_matrix(json::parse(R"({"models":["reactor:epoll"],"protos":["http"],"connections":[10],
+      "workloads":["app:cpu_us=10"],"extra":[{"file_sizes":["2KiB"]}]})"), "f");
+  EXPECT_EQ(keys(expand(old, registry())), (std::vector<std::string>{"reactor-epoll_http_c10_app-cpu_us10_closed",
+                                                                      "reactor-epoll_http_c10_f2048_closed"}));
+  for (const char* bad : {R"({"models":["all"],"workloads":["app:x=1"]})",
+                          R"({"models":["all"],"workloads":["mix:none"]})",
+                          R"({"models":["all"],"workloads":[]})",
+                          R"({"models":["all"],"workloads":["file:1KiB"],"file_sizes":["1KiB"]})",
+                          R"({"models":["all"],"backend_conns":0})",
+                          R"({"models":["all"],"extra":[{"mixes":{}}]})"}) {
+    EXPECT_THROW(parse_matrix(json::parse(bad), "f"), std::invalid_argument) << bad;
+  }
+}
+
+TEST(Workload, ServiceAndCpuProfilesParse) {
+  std::vector<ModelVariant> models = registry();
+  for (const ModelVariant& m : parse_model_json(R"([
+      {"name": "pool", "variant": "ready", "default": true, "supported": true, "app_wait": "worker"},
+      {"name": "pool", "variant": "conn", "default": false, "supported": true, "app_wait": "worker"}])")) {
+    models.push_back(m);
+  }
+  EXPECT_EQ(models.back().app_wait, "worker");
+  Expanded service = expand(load_matrix("service"), models);
+  // 3 default variants (process:fork, reactor:epoll, pool:ready) + pool:conn
+  // and process:prefork, x 4 delays x 3 connection counts.
+  EXPECT_EQ(service.cells.size(), 5u * 4u * 3u);
+  EXPECT_FALSE(service.cells.empty());
+  for (const Cell& c : service.cells) {
+    EXPECT_EQ(c.proto, "http");
+    EXPECT_TRUE(c.needs_backend()) << c.key();
+  }
+  Expanded cpu = expand(load_matrix("cpu"), models);
+  int mixes = 0;
+  for (const Cell& c : cpu.cells) {
+    EXPECT_FALSE(c.needs_backend()) << c.key();
+    mixes += c.workload->kind == Workload::Kind::kMix ? 1 : 0;
+  }
+  EXPECT_GT(mixes, 0);
 }
 
 TEST(Runner, SourceAddressesOnlyBeyondHalfThePortRange) {
