@@ -22,6 +22,7 @@
 #include "protocol/app.h"
 #include "protocol/http.h"
 #include "protocol/out_queue.h"
+#include "tests/drain.h"
 #include "session/app_step.h"
 
 namespace cb::proto {
@@ -91,17 +92,6 @@ std::string ok(std::size_t n, bool keep_alive = true, bool head_only = false) {
 std::string hello_file() {
   return "HTTP/1.1 200 OK\r\nContent-Type: " + std::string(content_type_for("hello.txt")) +
          "\r\nContent-Length: 6\r\nConnection: keep-alive\r\n\r\nhello\n";
-}
-
-std::string drain(OutQueue& out) {
-  std::string s;
-  while (!out.empty()) {
-    OutQueue::Front f = out.front();
-    EXPECT_LT(f.file_fd, 0) << "small files go inline";
-    s += f.bytes;
-    out.consume(f.bytes.size());
-  }
-  return s;
 }
 
 class AppProtocol : public ::testing::Test {

@@ -24,6 +24,7 @@
 #include "common/counters.h"
 #include "protocol/http.h"
 #include "protocol/out_queue.h"
+#include "tests/drain.h"
 
 // Counts heap allocations while g_counting is set, to prove the steady state
 // allocates nothing.
@@ -117,25 +118,6 @@ std::string expected_ok(std::string_view type, std::string_view body, bool keep_
                   "\r\nConnection: " + (keep_alive ? "keep-alive" : "close") + "\r\n\r\n";
   if (!head_only) r += body;
   return r;
-}
-
-// Drains a queue into a string: bytes as they are, file ranges by pread.
-std::string drain(OutQueue& out) {
-  std::string s;
-  while (!out.empty()) {
-    OutQueue::Front f = out.front();
-    if (f.file_fd >= 0) {
-      std::string buf(f.file_length, '\0');
-      ssize_t n = ::pread(f.file_fd, buf.data(), buf.size(), f.file_offset);
-      EXPECT_EQ(n, static_cast<ssize_t>(buf.size()));
-      s += buf;
-      out.consume(f.file_length);
-    } else {
-      s += f.bytes;
-      out.consume(f.bytes.size());
-    }
-  }
-  return s;
 }
 
 struct Outcome {

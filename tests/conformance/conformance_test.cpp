@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "support/client.h"
+#include "support/doc_root.h"
 #include "support/model_test_main.h"
 #include "support/server_process.h"
 
@@ -30,25 +31,14 @@ namespace {
 const std::string& g_server = g_target.server;
 const std::string& g_model = g_target.model;
 
-// A temporary document root with the files the HTTP tests fetch.
-class DocRoot {
- public:
-  DocRoot() {
-    char tmpl[] = "/tmp/cb-conformance-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
+// The files the HTTP tests fetch.
+struct ConformanceRoot : DocRoot {
+  ConformanceRoot() : DocRoot("cb-conformance") {
     write("empty.txt", "");
     write("one_kib.bin", make_payload(1024, 1));
     write("one_mib.bin", make_payload(1 << 20, 2));
     write("index.html", "<html>hello</html>\n");
   }
-  ~DocRoot() { std::system(("rm -rf '" + dir_ + "'").c_str()); }
-  const std::string& path() const { return dir_; }
-  void write(const std::string& name, const std::string& content) {
-    std::ofstream(dir_ + "/" + name, std::ios::binary) << content;
-  }
-
- private:
-  std::string dir_;
 };
 
 class Conformance : public ::testing::Test {
@@ -85,7 +75,7 @@ class Conformance : public ::testing::Test {
   // them by design (errors_fd_limit; tested in reactor_limits_test).
   int max_connections() const { return g_model == "reactor:select" ? 1000 : 2000; }
 
-  DocRoot root_;
+  ConformanceRoot root_;
 };
 
 // Sends `payload` in odd-sized pieces while reading the echo back.

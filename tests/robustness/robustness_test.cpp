@@ -25,6 +25,7 @@
 #include <gtest/gtest.h>
 
 #include "support/client.h"
+#include "support/doc_root.h"
 #include "support/model_test_main.h"
 #include "support/server_process.h"
 
@@ -37,19 +38,11 @@ namespace {
 const std::string& g_server = g_target.server;
 const std::string& g_model = g_target.model;
 
-class TempRoot {
- public:
-  TempRoot() {
-    char tmpl[] = "/tmp/cb-robust-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    std::ofstream(dir_ + "/index.html") << "<html>ok</html>\n";
-    std::ofstream(dir_ + "/big.bin", std::ios::binary) << make_payload(32u << 20, 9);
+struct RobustnessRoot : DocRoot {
+  RobustnessRoot() : DocRoot("cb-robust") {
+    write("index.html", "<html>ok</html>\n");
+    write("big.bin", make_payload(32u << 20, 9));
   }
-  ~TempRoot() { std::system(("rm -rf '" + dir_ + "'").c_str()); }
-  const std::string& path() const { return dir_; }
-
- private:
-  std::string dir_;
 };
 
 struct BadRequest {
@@ -112,7 +105,7 @@ class Robustness : public ::testing::Test {
     return r && r->status == 200 && r->body == "<html>ok</html>\n";
   }
 
-  TempRoot root_;
+  RobustnessRoot root_;
 };
 
 TEST_F(Robustness, MalformedRequestsGetTheirStatusAndAClose) {

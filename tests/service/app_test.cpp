@@ -24,6 +24,7 @@
 
 #include "support/backend_process.h"
 #include "support/client.h"
+#include "support/doc_root.h"
 #include "support/model_test_main.h"
 #include "support/server_process.h"
 
@@ -36,18 +37,8 @@ namespace {
 const std::string& g_server = g_target.server;
 const std::string& g_model = g_target.model;
 
-class TempRoot {
- public:
-  TempRoot() {
-    char tmpl[] = "/tmp/cb-app-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    std::ofstream(dir_ + "/index.html") << "<html>ok</html>\n";
-  }
-  ~TempRoot() { std::system(("rm -rf '" + dir_ + "'").c_str()); }
-  const std::string& path() const { return dir_; }
-
- private:
-  std::string dir_;
+struct AppRoot : DocRoot {
+  AppRoot() : DocRoot("cb-app") { write("index.html", "<html>ok</html>\n"); }
 };
 
 // The body /app?bytes=n sends: byte i is 'a' + i % 26.
@@ -81,7 +72,7 @@ class App : public ::testing::Test {
     EXPECT_EQ(r->body, body) << what;
   }
 
-  TempRoot root_;
+  AppRoot root_;
 };
 
 TEST_F(App, CallsGiveExactBytesAndTheBackendSeesExactlyThem) {
