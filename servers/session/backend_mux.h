@@ -104,6 +104,10 @@ class BackendMux {
   bool open(Link& link) {
     Fd fd = connect_backend(host_, port_, *counters_);
     if (!fd) return false;
+    if (!loop_.can_watch(fd.get())) {  // select(2): an fd >= FD_SETSIZE
+      bump(counters_->backend_errors_connect);
+      return false;
+    }
     set_nonblocking(fd.get(), true);
     loop_.watch(fd.get(), event::kReadable, &link);
     link.fd = std::move(fd);
