@@ -30,6 +30,7 @@ from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 import formatting as fm  # noqa: E402
 import results as rs  # noqa: E402
+import service as sv  # noqa: E402
 from formatting import fmt_ns, fmt_us  # noqa: E402
 
 DPI = 100                 # ~800x460 px per chart: readable, a few tens of KiB
@@ -910,6 +911,119 @@ def compare(res_a: rs.Results, res_b: rs.Results, names: tuple[str, str], wl: rs
                  f"A = {names[0]} (dashed, hollow markers), B = {names[1]} (solid).")
 
 
+# --- service workloads: throughput vs backend delay, light tail, fairness ---------
+
+def _delay_axis(ax, delays):
+    """Backend delay in µs on a log axis; a delay of 0 sits on the linear
+    stretch below 10 µs (symlog), so it still has a place."""
+    ds = sorted(set(delays))
+    ax.set_xscale("symlog", linthresh=10)
+    ax.xaxis.set_major_locator(FixedLocator(ds))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, p: fmt_us(v) if v > 0 else "0"))
+    ax.set_xlabel("backend delay per call (log scale)")
+    if len(ds) == 1:
+        ax.set_xlim(ds[0] * 0.5, ds[0] * 2 if ds[0] > 0 else 10)
+
+
+def service_delay(res: rs.Results, out_dir: str, style: Style) -> list[Chart]:
+    out = []
+    for data in sv.delay_data(res):
+        fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
+        _plot_series(ax, data.series, style)
+        for label, pts in data.ceilings.items():
+            ax.plot([x for x, _ in pts], [c for _, c in pts], color=style.color(label),
+                    linestyle=":", marker="_", markersize=14, linewidth=1.2)
+        values = [s.max or s.mean for pts in data.series.values() for _, s in pts]
+        values += [c for pts in data.ceilings.values() for _, c in pts]
+        log = _value_axis(ax, values, fm.format_count, force_log=True)
+        ax.set_ylabel("throughput (requests/s)" + (" (log scale)" if log else ""))
+        _delay_axis(ax, [x for pts in data.series.values() for x, _ in pts])
+        ax.grid(True, which="major", alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
+        handles.append(Line2D([], [], color="0.3", linestyle=":", marker="_", markersize=14))
+        labels.append("ceiling (dotted)")
+        _legend_right(ax, handles, labels)
+        what = f"Throughput vs backend delay — http /app {data.fixed}, " \
+               f"{fm.format_count(data.connections)} connections"
+        _title(fig, what, res)
+        name = _save(fig, out_dir, f"service_delay_c{data.connections}.png")
+        out.append(Chart(name, "Service workloads", what.replace(" — ", ": "),
+                         "Solid: measured. Dotted: each model's ceiling, the lower of its "
+                         "Little's-law limit (requests that can wait at once ÷ the wait per "
+                         "request: connections for models that hold a request on its own "
+                         "thread/process/fiber/continuation, capped by the backend connections "
+                         "where each waiting request holds one; the worker pool; 1 for a loop "
+                         "that blocks) and its CPU limit (server CPUs ÷ CPU per request "
+                         "measured in that run). " + _reps_caption(res)))
+    return out
+
+
+def light_tail(res: rs.Results, out_dir: str, style: Style) -> list[Chart]:
+    out = []
+    for data in sv.mix_data(res):
+        fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
+        _plot_series(ax, data.series, style)
+        values = [s.max or s.mean for pts in data.series.values() for _, s in pts]
+        log = _value_axis(ax, values, fmt_us)
+        ax.set_ylabel("light requests' p99 latency" + (" (log scale)" if log else ""))
+        shares = sorted({x for pts in data.series.values() for x, _ in pts})
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator(shares))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, p: f"{v:g}%"))
+        ax.set_xlabel("heavy requests' share of the mix (log scale)")
+        if len(shares) == 1:
+            ax.set_xlim(shares[0] * 0.5, shares[0] * 2)
+        ax.grid(True, which="major", alpha=0.3)
+        _legend_right(ax)
+        what = f"Light-request tail vs heavy share — http mixes, " \
+               f"{fm.format_count(data.connections)} connections"
+        _title(fig, what, res)
+        name = _save(fig, out_dir, f"service_light_p99_c{data.connections}.png")
+        out.append(Chart(name, "Service workloads", what.replace(" — ", ": "),
+                         "p99 latency (corrected) of the light class of each mix: the path "
+                         "whose /app request burns the least CPU; the others are heavy. A model "
+                         "that runs a heavy request to completion before anything else makes "
+                         "every light request behind it wait. " + _reps_caption(res)))
+    return out
+
+
+@dataclass
+class FairnessData:
+    series: dict            # label -> [(connections, Stat of Jain's index)]
+    xs: list
+
+
+def fairness_data(res: rs.Results, wl: rs.Workload) -> Optional[FairnessData]:
+    series = res.series(wl, "jain_index")
+    if not series:
+        return None
+    return FairnessData(series, sorted({x for pts in series.values() for x, _ in pts}))
+
+
+def fairness(res: rs.Results, out_dir: str, style: Style) -> list[Chart]:
+    out = []
+    for wl in res.workloads("closed"):
+        data = fairness_data(res, wl)
+        if data is None:
+            continue
+        fig, ax = plt.subplots(figsize=WIDE, layout="constrained")
+        _plot_series(ax, data.series, style)
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("Jain's fairness index (1 = even)")
+        _x_axis(ax, data.xs, "concurrent connections")
+        ax.grid(True, which="major", alpha=0.3)
+        _legend_right(ax)
+        _title(fig, "Fairness across connections", res, wl)
+        name = _save(fig, out_dir, f"fairness_{wl.slug()}.png")
+        out.append(Chart(name, "Fairness", f"Fairness — {wl.describe()}",
+                         "Jain's index of the requests each connection completed in the "
+                         "window: (Σx)² ÷ (n·Σx²); 1 when every connection got the same "
+                         "share, 1/n when one got everything. " + _reps_caption(res)))
+    return out
+
+
 # --- everything ------------------------------------------------------------------------
 
 CLOSED_CHARTS: tuple[Callable, ...] = (throughput, latency, spectrum, memory,
@@ -917,7 +1031,7 @@ CLOSED_CHARTS: tuple[Callable, ...] = (throughput, latency, spectrum, memory,
 CHART_NAMES = {"spectrum": "latency spectrum", "context_switches": "context-switch",
                "cpu": "CPU", "openloop": "open-loop"}
 SECTIONS = ("Throughput", "Latency", "Latency spectrum", "Memory", "Context switches", "CPU",
-            "Open loop", "Micro-benchmarks")
+            "Open loop", "Service workloads", "Fairness", "Micro-benchmarks")
 
 
 def render_all(res: rs.Results, out_dir: str, spectrum_connections=None,
@@ -934,6 +1048,9 @@ def render_all(res: rs.Results, out_dir: str, spectrum_connections=None,
                          [fn(res, wl, out_dir, style, **kw)]))
     for wl in res.workloads("open"):
         jobs.append(("openloop", wl, lambda wl=wl: [openloop(res, wl, out_dir, style)]))
+    # Drawn only when the folder has their data (no "not drawn" note).
+    for fn in (service_delay, light_tail, fairness):
+        jobs.append((fn.__name__, None, lambda fn=fn: fn(res, out_dir, style)))
     jobs.append(("microbench", None, lambda: microbench(res, out_dir, style)))
     charts = []
     for name, wl, job in jobs:

@@ -25,6 +25,7 @@ import charts  # noqa: E402
 import document as doc  # noqa: E402
 import formatting as fm  # noqa: E402
 import results as rs  # noqa: E402
+import service as sv  # noqa: E402
 from formatting import fmt_ratio, fmt_rps  # noqa: E402
 
 
@@ -173,6 +174,30 @@ def _openloop_table(rows: list[OpenLoopRow]) -> doc.Table:
     return t
 
 
+def _service_tables(rows: list[sv.ServiceRow]) -> list[doc.Table]:
+    """One table per service cell group (workload x connections): which limit
+    bound each model and how close it came to its ceiling."""
+    tables = []
+    groups: dict[tuple, list[sv.ServiceRow]] = {}
+    for r in rows:
+        groups.setdefault((r.workload, r.connections), []).append(r)
+    for (wl, conns), group in groups.items():
+        t = doc.Table(["model", "requests/s", "concurrency ceiling", "CPU ceiling", "ceiling",
+                       "fraction of ceiling", "bound by"], [], numeric={1, 2, 3, 4, 5},
+                      caption=f"{wl.describe()}, {fm.format_count(conns)} connections")
+        for r in group:
+            c = r.ceiling
+            conc = (f"{fmt_rps(c.concurrency_rps)} ({fm.format_count(c.concurrency)} waiting)"
+                    if c.concurrency_rps is not None else "—")
+            t.rows.append([r.label, fmt_rps(r.rps) if r.rps is not None else "failed", conc,
+                           fmt_rps(c.cpu_rps) if c.cpu_rps is not None else "—",
+                           fmt_rps(c.rps) if c.rps is not None else "—",
+                           f"{r.fraction:.2f}" if r.fraction is not None else "—",
+                           r.bound or "—"])
+        tables.append(t)
+    return tables
+
+
 def _failed_table(res: rs.Results) -> Optional[doc.Table]:
     failed = res.failed_runs()
     if not failed:
@@ -219,6 +244,19 @@ def build_blocks(res: rs.Results, chart_list: list[charts.Chart]) -> list[doc.Bl
     ol = openloop_rows(res)
     if ol:
         b.append(_openloop_table(ol))
+    service = sv.service_rows(res)
+    if service:
+        b.append(doc.Heading("Service cells: what bound each model"))
+        b.append(doc.Para(
+            "For /app workloads with backend calls. Concurrency ceiling: Little's law, the "
+            "requests the model can hold waiting at once ÷ the backend wait per request "
+            "(connections for models that hold a request on its own thread, process, fiber or "
+            "continuation, capped by the backend connections where each waiting request holds "
+            "one; the worker pool, 4 × server CPUs by default; 1 where the loop blocks on each "
+            "call). CPU ceiling: server CPUs ÷ the server CPU per request measured in that run. "
+            "Bound by: 'client' when the load generator saturated its CPUs (which it shares "
+            "with the backend), else the lower ceiling."))
+        b += _service_tables(service)
     section = None
     for chart in chart_list:
         if chart.section != section:

@@ -88,7 +88,34 @@ RUN_METRICS: dict[str, Callable[[dict], Optional[float]]] = {
     "server_pss_idle_kb": lambda r: number(lookup(r, "server.pss_idle_kb")),
     "uncorrected_p99_us": lambda r: number(lookup(r, "latency_uncorrected.p99_us")),
     "loadgen_cpu_utilization": lambda r: number(lookup(r, "loadgen.cpu_utilization")),
+    "jain_index": lambda r: number(lookup(r, "fairness.jain_index")),
+    "backend_calls": lambda r: number(lookup(r, "server_counters.backend_calls")),
+    "backend_cpu_s": lambda r: number(lookup(r, "backend.cpu_s")),
 }
+
+
+def parse_app_query(query: str) -> Optional[dict[str, int]]:
+    """'calls=1&delay_us=10' -> {'calls': 1, 'delay_us': 10, ...} with the
+    four names of an /app request (0 when absent); None if it is not one."""
+    out = {"cpu_us": 0, "calls": 0, "delay_us": 0, "bytes": 0}
+    if query:
+        for pair in query.split("&"):
+            name, eq, value = pair.partition("=")
+            if not eq or name not in out or not value.isdigit():
+                return None
+            out[name] = int(value)
+    return out
+
+
+def app_params(path_or_spec: Optional[str]) -> Optional[dict[str, int]]:
+    """The /app parameters of a workload spec ('app:...') or a path
+    ('/app?...'); None for anything else."""
+    if not isinstance(path_or_spec, str):
+        return None
+    for prefix in ("app:", "/app?"):
+        if path_or_spec.startswith(prefix):
+            return parse_app_query(path_or_spec[len(prefix):])
+    return None
 
 
 @dataclass(frozen=True)
@@ -103,13 +130,25 @@ class Workload:
     file_size_bytes: Optional[int]
     load: str = "closed"
     connections: Optional[int] = None
+    spec: Optional[str] = None     # results.json's `workload` for app: and mix: ones
 
     @property
     def is_open(self) -> bool:
         return self.load == "open"
 
+    @property
+    def app(self) -> Optional[dict[str, int]]:
+        """The /app parameters of an app: workload, else None."""
+        return app_params(self.spec)
+
+    @property
+    def mix(self) -> Optional[str]:
+        return self.spec[4:] if self.spec and self.spec.startswith("mix:") else None
+
     def describe(self) -> str:
         parts = [self.proto]
+        if self.spec:
+            parts.append(f"/app?{self.spec[4:]}" if self.app is not None else self.spec)
         if self.msg_size_bytes is not None:
             parts.append(f"{format_bytes(self.msg_size_bytes)} messages")
         if self.file_size_bytes is not None:
@@ -127,6 +166,8 @@ class Workload:
             s += f"_m{self.msg_size_bytes}"
         if self.file_size_bytes is not None:
             s += f"_f{self.file_size_bytes}"
+        if self.spec:
+            s += "_" + self.spec.replace(":", "-").replace("&", "-").replace("=", "")
         if self.is_open:
             s += f"_c{self.connections}_open"
         elif self.load != "closed":
@@ -135,7 +176,7 @@ class Workload:
 
     def sort_key(self):
         return (self.load != "closed", self.proto, self.msg_size_bytes or 0,
-                self.file_size_bytes or 0, self.connections or 0)
+                self.file_size_bytes or 0, self.spec or "", self.connections or 0)
 
 
 @dataclass(frozen=True)
@@ -149,16 +190,22 @@ class CellKey:
     file_size_bytes: Optional[int]
     load: str
     rate_per_s: Optional[float]
+    workload_spec: Optional[str] = None   # `workload` of app: and mix: cells
+    backend_conns: Optional[int] = None
 
     @staticmethod
     def of(obj: dict) -> "CellKey":
         def as_int(v):
             v = number(v)
             return int(v) if v is not None else None
+        spec = obj.get("workload")
+        # file: workloads stay keyed by their size alone, as before workloads.
+        spec = spec if isinstance(spec, str) and not spec.startswith("file:") else None
         return CellKey(str(obj.get("model") or "?"), str(obj.get("variant") or ""),
                        str(obj.get("proto") or "?"), as_int(obj.get("connections")),
                        as_int(obj.get("msg_size_bytes")), as_int(obj.get("file_size_bytes")),
-                       str(obj.get("load") or "closed"), number(obj.get("rate_per_s")))
+                       str(obj.get("load") or "closed"), number(obj.get("rate_per_s")),
+                       spec, as_int(obj.get("backend_conns")))
 
     @property
     def label(self) -> str:
@@ -169,7 +216,7 @@ class CellKey:
     def workload(self) -> Workload:
         open_loop = self.load == "open"
         return Workload(self.proto, self.msg_size_bytes, self.file_size_bytes, self.load,
-                        self.connections if open_loop else None)
+                        self.connections if open_loop else None, self.workload_spec)
 
     @property
     def x(self) -> Optional[float]:
@@ -316,6 +363,20 @@ class Results:
         reg = self.config.get("registry")
         return [m for m in reg if isinstance(m, dict) and m.get("name")] \
             if isinstance(reg, list) else []
+
+    def app_wait(self, label: str) -> Optional[str]:
+        """The registry's app_wait of a model variant ('connection', 'worker',
+        'loop'), None when the folder does not say."""
+        for m in self.registry():
+            if f"{m.get('name')}:{m.get('variant')}" == label:
+                w = m.get("app_wait")
+                return w if isinstance(w, str) else None
+        return None
+
+    def mixes(self) -> dict[str, list[dict]]:
+        """config.mixes: name -> [{path, weight}]."""
+        m = self.config.get("mixes")
+        return m if isinstance(m, dict) else {}
 
     def model_order(self) -> tuple[str, ...]:
         """Model names in the registry's order (the fallback for old folders)."""

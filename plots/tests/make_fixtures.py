@@ -12,6 +12,9 @@ can state the expected summary by hand. Run it only to change the fixtures
   failed/    failed runs, null and missing metrics, a cell without aggregate,
              a run without a model, dotted (flat) keys
   openloop/  open-loop cells: 3 models x 5 offered rates at 100 connections
+  service/   /app cells with one backend call (1 ms and 10 ms) at 1000 connections
+             for 4 models (one per app_wait kind, and pool:conn's worker pool),
+             and two light/heavy mixes at 100 connections with results classes
 """
 
 import json
@@ -389,7 +392,99 @@ def openloop():
     write_folder("openloop", doc)
 
 
+# service: (model, variant, app_wait, cpu us/req, {delay_us: (req/s, saturated)}, jain)
+SERVICE_MODELS = (
+    ("reactor", "epoll", "connection", 50.0, {1000: (19500, True), 10000: (19000, False)}, 0.99),
+    ("thread", "per-conn", "connection", 100.0, {1000: (9800, False), 10000: (9000, False)}, 0.98),
+    ("pool", "conn", "worker", 80.0, {1000: (3900, False), 10000: (390, False)}, 0.004),
+    ("reactor", "uring", "loop", 40.0, {1000: (990, False), 10000: (99, False)}, 0.97),
+)
+# mixes: heavy share -> {label: light p99 us}
+SERVICE_MIXES = {"heavy5": (5, {"reactor:epoll": 40000.0, "thread:per-conn": 3000.0}),
+                 "heavy20": (20, {"reactor:epoll": 80000.0, "thread:per-conn": 6000.0})}
+SERVICE_CELL_KEYS = CELL_KEYS + ("workload", "backend_conns")
+
+
+def service_cell(model, variant, conns, workload):
+    return dict(cell(model, variant, "http", conns), file_size_bytes=None, workload=workload,
+                backend_conns=None)
+
+
+def service_run(c, rps, cpu_us, saturated, jain, classes=None):
+    r = run_entry(c, 0, rps, latency(c["connections"] / rps * 1e6, 2.0), cpu_us, 1.0, 0.1,
+                  2000, 10.0, 300, util=0.95 if saturated else 0.5,
+                  warnings=["loadgen saturated"] if saturated else [])
+    slug = c["workload"].replace(":", "-").replace("&", "-").replace("=", "")
+    r["id"] = f"{c['model']}-{c['variant']}_http_c{c['connections']}_{slug}_closed_r0"
+    calls = 0 if c["workload"].startswith("mix:") else r["requests"] + 100
+    r["server_counters"] = {"app_requests": r["requests"] + 100, "backend_calls": calls,
+                            "backend_errors_connect": 0, "backend_errors_io": 0,
+                            "backend_errors_reply": 0, "backend_unconfigured": 0,
+                            "backend_wait_us": 0}
+    r["backend"] = ({"requests": calls, "replies": calls, "errors": 0, "cpu_s": 0.2}
+                    if calls else {"requests": None, "replies": None, "errors": None,
+                                   "cpu_s": None})
+    n = c["connections"]
+    mean = r["requests"] / n
+    r["fairness"] = {"connections": n, "jain_index": jain,
+                     "min_requests_per_conn": 0 if jain < 0.5 else int(mean * 0.9),
+                     "max_requests_per_conn": int(mean * (1 / jain if jain >= 0.5 else n)),
+                     "mean_requests_per_conn": mean}
+    r["classes"] = classes
+    return r
+
+
+def service():
+    runs = []
+    for delay in (1000, 10000):
+        wl = f"app:calls=1&delay_us={delay}"
+        for model, variant, _, cpu_us, by_delay, jain in SERVICE_MODELS:
+            rps, saturated = by_delay[delay]
+            runs.append(service_run(service_cell(model, variant, 1000, wl), rps, cpu_us,
+                                    saturated, jain))
+    mixes = {}
+    for name, (share, p99s) in SERVICE_MIXES.items():
+        light, heavy = "/app?cpu_us=0", "/app?cpu_us=20000"
+        mixes[name] = [{"path": light, "weight": 100 - share}, {"path": heavy, "weight": share}]
+        for label, p99 in p99s.items():
+            model, variant = label.split(":")
+            rps = 1e6 / (20000 * share / 100) * 0.9
+
+            def cls(path, weight, p99_us, count):
+                lat = {"count": count, "min_us": 10.0, "mean_us": p99_us / 4,
+                       "stdev_us": p99_us / 8, "max_us": p99_us * 2, "p50_us": p99_us / 5,
+                       "p75_us": p99_us / 3, "p90_us": p99_us / 2, "p99_us": p99_us,
+                       "p99_9_us": p99_us * 1.5, "p99_99_us": p99_us * 1.8}
+                return {"path": path, "weight": weight, "requests": count,
+                        "latency": {"corrected": lat, "uncorrected": lat}}
+            total = int(rps * 2)
+            classes = [cls(light, 100 - share, p99, total * (100 - share) // 100),
+                       cls(heavy, share, 50000.0, total * share // 100)]
+            runs.append(service_run(service_cell(model, variant, 100, f"mix:{name}"),
+                                    round(rps), 20000 * share / 100, False, 0.95, classes))
+    aggs = []
+    for r in runs:
+        a = {k: r[k] for k in SERVICE_CELL_KEYS}
+        metrics = {}
+        for name, path in dict(AGG_PATHS, jain_index=("fairness", "jain_index")).items():
+            v = get_path(r, path)
+            metrics[name] = {"mean": v, "median": v, "stddev": 0.0, "min": v, "max": v}
+        aggs.append(dict(a, repetitions=1, ok_repetitions=1, metrics=metrics))
+    registry = [{"name": m, "variant": v, "default": True, "summary": "", "supported": True,
+                 "why_not": None, "app_wait": w} for m, v, w, *_ in SERVICE_MODELS]
+    ctx = dict(CONTEXT, backend_cpus=[1],
+               command="build/harness/harness --profile service --connections 1000")
+    doc = {"schema_version": 1, "context": ctx,
+           "config": {"profile": "service", "description": "service fixture",
+                      "duration_s": 2.0, "warmup_s": 0.5, "repeat": 1, "skipped": [],
+                      "loadgen_threads": 1, "mixes": mixes, "registry": registry,
+                      "cells": [{k: r[k] for k in SERVICE_CELL_KEYS} for r in runs]},
+           "runs": runs, "aggregates": aggs}
+    write_folder("service", doc)
+
+
 if __name__ == "__main__":
     quick()
     failed()
     openloop()
+    service()

@@ -24,7 +24,9 @@ import gbench
 import report
 import results as rs
 
-FIXTURES = ("quick", "failed", "openloop")
+FIXTURES = ("quick", "failed", "openloop", "service")
+SERVICE_WORKLOADS = ("http_app-calls1-delay_us1000", "http_app-calls1-delay_us10000",
+                     "http_mix-heavy5", "http_mix-heavy20")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_PNG_BYTES = 100 * 1024
 
@@ -40,6 +42,11 @@ EXPECTED_CHARTS = {
     "failed": {f"{kind}_echo_m64.png" for kind in ("throughput", "latency", "memory", "cs",
                                                     "cpu")} | {"spectrum_echo_m64_c100.png"},
     "openloop": {"openloop_http_f1024_c100_open.png"},
+    "service": {f"{kind}_{wl}.png" for kind in ("throughput", "latency", "memory", "cs", "cpu",
+                                                "fairness")
+                for wl in SERVICE_WORKLOADS} |
+               {f"spectrum_{wl}_c{1000 if 'app' in wl else 100}.png" for wl in SERVICE_WORKLOADS} |
+               {"service_delay_c1000.png", "service_light_p99_c100.png"},
 }
 
 

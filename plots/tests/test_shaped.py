@@ -25,6 +25,7 @@ import charts
 import formatting as fm
 import gbench
 import results as rs
+import service as sv
 
 
 def raw(name):
@@ -245,3 +246,90 @@ def test_bench_json_reads_through_plots_gbench():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd="/", check=True)
     assert out.stdout.split() == ["True", "True"]
+
+
+# --- service workloads ------------------------------------------------------------------
+
+def service_res():
+    return rs.load(os.path.join(INPUTS, "service"))
+
+
+def test_service_ceilings_and_bounds():
+    rows = {(r.workload.spec, r.label): r for r in sv.service_rows(service_res())}
+    assert len(rows) == 8   # 2 delays x 4 models; the mixes make no calls
+    d10 = "app:calls=1&delay_us=10000"
+    # connection model: 1000 waiting / 10 ms = 100k/s, but 50 µs of CPU on 1 CPU: 20k/s.
+    r = rows[(d10, "reactor:epoll")]
+    assert r.ceiling.concurrency == 1000
+    assert r.ceiling.concurrency_rps == pytest.approx(100_000)
+    assert r.ceiling.cpu_rps == pytest.approx(20_000)
+    assert r.ceiling.rps == pytest.approx(20_000)
+    assert (r.bound, round(r.fraction, 3)) == ("CPU", 0.95)
+    # worker pool: 4 x 1 server CPU = 4 waiting / 10 ms = 400/s.
+    r = rows[(d10, "pool:conn")]
+    assert (r.ceiling.concurrency, r.ceiling.rps) == (4, pytest.approx(400))
+    assert (r.bound, round(r.fraction, 3)) == ("concurrency", 0.975)
+    # the loop blocks on each call: 1 / 10 ms.
+    r = rows[(d10, "reactor:uring")]
+    assert (r.ceiling.concurrency, r.ceiling.rps, r.bound) == (1, pytest.approx(100), "concurrency")
+    # the load generator saturated: the client bound it, whatever the ceilings say.
+    r = rows[("app:calls=1&delay_us=1000", "reactor:epoll")]
+    assert (r.saturated, r.bound) == (True, "client")
+
+
+def test_service_thread_concurrency_capped_by_backend_conns():
+    res = service_res()
+    assert sv.concurrency_of(res, "thread:per-conn", 10_000, None) == 1024
+    assert sv.concurrency_of(res, "thread:per-conn", 10_000, 256) == 256
+    assert sv.concurrency_of(res, "reactor:epoll", 10_000, 256) == 10_000   # pipelines
+    assert sv.concurrency_of(res, "pool:conn", 2, None) == 2                 # fewer connections
+    assert sv.concurrency_of(res, "nosuch:model", 10, None) is None
+
+
+def test_delay_data_series_and_ceilings():
+    data = sv.delay_data(service_res())
+    assert len(data) == 1
+    d = data[0]
+    assert (d.connections, d.fixed) == (1000, "calls=1")
+    assert means(d.series)["pool:conn"] == [(1000, 3900.0), (10000, 390.0)]
+    assert [(x, round(c)) for x, c in d.ceilings["pool:conn"]] == [(1000, 4000), (10000, 400)]
+    assert [(x, round(c)) for x, c in d.ceilings["thread:per-conn"]] == [(1000, 10000), (10000, 10000)]
+    assert list(d.series) == ["reactor:epoll", "reactor:uring", "thread:per-conn", "pool:conn"]
+
+
+def test_mix_light_p99_vs_heavy_share():
+    data = sv.mix_data(service_res())
+    assert len(data) == 1 and data[0].connections == 100
+    assert means(data[0].series) == {"reactor:epoll": [(5.0, 40000.0), (20.0, 80000.0)],
+                                     "thread:per-conn": [(5.0, 3000.0), (20.0, 6000.0)]}
+    assert data[0].points["reactor:epoll"][0].light_path == "/app?cpu_us=0"
+
+
+def test_light_class_is_the_smaller_cpu_us():
+    classes = [{"path": "/app?cpu_us=20000", "weight": 1}, {"path": "/app?cpu_us=5", "weight": 3}]
+    light, share = sv.light_and_share(classes)
+    assert (light["path"], share) == ("/app?cpu_us=5", 25.0)
+    assert sv.light_and_share(None) is None
+    assert sv.light_and_share([{"path": "/app?cpu_us=1", "weight": 1}]) is None
+
+
+def test_fairness_series_are_the_jain_index():
+    res = service_res()
+    wl = next(w for w in res.workloads() if w.spec == "app:calls=1&delay_us=10000")
+    data = charts.fairness_data(res, wl)
+    assert means(data.series) == {"reactor:epoll": [(1000, 0.99)], "reactor:uring": [(1000, 0.97)],
+                                  "thread:per-conn": [(1000, 0.98)], "pool:conn": [(1000, 0.004)]}
+    # Older folders have no fairness: no chart, no error.
+    quick = rs.load(os.path.join(INPUTS, "quick"))
+    assert charts.fairness_data(quick, workload(quick, "echo")) is None
+
+
+def test_app_workloads_are_their_own_workloads():
+    res = service_res()
+    specs = [w.spec for w in res.workloads()]
+    assert specs == ["app:calls=1&delay_us=1000", "app:calls=1&delay_us=10000",
+                     "mix:heavy20", "mix:heavy5"]
+    wl = res.workloads()[0]
+    assert wl.app == {"cpu_us": 0, "calls": 1, "delay_us": 1000, "bytes": 0}
+    assert wl.slug() == "http_app-calls1-delay_us1000"
+    assert rs.app_params("/app?cpu_us=x") is None
