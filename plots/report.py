@@ -255,7 +255,9 @@ def build_blocks(res: rs.Results, chart_list: list[charts.Chart]) -> list[doc.Bl
             "one; the worker pool, 4 × server CPUs by default; 1 where the loop blocks on each "
             "call). CPU ceiling: server CPUs ÷ the server CPU per request measured in that run. "
             "Bound by: 'client' when the load generator saturated its CPUs (which it shares "
-            "with the backend), else the lower ceiling."))
+            "with the backend), else the lower ceiling when the model reached "
+            f"{sv.BOUND_FRACTION:.0%} of it; 'neither' when it stayed below both (something "
+            "else held it back)."))
         b += _service_tables(service)
     section = None
     for chart in chart_list:

@@ -21,7 +21,9 @@ calls. What can bound a model there:
     backend), so the server may have had more to give.
 
 The ceiling is the smaller of the first two; the bound named for a cell is
-"client" when the load generator saturated, else the lower ceiling's.
+"client" when the load generator saturated, else the lower ceiling's when
+the model came within BOUND_FRACTION of it, else "neither": something else
+held it back (the figures do not say what).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Optional
 import results as rs
 from stats import Stat, number
 
+BOUND_FRACTION = 0.8           # a ceiling reached to 80% is taken as the bound
 DEFAULT_BACKEND_CONNS = 1024    # bench_server --backend-conns default (per process)
 WORKERS_PER_CPU = 4             # pool and prefork default: 4 x server CPUs
 # Models that hold a backend connection to themselves while a request waits.
@@ -122,7 +125,11 @@ def service_rows(res: rs.Results) -> list[ServiceRow]:
                 saturated = any(rs.lookup(r.raw, "loadgen.saturated") is True for r in cell.ok_runs)
                 rps = st.mean if st else None
                 fraction = rps / ceiling.rps if rps is not None and ceiling.rps else None
-                bound = None if rps is None else ("client" if saturated else ceiling.binding)
+                bound = None
+                if rps is not None:
+                    bound = ("client" if saturated else
+                             ceiling.binding if fraction is None or fraction >= BOUND_FRACTION
+                             else "neither")
                 rows.append(ServiceRow(wl, int(x), label, rps, ceiling, fraction, bound, saturated))
     return rows
 

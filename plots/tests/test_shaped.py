@@ -277,6 +277,23 @@ def test_service_ceilings_and_bounds():
     assert (r.saturated, r.bound) == (True, "client")
 
 
+def test_service_bound_is_neither_far_below_both_ceilings(tmp_path):
+    doc = raw("service")
+    for r in doc["runs"] + doc["aggregates"]:
+        if r["model"] == "thread" and r.get("workload") == "app:calls=1&delay_us=10000":
+            if "requests_per_s" in r:
+                r["requests_per_s"] = 3000.0
+            else:
+                r["metrics"]["requests_per_s"].update(mean=3000.0, median=3000.0, min=3000.0,
+                                                      max=3000.0)
+    os.makedirs(tmp_path / "s")
+    with open(tmp_path / "s" / "results.json", "w") as f:
+        json.dump(doc, f)
+    rows = {(r.workload.spec, r.label): r for r in sv.service_rows(rs.load(str(tmp_path / "s")))}
+    r = rows[("app:calls=1&delay_us=10000", "thread:per-conn")]
+    assert (r.bound, round(r.fraction, 2)) == ("neither", 0.3)
+
+
 def test_service_thread_concurrency_capped_by_backend_conns():
     res = service_res()
     assert sv.concurrency_of(res, "thread:per-conn", 10_000, None) == 1024
