@@ -18,9 +18,9 @@ namespace cb::loadgen {
 enum class ConnState : uint8_t { kIdle, kConnecting, kOpen };
 
 // About 140 bytes with its reader; one per connection, in a per-thread array.
+// The loop's Handler* for the connection leads back to it (event::owner_of).
 template <class Reader>
-struct Conn {
-  event::Handler handler;  // first member: the Handler* is the Conn*
+struct Conn : event::Handler {
   event::Timer timer;
   void* owner = nullptr;         // the Worker
   Pipeline pipe;                 // requests in flight, in the worker's ring

@@ -73,8 +73,8 @@ constexpr std::size_t kReadBufferSize = 64 * 1024;
 // Requests gathered into one writev; more are written in further calls.
 constexpr int kMaxIov = 64;
 
-struct WorkerHandler {
-  event::Handler handler;  // first member, as in Conn
+// The ramp and phase timers and the stop eventfd: back to the Worker.
+struct WorkerHandler : event::Handler {
   void* worker;
 };
 
@@ -172,8 +172,8 @@ Worker<Reader>::Worker(const WorkerPlan& plan, WorkerResult& out)
   ring_.reset(new InFlight[static_cast<std::size_t>(nconns_) * depth_]);
   for (uint32_t i = 0; i < nconns_; ++i) {
     C& c = conns_[i];
-    c.handler.on_event = &Worker::on_conn_event;
-    c.timer.handler = &c.handler;
+    c.on_event = &Worker::on_conn_event;
+    c.timer.handler = &c;
     c.owner = this;
     c.pipe.attach(&ring_[static_cast<std::size_t>(i) * depth_], depth_);
     c.id = me + i * t;
@@ -181,15 +181,15 @@ Worker<Reader>::Worker(const WorkerPlan& plan, WorkerResult& out)
   ramp_handler_ = {{&Worker::on_ramp}, this};
   phase_handler_ = {{&Worker::on_phase}, this};
   stop_handler_ = {{&Worker::on_stop}, this};
-  ramp_timer_.handler = &ramp_handler_.handler;
-  phase_timer_.handler = &phase_handler_.handler;
+  ramp_timer_.handler = &ramp_handler_;
+  phase_timer_.handler = &phase_handler_;
 }
 
 template <class Reader>
 void Worker<Reader>::run() {
-  loop_.watch(plan_.shared->stop_fd, event::kReadable, &stop_handler_.handler);
+  loop_.watch(plan_.shared->stop_fd, event::kReadable, &stop_handler_);
   if (plan_.extra_stop_fd >= 0) {
-    loop_.watch(plan_.extra_stop_fd, event::kReadable, &stop_handler_.handler);
+    loop_.watch(plan_.extra_stop_fd, event::kReadable, &stop_handler_);
   }
   loop_.arm(&ramp_timer_, from_ns(tl_.start_ns));
   loop_.arm(&phase_timer_, from_ns(tl_.measure_ns));
@@ -209,7 +209,7 @@ void Worker<Reader>::run() {
 
 template <class Reader>
 void Worker<Reader>::on_conn_event(event::Handler* h, uint32_t events) {
-  C& c = *reinterpret_cast<C*>(h);
+  C& c = *event::owner_of<C>(h);
   Worker& w = *static_cast<Worker*>(c.owner);
   if (events & event::kTimer) {
     w.on_timer(c);
@@ -234,7 +234,7 @@ void Worker<Reader>::on_conn_event(event::Handler* h, uint32_t events) {
 // Starts the connections whose turn has come (all at once without a ramp).
 template <class Reader>
 void Worker<Reader>::on_ramp(event::Handler* h, uint32_t) {
-  Worker& w = *static_cast<Worker*>(reinterpret_cast<WorkerHandler*>(h)->worker);
+  Worker& w = *static_cast<Worker*>(event::owner_of<WorkerHandler>(h)->worker);
   int64_t now = to_ns(w.loop_.now());
   uint32_t due = w.schedule_.ramp_due(now, w.nconns_);
   while (w.started_ < due) w.begin(w.conns_[w.started_++], now);
@@ -246,7 +246,7 @@ void Worker<Reader>::on_ramp(event::Handler* h, uint32_t) {
 // The measured window opens (CPU sample), then closes (stop).
 template <class Reader>
 void Worker<Reader>::on_phase(event::Handler* h, uint32_t) {
-  Worker& w = *static_cast<Worker*>(reinterpret_cast<WorkerHandler*>(h)->worker);
+  Worker& w = *static_cast<Worker*>(event::owner_of<WorkerHandler>(h)->worker);
   if (!w.rec_.window_open()) {
     w.rec_.open_window();
     if (w.tl_.end_ns != INT64_MAX) w.loop_.arm(&w.phase_timer_, from_ns(w.tl_.end_ns));
@@ -258,7 +258,7 @@ void Worker<Reader>::on_phase(event::Handler* h, uint32_t) {
 
 template <class Reader>
 void Worker<Reader>::on_stop(event::Handler* h, uint32_t) {
-  Worker& w = *static_cast<Worker*>(reinterpret_cast<WorkerHandler*>(h)->worker);
+  Worker& w = *static_cast<Worker*>(event::owner_of<WorkerHandler>(h)->worker);
   w.out_.stop_reason = w.plan_.shared->unreachable.load() ? "unreachable" : "stopped";
   w.loop_.stop();
 }
@@ -289,7 +289,7 @@ void Worker<Reader>::start_connect(C& c, int64_t now) {
   c.fd = std::move(d.fd);
   c.state = ConnState::kConnecting;
   c.connect_deadline_ns = now + cfg_.connect_timeout.count();
-  loop_.watch(c.fd.get(), event::kWritable, &c.handler);
+  loop_.watch(c.fd.get(), event::kWritable, &c);
   // --close: the request counts from the start of its connection.
   if (close_mode_ && may_send(c, now)) queue_request(c, now, true);
   rearm(c, now);
@@ -312,7 +312,7 @@ void Worker<Reader>::on_connected(C& c, int64_t now) {
   if (!plan_.shared->any_connected.load(std::memory_order_relaxed)) {
     plan_.shared->any_connected.store(true, std::memory_order_relaxed);
   }
-  loop_.modify(c.fd.get(), event::kReadable, &c.handler);
+  loop_.modify(c.fd.get(), event::kReadable, &c);
   c.want_write = false;
   // Each connection's schedule starts once it can first send, so connection
   // set-up is not charged to the server as lateness.
@@ -464,7 +464,7 @@ template <class Reader>
 void Worker<Reader>::set_write_interest(C& c, bool on) {
   if (c.want_write == on) return;
   c.want_write = on;
-  loop_.modify(c.fd.get(), on ? event::kReadable | event::kWritable : event::kReadable, &c.handler);
+  loop_.modify(c.fd.get(), on ? event::kReadable | event::kWritable : event::kReadable, &c);
 }
 
 template <class Reader>

@@ -21,8 +21,7 @@ namespace {
 
 using Loop = event::EventLoop<event::EpollPoller>;
 
-struct Peer {
-  event::Handler handler;  // first member: the Handler* is the Peer*
+struct Peer : event::Handler {  // the loop's Handler* leads back (event::owner_of)
   void* impl = nullptr;
   Fd fd;
   uint64_t number = 0;
@@ -33,9 +32,8 @@ struct Peer {
   bool closing = false;
 };
 
-// A handler that knows its server (first member, as in Peer).
-struct ImplHandler {
-  event::Handler handler;
+// A handler that knows its server.
+struct ImplHandler : event::Handler {
   void* impl;
 };
 
@@ -65,7 +63,7 @@ struct TestServer::Impl {
   }
 
   static Impl& of(event::Handler* h) {
-    return *static_cast<Impl*>(reinterpret_cast<ImplHandler*>(h)->impl);
+    return *static_cast<Impl*>(event::owner_of<ImplHandler>(h)->impl);
   }
   static void on_stop(event::Handler* h, uint32_t) { of(h).loop.stop(); }
 
@@ -75,14 +73,14 @@ struct TestServer::Impl {
       AcceptResult r = m.guard.accept(m.s.listener_.get(), true);
       if (r.status != AcceptStatus::kAccepted) return;
       auto peer = std::make_unique<Peer>();
-      peer->handler.on_event = &on_peer;
+      peer->on_event = &on_peer;
       peer->impl = &m;
       peer->fd = std::move(r.fd);
       m.remember_peer(peer->fd.get());
       peer->number = m.s.accepted_++;
       peer->silent =
           m.s.options_.silent_every != 0 && peer->number % m.s.options_.silent_every == 0;
-      m.loop.watch(peer->fd.get(), event::kReadable, &peer->handler);
+      m.loop.watch(peer->fd.get(), event::kReadable, peer.get());
       ++m.s.open_;
       Peer* key = peer.get();
       m.peers.emplace(key, std::move(peer));
@@ -90,7 +88,7 @@ struct TestServer::Impl {
   }
 
   static void on_peer(event::Handler* h, uint32_t events) {
-    Peer* p = reinterpret_cast<Peer*>(h);
+    Peer* p = event::owner_of<Peer>(h);
     Impl& m = *static_cast<Impl*>(p->impl);
     if ((events & event::kWritable) && !m.flush(*p)) return;
     if (events & event::kReadable) m.read(*p);
@@ -166,7 +164,7 @@ struct TestServer::Impl {
     }
     loop.modify(p.fd.get(),
                 p.pending.empty() ? event::kReadable : event::kReadable | event::kWritable,
-                &p.handler);
+                &p);
     return true;
   }
 };
@@ -190,8 +188,8 @@ TestServer::~TestServer() {
 
 void TestServer::run() {
   Impl impl(*this);
-  impl.loop.watch(listener_.get(), event::kReadable, &impl.accept_handler.handler);
-  impl.loop.watch(stop_.get(), event::kReadable, &impl.stop_handler.handler);
+  impl.loop.watch(listener_.get(), event::kReadable, &impl.accept_handler);
+  impl.loop.watch(stop_.get(), event::kReadable, &impl.stop_handler);
   impl.loop.run();
 }
 

@@ -6,6 +6,7 @@
 // non-blocking continuation is session/backend_mux.h.
 #pragma once
 
+#include <cerrno>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
@@ -25,8 +26,11 @@ namespace cb {
 // time the thread spends preempted does not count as work done.
 void burn_cpu(std::chrono::microseconds us);
 
-// Counts a failed call by its cause.
+// Counts a failed call by its cause. A call cut short because the server is
+// stopping (a parked fiber woken with ECANCELED) is not the backend's fault
+// and is not counted.
 inline void count_backend_failure(CounterBlock& c, const IoResult& r) {
+  if (r.status == IoStatus::kClosed && r.error == ECANCELED) return;
   bump(r.status == IoStatus::kOk ? c.backend_errors_reply : c.backend_errors_io);
 }
 
