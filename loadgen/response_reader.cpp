@@ -4,12 +4,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/ascii.h"
+
 namespace cb::loadgen {
 namespace {
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
+using ascii::lower;
+
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
