@@ -36,11 +36,15 @@ Usage: ./run_all.sh [MODE] [OPTIONS]
 Modes:
   (none)        Main job: setup, Release build, the quick benchmark matrix
                 (every model's default variant, echo and http, 10/100/1000
-                connections; about 4 minutes on 2 cores), then the charts
-                and report; prints where results.json and the report are.
+                connections, and one service cell: /app with a 10 ms backend
+                call at 1000 connections; about 5 minutes on 2 cores), then
+                the charts and report; prints where results.json and the
+                report are.
                 Harness options pass through, e.g. --profile full (every
                 variant, up to 10k connections, 3 repetitions, plus the
                 micro-benchmarks of bench/: hours),
+                --profile service (backend delays x connections), --profile
+                cpu (CPU-heavy handlers and light/heavy mixes),
                 --profile my_matrix.json, --models reactor,fiber:multi
                 --protos http --connections 10,100 --rate closed,10k
                 --repeat 3 --duration 10s --warmup 2s --server-cpus 0
