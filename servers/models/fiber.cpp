@@ -6,6 +6,10 @@
 //                pinned to it, each with its own SO_REUSEPORT listener and
 //                accept fiber, like Go with GOMAXPROCS=N; fibers never
 //                migrate (session/per_cpu.h).
+//   fiber:offload fiber:hub plus helper threads for cold file reads
+//                (eventlet's tpool): a file GET whose pages are cached is
+//                served in the fiber; a cold one parks the fiber until a
+//                helper has read it (fiber/offload.h).
 // The accept loop is itself a fiber. An /app request's backend calls run in
 // its connection's fiber on a fiber::Socket borrowed from the scheduler's
 // BackendPool (parking while none is free): blocking-style code, as with
@@ -20,10 +24,12 @@
 
 #include "common/shutdown.h"
 #include "fiber/backend_pool.h"
+#include "fiber/offload.h"
 #include "fiber/scheduler.h"
 #include "fiber/socket.h"
 #include "session/acceptor.h"
 #include "session/context.h"
+#include "session/offload_pool.h"
 #include "session/per_cpu.h"
 #include "session/session.h"
 
@@ -35,11 +41,13 @@ namespace {
 // full socket buffer per read; it costs nothing per connection.
 constexpr std::size_t kScratchBytes = 64 * 1024;
 
-// What the fibers of one scheduler share: the scratch buffer and the
-// backend connections (nullptr without --backend).
+// What the fibers of one scheduler share: the scratch buffer, the
+// backend connections (nullptr without --backend) and the file helpers
+// (fiber:offload only, else nullptr).
 struct Shared {
   std::span<char> scratch;
   fiber::BackendPool* backend;
+  fiber::FileOffload* files;
 };
 
 template <class P>
@@ -50,7 +58,8 @@ void serve_connection(ServerContext& ctx, fiber::Scheduler& sched, Fd conn, Shar
     if (socket.attach()) {
       socket.set_read_timeout(ctx.config.idle_timeout);
       P protocol = make_protocol<P>(ctx);
-      run_session(socket, protocol, shared.scratch, c, shared.backend);
+      if constexpr (HasFileStep<P>) protocol.set_offload_files(shared.files != nullptr);
+      run_session(socket, protocol, shared.scratch, c, shared.backend, shared.files);
     } else {
       bump(c.errors_spawn);
     }
@@ -94,9 +103,10 @@ void accept_fiber(ServerContext& ctx, fiber::Scheduler& sched, fiber::Listener& 
 
 // One scheduler on the calling thread, serving `listen_fd` until stop;
 // `schedulers` share the process (and split --backend-conns).
+// `helpers`: fiber:offload's pool of file readers (nullptr otherwise).
 template <class P>
 int run_scheduler(ServerContext& ctx, int listen_fd, int schedulers,
-                  SetUpArrival* arrival = nullptr) {
+                  SetUpArrival* arrival = nullptr, OffloadPool* helpers = nullptr) {
   const ServerConfig& config = ctx.config;
   fiber::Scheduler::Options options;
   options.stack_bytes = config.stack_bytes();
@@ -109,7 +119,9 @@ int run_scheduler(ServerContext& ctx, int listen_fd, int schedulers,
                                                    config.backend_conns_per(schedulers),
                                                    ctx.stats());
   }
-  Shared shared{scratch, backend.get()};
+  std::unique_ptr<fiber::FileOffload> files;
+  if (helpers != nullptr) files = std::make_unique<fiber::FileOffload>(sched, *helpers, ctx.stats());
+  Shared shared{scratch, backend.get(), files.get()};
   // Registered before any scheduler serves (fiber:multi's set-up rule).
   fiber::Listener listener(listen_fd, sched);
   if (!sched.spawn([&] { accept_fiber<P>(ctx, sched, listener, shared); })) {
@@ -127,6 +139,18 @@ int run_scheduler(ServerContext& ctx, int listen_fd, int schedulers,
 int run_fiber_hub(ServerContext& ctx) {
   return with_protocol(
       ctx, [&]<class P>(ProtoTag<P>) { return run_scheduler<P>(ctx, ctx.listener.get(), 1); });
+}
+
+int run_fiber_offload(ServerContext& ctx) {
+  return with_protocol(ctx, [&]<class P>(ProtoTag<P>) {
+    // Outlives the scheduler: every fiber that waits on a job has finished
+    // before run_scheduler returns and the helpers are joined.
+    std::unique_ptr<OffloadPool> helpers;
+    if constexpr (HasFileStep<P>) {
+      helpers = std::make_unique<OffloadPool>(ctx.config.pool_workers(), kOffloadQueueJobs);
+    }
+    return run_scheduler<P>(ctx, ctx.listener.get(), 1, nullptr, helpers.get());
+  });
 }
 
 int run_fiber_multi(ServerContext& ctx) {

@@ -12,6 +12,12 @@
 //   reactor:multi     one level-triggered epoll reactor per server CPU, each
 //                     with its own SO_REUSEPORT listener, pinned to its CPU
 //                     (session/per_cpu.h)
+//   reactor:offload   reactor:epoll plus helper threads for file reads
+//                     (Flash's AMPED): a file GET whose pages are cached is
+//                     served on the loop as in reactor:epoll; a cold one is
+//                     read by a helper (session/offload_pool.h) while the
+//                     connection is unwatched, and resumes when the loop's
+//                     completion eventfd says its job is back
 // reactor:uring, the io_uring proactor, is in reactor_uring.cpp.
 // Idle timeout: one timer per connection, re-armed lazily: I/O only stores
 // the time; a timer that fires early is re-armed for the rest.
@@ -37,6 +43,7 @@
 #include "session/backend_mux.h"
 #include "session/context.h"
 #include "session/nb_session.h"
+#include "session/offload_pool.h"
 #include "session/per_cpu.h"
 
 namespace cb {
@@ -72,11 +79,18 @@ class Reactor {
   }
   ~Reactor() { close_all(); }
 
+  // reactor:offload: file GETs park and cold ones go to `helpers` threads.
+  void enable_offload(int helpers) {
+    offload_ = std::make_unique<OffloadPool>(helpers, kOffloadQueueJobs);
+    completions_ = std::make_unique<OffloadCompletions>();
+  }
+
   // Serves until stop_fd() becomes readable; then closes every connection.
   int run() {
     bump(ctx_.stats().workers);
     loop_.watch(stop_fd(), event::kReadable, &stop_);
     loop_.watch(acceptor_.fd(), event::kReadable, &listener_);
+    if (completions_) loop_.watch(completions_->fd(), event::kReadable, &offload_done_);
     loop_.run();
     close_all();
     return 0;
@@ -95,9 +109,10 @@ class Reactor {
     NbSession<P> session;
     event::Timer idle{this};  // reports kTimer to this connection
     Clock::time_point last_active{};
-    bool writing = false;      // output pending: waiting for writability
-    bool waiting_app = false;  // unwatched while its /app calls are out
+    bool writing = false;  // output pending: waiting for writability
+    bool parked = false;   // unwatched while its /app calls or file read are out
     AppWait app{};
+    OffloadJob file_job{};  // reactor:offload: its cold file's read
   };
 
   // The session's /app runner for one connection: calls go to the mux and
@@ -113,6 +128,16 @@ class Reactor {
       conn->app.delay_us = p.delay_us;
       conn->app.cpu_us = p.cpu_us;
       reactor->mux_->start(&conn->app);
+      return std::nullopt;
+    }
+    // reactor:offload only (other reactors never park a file).
+    std::optional<FileRead> start_file(const FileWait& w, NbSession<P>&) {
+      FileRead done;
+      if (!reactor->offload_) return read_file_here(w, &reactor->file_scratch_);
+      if (start_file_step(w, conn->file_job, *reactor->offload_, &reactor->file_scratch_, &done,
+                          reactor->ctx_.stats())) {
+        return done;
+      }
       return std::nullopt;
     }
   };
@@ -137,6 +162,10 @@ class Reactor {
     loop_.arm_after(&rest_, Acceptor::kRest);
   }
   void on_stop(uint32_t) { loop_.stop(); }
+  // Helpers handed file jobs back: resume their connections.
+  void on_offload_done(uint32_t) {
+    completions_->drain([this](OffloadJob* job) { resume_file(static_cast<Conn*>(job->owner)); });
+  }
   void on_rest_over(uint32_t) { loop_.watch(acceptor_.fd(), event::kReadable, &listener_); }
 
   // False if the poller cannot hold the fd (select): refused, not accepted.
@@ -145,10 +174,14 @@ class Reactor {
       bump(ctx_.stats().errors_fd_limit);  // closed here, by ~Fd
       return false;
     }
-    auto* c = new Conn{
-        {&Reactor::on_conn_event}, this, NbSession<P>(std::move(fd), make_protocol<P>(ctx_))};
+    P protocol = make_protocol<P>(ctx_);
+    if constexpr (HasFileStep<P>) protocol.set_offload_files(offload_ != nullptr);
+    auto* c = new Conn{{&Reactor::on_conn_event}, this,
+                       NbSession<P>(std::move(fd), std::move(protocol))};
     c->app.conn = c;
     c->app.done = &Reactor::on_app_done;
+    c->file_job.owner = c;
+    c->file_job.completions = completions_.get();
     live_.insert(c);
     try {
       loop_.watch(c->session.fd(), watch_mask(), c);
@@ -174,10 +207,10 @@ class Reactor {
   // Watches the connection for what it waits for next.
   void follow(Conn* c, Next next) {
     if (next == Next::kClose) return close(c);
-    if (next == Next::kWaitApp) {
-      // Nothing to read or write until the backend answers (a hangup would
-      // otherwise be reported, level-triggered, on every turn).
-      c->waiting_app = true;
+    if (next == Next::kWaitApp || next == Next::kWaitFile) {
+      // Nothing to read or write until the backend or the helper answers (a
+      // hangup would otherwise be reported, level-triggered, on every turn).
+      c->parked = true;
       c->writing = false;
       return loop_.unwatch(c->session.fd());
     }
@@ -191,11 +224,27 @@ class Reactor {
 
   // The backend answered this connection's /app request (or failed).
   void resume(Conn* c, proto::AppOutcome outcome) {
-    c->waiting_app = false;
-    c->last_active = loop_.now();
-    loop_.watch(c->session.fd(), watch_mask(), c);
+    unpark(c);
     ConnRunner runner{this, c};
     follow(c, c->session.resume_app(outcome, ctx_.stats(), runner));
+  }
+
+  // A helper finished this connection's file read. The body is taken out of
+  // the job first: the response may park the next file on the same job.
+  void resume_file(Conn* c) {
+    unpark(c);
+    std::string body;
+    body.swap(c->file_job.body);
+    FileRead read = job_result(c->file_job);
+    if (c->file_job.read_body) read.body = body;
+    ConnRunner runner{this, c};
+    follow(c, c->session.resume_file(read, ctx_.stats(), runner));
+  }
+
+  void unpark(Conn* c) {
+    c->parked = false;
+    c->last_active = loop_.now();
+    loop_.watch(c->session.fd(), watch_mask(), c);
   }
 
   // Edge-triggered: in and out once, for good; level: in, out on demand.
@@ -230,14 +279,14 @@ class Reactor {
   void on_idle_timer(Conn* c) {
     Clock::time_point due = c->last_active + idle_timeout_;
     // A request waiting for the backend is not idle: it is the server's wait.
-    if (c->waiting_app) due = loop_.now() + idle_timeout_;
+    if (c->parked) due = loop_.now() + idle_timeout_;
     if (due > loop_.now()) return loop_.arm(&c->idle, due);
     bump(ctx_.stats().errors_idle_timeout);
     close(c);
   }
 
   void close(Conn* c) {
-    if (!c->waiting_app) loop_.unwatch(c->session.fd());  // poll and select keep closed fds otherwise
+    if (!c->parked) loop_.unwatch(c->session.fd());  // poll and select keep closed fds otherwise
     loop_.cancel(&c->idle);
     live_.erase(c);
     delete c;  // closes the socket
@@ -246,6 +295,7 @@ class Reactor {
 
   void close_all() {
     if (mux_) mux_->abandon_all();  // calls of connections about to be freed
+    if (offload_) offload_->shutdown();  // no helper may touch a freed connection
     while (!live_.empty()) close(*live_.begin());
   }
 
@@ -255,9 +305,13 @@ class Reactor {
   event::EventLoop<Backend> loop_;
   std::vector<char> scratch_;
   std::unique_ptr<Mux> mux_;  // nullptr without --backend
+  std::unique_ptr<OffloadPool> offload_;  // reactor:offload only
+  std::unique_ptr<OffloadCompletions> completions_;
+  std::string file_scratch_;  // resident file bodies, consumed at once
   std::unordered_set<Conn*> live_;  // for shutdown
   event::MemberHandler<Reactor, &Reactor::on_listener> listener_{this};
   event::MemberHandler<Reactor, &Reactor::on_stop> stop_{this};
+  event::MemberHandler<Reactor, &Reactor::on_offload_done> offload_done_{this};
   event::MemberHandler<Reactor, &Reactor::on_rest_over> resume_{this};
   event::Timer rest_;
 };
@@ -286,6 +340,15 @@ int run_reactor_poll(ServerContext& ctx) {
 
 int run_reactor_select(ServerContext& ctx) {
   return run_one<event::SelectPoller, Trigger::kLevel>(ctx);
+}
+
+int run_reactor_offload(ServerContext& ctx) {
+  return with_protocol(ctx, [&]<class P>(ProtoTag<P>) {
+    Reactor<EpollPoller, P, Trigger::kLevel> reactor(ctx, ctx.listener.get(), 1,
+                                                     EpollPoller::Trigger::kLevel);
+    if constexpr (HasFileStep<P>) reactor.enable_offload(ctx.config.pool_workers());
+    return reactor.run();
+  });
 }
 
 int run_reactor_multi(ServerContext& ctx) {

@@ -17,9 +17,11 @@ int run_reactor_epoll_et(ServerContext&);
 int run_reactor_poll(ServerContext&);
 int run_reactor_select(ServerContext&);
 int run_reactor_multi(ServerContext&);
+int run_reactor_offload(ServerContext&);
 int run_reactor_uring(ServerContext&);
 int run_fiber_hub(ServerContext&);
 int run_fiber_multi(ServerContext&);
+int run_fiber_offload(ServerContext&);
 bool reactor_uring_supported(std::string* why_not);
 
 namespace {
@@ -44,12 +46,16 @@ constexpr ModelEntry kModels[] = {
      run_reactor_select, nullptr},
     {"reactor", "multi", false, true, AppWait::kConnection, "an epoll reactor per server CPU, each with its own SO_REUSEPORT listener",
      run_reactor_multi, nullptr},
+    {"reactor", "offload", false, false, AppWait::kConnection, "reactor:epoll + helper threads that read cold files (AMPED); cached files stay on the loop",
+     run_reactor_offload, nullptr},
     {"reactor", "uring", false, false, AppWait::kLoop, "one thread, io_uring proactor: multishot accept/recv, provided buffers",
      run_reactor_uring, reactor_uring_supported},
     {"fiber", "hub", true, false, AppWait::kConnection, "one thread, a fiber per connection parked on an epoll hub (eventlet)",
      run_fiber_hub, nullptr},
     {"fiber", "multi", false, true, AppWait::kConnection, "one fiber scheduler per CPU, SO_REUSEPORT listener each",
      run_fiber_multi, nullptr},
+    {"fiber", "offload", false, false, AppWait::kConnection, "fiber:hub + helper threads for cold file reads; the fiber parks (eventlet tpool)",
+     run_fiber_offload, nullptr},
 };
 
 }  // namespace

@@ -313,13 +313,14 @@ HttpProtocol::HttpProtocol(const FileRoot& root, CounterBlock& counters)
     : root_(&root), counters_(&counters) {}
 
 void HttpProtocol::on_input(std::string_view in, OutQueue& out) {
-  while (!closing_ && !app_ && !pending_.empty() && !in.empty()) in = feed_pending(in, out);
-  if (!closing_ && !app_ && pending_.empty()) {
+  while (!closing_ && !parked() && !pending_.empty() && !in.empty()) in = feed_pending(in, out);
+  if (!closing_ && !parked() && pending_.empty()) {
     in.remove_prefix(serve_all(in, out));
     if (!closing_ && !in.empty()) pending_.assign(in);
-  } else if (app_) {
-    // An /app request waits for its session: what follows it is held (at
-    // most one read's worth: sessions do not read while a request waits).
+  } else if (parked()) {
+    // An /app or file request waits for its session: what follows it is
+    // held (at most one read's worth: sessions do not read while a request
+    // waits).
     pending_.append(in);
   }
   // After a response that closes, later pipelined requests are discarded.
@@ -348,7 +349,7 @@ std::string_view HttpProtocol::feed_pending(std::string_view in, OutQueue& out) 
 
 std::size_t HttpProtocol::serve_all(std::string_view buf, OutQueue& out, std::size_t resume) {
   std::size_t pos = 0;
-  while (!closing_ && !app_) {
+  while (!closing_ && !parked()) {
     pos += skip_empty_lines(buf.substr(pos));
     std::string_view rest = buf.substr(pos);
     if (rest.empty()) break;
@@ -387,7 +388,40 @@ void HttpProtocol::serve_one(std::string_view head, OutQueue& out) {
   }
   FileRoot::Opened file = root_->open(path);
   if (file.status != 200) return fail(file.status, out);
+  if (offload_files_ && !head_only) {
+    file_ = PendingFile{std::move(file), keep_alive};
+    return;
+  }
   serve_file(std::move(file), head_only, keep_alive, out);
+}
+
+HttpProtocol::FileWait HttpProtocol::file_wait() const {
+  const FileRoot::Opened& f = file_->file;
+  return {f.file.get(), f.size, f.size <= kInlineBodyBytes};
+}
+
+void HttpProtocol::finish_file(FileRead read, OutQueue& out) {
+  PendingFile file = std::move(*file_);
+  file_.reset();
+  if (!read.ok) {
+    // The same outcome as a file that shrank under the inline pread.
+    bump(counters_->errors_read);
+    closing_ = true;
+  } else {
+    bool inline_body = file.file.size <= kInlineBodyBytes;
+    serve_file(std::move(file.file), false, file.keep_alive, out,
+               inline_body ? &read.body : nullptr);
+  }
+  serve_held(out);
+}
+
+void HttpProtocol::serve_held(OutQueue& out) {
+  if (closing_) return release_pending();
+  if (pending_.empty()) return;
+  // Requests pipelined behind a parked one were held while it waited.
+  std::string held;
+  held.swap(pending_);
+  on_input(held, out);
 }
 
 void HttpProtocol::start_app(std::string_view query, bool head_only, bool keep_alive,
@@ -406,12 +440,7 @@ void HttpProtocol::finish_app(AppOutcome outcome, OutQueue& out) {
   } else {
     answer_app(app, out);
   }
-  if (closing_) return release_pending();
-  if (pending_.empty()) return;
-  // Requests pipelined behind this one were held while it waited: serve them.
-  std::string held;
-  held.swap(pending_);
-  on_input(held, out);
+  serve_held(out);
 }
 
 void HttpProtocol::answer_app(const PendingApp& app, OutQueue& out) {
@@ -427,13 +456,18 @@ void HttpProtocol::answer_app(const PendingApp& app, OutQueue& out) {
 }
 
 void HttpProtocol::serve_file(FileRoot::Opened file, bool head_only, bool keep_alive,
-                              OutQueue& out) {
+                              OutQueue& out, const std::string_view* body_read) {
   bool inline_body = !head_only && file.size <= kInlineBodyBytes;
   std::size_t body = inline_body ? static_cast<std::size_t>(file.size) : 0;
   // Head (and a small body) are written straight into the queue: one write.
   std::size_t used = out.append_with(kHeadRoom + body, [&](char* room, std::size_t) {
     char* end = write_ok_head(room, file.content_type, file.size, keep_alive);
-    if (!pread_exact(file.file.get(), end, body)) return std::size_t{0};
+    if (body_read != nullptr) {
+      if (body_read->size() != body) return std::size_t{0};
+      std::memcpy(end, body_read->data(), body);
+    } else if (!pread_exact(file.file.get(), end, body)) {
+      return std::size_t{0};
+    }
     return static_cast<std::size_t>(end - room) + body;
   });
   if (used == 0) {

@@ -84,7 +84,7 @@ class HttpProtocol {
 
   static constexpr std::string_view kAppPath = "/app";
 
-  // Must not be called while app_waiting().
+  // Must not be called while app_waiting() or file_waiting().
   void on_input(std::string_view in, OutQueue& out);
   // True once the connection must close after the queued output is written.
   bool closing() const { return closing_; }
@@ -95,6 +95,28 @@ class HttpProtocol {
   const AppParams& app() const { return app_->params; }
   void finish_app(AppOutcome outcome, OutQueue& out);
 
+  // Offloading models park file GETs (HEAD needs no file data, so it never
+  // parks). Off by default: then the bytes and syscalls are exactly those
+  // of the inline path.
+  void set_offload_files(bool on) { offload_files_ = on; }
+  // What a parked file GET needs read: the opened file and its size; the
+  // whole body when inline_body, else the pages sendfile will send.
+  struct FileWait {
+    int fd = -1;
+    uint64_t size = 0;
+    bool inline_body = false;
+  };
+  // What the session read: `body` is the whole file when inline_body (a
+  // borrowed view, copied before finish_file returns); `ok` is false if the
+  // read failed or came short (the file shrank).
+  struct FileRead {
+    std::string_view body;
+    bool ok = true;
+  };
+  bool file_waiting() const { return file_.has_value(); }
+  FileWait file_wait() const;
+  void finish_file(FileRead read, OutQueue& out);
+
  private:
   friend struct HttpProtocolTestPeer;  // tests look at pending_'s storage
 
@@ -104,7 +126,15 @@ class HttpProtocol {
   // (so a head trickling in byte by byte is not rescanned from the start).
   std::size_t serve_all(std::string_view buf, OutQueue& out, std::size_t resume = 0);
   void serve_one(std::string_view head, OutQueue& out);
-  void serve_file(FileRoot::Opened file, bool head_only, bool keep_alive, OutQueue& out);
+  // `body`: the inline body already read by the session (nullptr: pread).
+  void serve_file(FileRoot::Opened file, bool head_only, bool keep_alive, OutQueue& out,
+                  const std::string_view* body = nullptr);
+  struct PendingFile {
+    FileRoot::Opened file;
+    bool keep_alive = true;
+  };
+  bool parked() const { return app_.has_value() || file_.has_value(); }
+  void serve_held(OutQueue& out);
   struct PendingApp {
     AppParams params;
     bool head_only = false;
@@ -121,6 +151,8 @@ class HttpProtocol {
   // waits (empty when idle).
   std::string pending_;
   std::optional<PendingApp> app_;
+  std::optional<PendingFile> file_;
+  bool offload_files_ = false;
   bool closing_ = false;
 };
 

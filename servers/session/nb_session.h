@@ -13,6 +13,11 @@
 // A blocking runner (pool:ready) does the work and returns its outcome; a
 // non-blocking one (the reactor's backend mux) returns nullopt, the session
 // says kWaitApp, and the runner later calls resume_app() with the outcome.
+// A parked file GET (file_step.h, offloading models only) goes the same way
+// through the runner's optional
+//   std::optional<FileRead> start_file(const FileWait&, Session&)
+// (nullopt: a helper reads it, kWaitFile, then resume_file()); a runner
+// without one reads the file in place.
 #pragma once
 
 #include <sys/socket.h>
@@ -28,11 +33,12 @@
 #include "common/io.h"
 #include "protocol/out_queue.h"
 #include "session/app_step.h"
+#include "session/file_step.h"
 #include "session/session.h"
 
 namespace cb {
 
-enum class Next { kRead, kWrite, kClose, kWaitApp };
+enum class Next { kRead, kWrite, kClose, kWaitApp, kWaitFile };
 
 template <class Protocol>
 class NbSession {
@@ -74,6 +80,14 @@ class NbSession {
           continue;
         }
       }
+      if constexpr (HasFileStep<Protocol>) {
+        if (protocol_.file_waiting()) {
+          std::optional<FileRead> read = start_file(runner);
+          if (!read) return Next::kWaitFile;
+          protocol_.finish_file(*read, out_);
+          continue;
+        }
+      }
       if (protocol_.closing()) {
         ::shutdown(fd_.get(), SHUT_WR);  // FIN after the last response
         return Next::kClose;
@@ -89,9 +103,27 @@ class NbSession {
     return on_writable(c, runner);
   }
 
+  // The helper's answer to a file request the runner handed off (kWaitFile).
+  template <class Runner>
+  Next resume_file(FileRead read, CounterBlock& c, Runner& runner) {
+    if constexpr (HasFileStep<Protocol>) protocol_.finish_file(read, out_);
+    return on_writable(c, runner);
+  }
+
   bool output_pending() const { return !out_.empty(); }
 
  private:
+  template <class Runner>
+  std::optional<FileRead> start_file(Runner& runner) {
+    FileWait w = protocol_.file_wait();
+    if constexpr (requires { runner.start_file(w, *this); }) {
+      return runner.start_file(w, *this);
+    } else {
+      thread_local std::string buf;  // consumed by finish_file at once
+      return read_file_here(w, &buf);
+    }
+  }
+
   Next write_out(CounterBlock& c) {
     SocketStream stream(fd_.get());
     uint64_t written = 0;

@@ -1,7 +1,7 @@
 // session.h: the straight-line session loop used by every blocking-style
 // model (process, thread, pool:conn) and by fibers: read, hand the bytes to
-// the protocol, do an /app request's work (app_step.h), write everything it
-// queued, repeat until close.
+// the protocol, do an /app request's work (app_step.h) or a parked file
+// GET's read (file_step.h), write everything it queued, repeat until close.
 //
 // The Stream decides what "blocking" means: a blocking socket for threads and
 // processes, a fiber-aware socket that parks the fiber for the hub.
@@ -22,6 +22,7 @@
 #include "common/status.h"
 #include "protocol/out_queue.h"
 #include "session/app_step.h"
+#include "session/file_step.h"
 
 namespace cb {
 
@@ -61,14 +62,28 @@ struct NoBackend {
   }
 };
 
+// Reads parked files in place (blocking): for the models that do not
+// offload (their protocols never park a file, but the code must exist).
+struct InlineFiles {
+  template <class Finish>
+  bool load(const FileWait& w, Finish&& finish) {
+    thread_local std::string buf;  // consumed by finish at once
+    finish(read_file_here(w, &buf));
+    return true;
+  }
+};
+
 // Serves one connection to the end. `scratch` is the read buffer; it may be
 // shared by every session of a thread, because the protocol consumes the
 // bytes before the next read. An /app request is worked here, in the
 // session's own thread or fiber (app_step.h): responses before it are sent
 // first, and nothing more is read until it is answered.
-template <class Stream, class Protocol, class Pool = NoBackend>
+// `files` loads a parked file GET: load(FileWait, finish) calls
+// finish(FileRead) once the bytes are there (a fiber parks meanwhile) and
+// returns true, or false if the server stops first (the session ends).
+template <class Stream, class Protocol, class Pool = NoBackend, class Files = InlineFiles>
 void run_session(Stream& stream, Protocol& protocol, std::span<char> scratch, CounterBlock& c,
-                 Pool* backend = nullptr) {
+                 Pool* backend = nullptr, Files* files = nullptr) {
   proto::OutQueue out;
   for (;;) {
     IoResult r = stream.read(scratch);
@@ -78,11 +93,24 @@ void run_session(Stream& stream, Protocol& protocol, std::span<char> scratch, Co
     }
     bump(c.bytes_in, r.bytes);
     protocol.on_input(std::string_view(scratch.data(), r.bytes), out);
-    if constexpr (HasAppStep<Protocol>) {
-      while (protocol.app_waiting()) {
-        if (!flush_all(out, stream, c)) return;
-        protocol.finish_app(perform_app(protocol.app(), backend, c), out);
+    for (;;) {
+      if constexpr (HasAppStep<Protocol>) {
+        if (protocol.app_waiting()) {
+          if (!flush_all(out, stream, c)) return;
+          protocol.finish_app(perform_app(protocol.app(), backend, c), out);
+          continue;
+        }
       }
+      if constexpr (HasFileStep<Protocol>) {
+        if (protocol.file_waiting()) {
+          auto finish = [&](FileRead read) { protocol.finish_file(read, out); };
+          bool loaded = files != nullptr ? files->load(protocol.file_wait(), finish)
+                                         : InlineFiles().load(protocol.file_wait(), finish);
+          if (!loaded) return;
+          continue;
+        }
+      }
+      break;
     }
     if (!flush_all(out, stream, c)) return;
     if (protocol.closing()) {
