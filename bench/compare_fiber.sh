@@ -42,14 +42,17 @@ TMP=$(mktemp -d /tmp/cb-compare-fiber-XXXXXX)
 # shellcheck source=bench/script_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/script_lib.sh"
 
-# Starts server "$1" (fiber:hub, reactor:epoll or go) on a free port; sets PORT.
+# Starts server "$1" (fiber:hub, reactor:epoll or go); sets PORT. bench_server
+# takes --port 0; Go's echo server has no such mode and gets a free port.
 start_named() {
-  PORT=$(free_port)
   case $1 in
-    go) GOMAXPROCS=1 start_server "$TMP/goecho" "$PORT" ;;
-    *) start_server "$SERVER_BIN" --model "$1" --proto echo --port "$PORT" ;;
+    go)
+      PORT=$(free_port)
+      GOMAXPROCS=1 start_server "$TMP/goecho" "$PORT"
+      wait_listening "$PORT"
+      ;;
+    *) start_bench_server "$SERVER_BIN" --model "$1" --proto echo ;;
   esac
-  wait_listening "$PORT"
 }
 
 # CPU time (user + system, all threads) of process $1, in clock ticks.

@@ -85,9 +85,8 @@ timeout "$STEP_LIMIT" g++ -O2 -DNDEBUG -std=c++17 -o "$TMP/asio_echo" "$ASIO_SRC
 timeout "$STEP_LIMIT" g++ -O2 -std=c++17 -o "$TMP/hold_connections" "$HERE/hold_connections.cpp"
 
 # ---- 1. echo ---------------------------------------------------------------
-port=$(free_port)
-start_server "$SERVER_BIN" --model reactor:epoll --proto echo --port "$port"
-wait_listening "$port"
+start_bench_server "$SERVER_BIN" --model reactor:epoll --proto echo
+port=$PORT
 measure "$START_PID" "$LOADGEN" -t 1 --proto echo --msg-size 64 -c 50 "127.0.0.1:$port"
 echo_reactor=$RPS echo_reactor_cpu=$CPU_US
 stop_server "$START_PID"
@@ -106,10 +105,9 @@ head -c 1024 /dev/urandom >"$TMP/www/one_kib.bin"
 chmod 755 "$TMP" "$TMP/www"
 chmod 644 "$TMP/www/one_kib.bin"
 
-port=$(free_port)
-start_server "$SERVER_BIN" --model reactor:epoll --proto http --port "$port" --root "$TMP/www"
+start_bench_server "$SERVER_BIN" --model reactor:epoll --proto http --root "$TMP/www"
+port=$PORT
 reactor_pid=$START_PID
-wait_listening "$port"
 measure "$reactor_pid" wrk -t1 -c100 "http://127.0.0.1:$port/one_kib.bin"
 http_reactor_wrk=$RPS http_reactor_wrk_cpu=$CPU_US
 measure "$reactor_pid" "$LOADGEN" -t 1 -c 100 "http://127.0.0.1:$port/one_kib.bin"

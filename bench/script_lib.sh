@@ -14,6 +14,22 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# shellcheck source=harness/server_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../harness/server_lib.sh"
+
+# Starts bench_server ("$@": its options, without --port) pinned to the
+# server CPU on --port 0 and reads the port from its listening line: no
+# window between choosing a port and binding it. Sets START_PID and PORT.
+start_bench_server() {
+  local out="$TMP/server.$RANDOM.out"
+  "${PRIO[@]}" taskset -c "$SERVER_CPU" "$@" --port 0 >"$out" 2>>"$TMP/servers.log" &
+  START_PID=$!
+  PIDS+=("$START_PID")
+  PORT=$(cb_wait_port "$out" "$START_PID") || die "bench_server did not start: $(cat "$out")"
+}
+
+# For peers without a port-0 mode (Asio, Go, nginx): a port that was free a
+# moment ago. Another process may take it first; wait_listening then fails.
 free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

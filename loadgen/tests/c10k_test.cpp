@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/fd.h"
+#include "listening_line.h"
 #include "loadgen/load.h"
 
 extern char** environ;
@@ -48,10 +49,7 @@ class ServerProcess {
     std::string line;
     char c;
     while (line.size() < 200 && ::read(out_read.get(), &c, 1) == 1 && c != '\n') line += c;
-    std::size_t colon = line.find(':');
-    if (line.rfind("listening ", 0) == 0 && colon != std::string::npos) {
-      port_ = static_cast<uint16_t>(std::atoi(line.c_str() + colon + 1));
-    }
+    if (auto parsed = listening::parse(line)) port_ = parsed->port;
   }
   ~ServerProcess() {
     if (pid_ <= 0) return;
