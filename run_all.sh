@@ -18,7 +18,7 @@ cd "$ROOT"
 # shellcheck source=harness/server_lib.sh
 source "$ROOT/harness/server_lib.sh"
 
-# Debian packages: the toolchain, the libraries (DESIGN.md) and Debian's
+# Debian packages: the toolchain, the libraries the build links and Debian's
 # python3 with matplotlib for the charts.
 PACKAGES=(cmake g++ make pkg-config libfmt-dev nlohmann-json3-dev libbenchmark-dev libgtest-dev
   libcli11-dev libboost-context-dev liburing-dev python3 python3-matplotlib python3-numpy

@@ -15,7 +15,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON=/usr/bin/python3  # Debian's, with matplotlib (DESIGN.md)
+PYTHON=/usr/bin/python3  # Debian's, with matplotlib (the python3 on PATH may lack it)
 BINARIES=(switch_bench thread_switch_bench create_bench readiness_bench memory_bench syscall_bench)
 
 build="$ROOT/build"

@@ -158,7 +158,7 @@ def test_summary_quick_tie_and_best_p99_differ():
     rows = report.summary_rows(rs.load(os.path.join(INPUTS, "quick")))
     row = _row(rows, "http", 10)
     # thread and reactor both 12000, 12960 -> 12480: a tie goes to the first
-    # model in DESIGN.md's order (thread before reactor).
+    # model in the registry's order (thread before reactor).
     assert row.best == "thread:per-conn"
     assert row.best_rps == pytest.approx(12480)
     assert row.ratios["reactor:epoll"] == pytest.approx(1.0)

@@ -66,4 +66,15 @@ IoResult sendfile_some(int sock_fd, int file_fd, off_t* offset, std::size_t coun
   return from_syscall(n);
 }
 
+bool pread_exact(int fd, char* into, std::size_t size) {
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, into + done, size - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
 }  // namespace cb::io

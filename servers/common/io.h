@@ -20,6 +20,11 @@ IoResult writev_some(int fd, std::span<const iovec> parts);
 // sendfile(2) from file_fd at *offset; advances *offset by what was sent.
 IoResult sendfile_some(int sock_fd, int file_fd, off_t* offset, std::size_t count);
 
+// Reads exactly `size` bytes of a regular file from offset 0 (pread,
+// retried on EINTR and short reads). False on an error or a file shorter
+// than `size` (it shrank since it was measured).
+bool pread_exact(int fd, char* into, std::size_t size);
+
 // Maps an errno from a read/write/sendfile to a status.
 IoStatus classify_errno(int err);
 

@@ -33,6 +33,7 @@
 #include <cstring>
 
 #include "common/ascii.h"
+#include "common/io.h"
 
 namespace cb::proto {
 namespace {
@@ -276,19 +277,6 @@ char* write_ok_head(char* p, std::string_view type, uint64_t length, bool keep_a
   return put(p, keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
 }
 
-// Reads exactly size bytes from offset 0; false if the file is now shorter
-// (it shrank since fstat) or the read fails.
-bool pread_exact(int fd, char* into, std::size_t size) {
-  std::size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pread(fd, into + done, size - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
 }  // namespace
 
 bool percent_decode(std::string_view in, std::string* out) {
@@ -465,7 +453,7 @@ void HttpProtocol::serve_file(FileRoot::Opened file, bool head_only, bool keep_a
     if (body_read != nullptr) {
       if (body_read->size() != body) return std::size_t{0};
       std::memcpy(end, body_read->data(), body);
-    } else if (!pread_exact(file.file.get(), end, body)) {
+    } else if (!io::pread_exact(file.file.get(), end, body)) {
       return std::size_t{0};
     }
     return static_cast<std::size_t>(end - room) + body;

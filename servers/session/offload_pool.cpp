@@ -3,6 +3,8 @@
 // See offload_pool.h.
 #include "session/offload_pool.h"
 
+#include "common/io.h"
+
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
@@ -24,19 +26,6 @@ constexpr std::size_t kProbeBytes = 64 * 1024;
 // Helpers fault a large file in by reading it through a 256 KiB buffer per
 // helper thread: large reads, little memory.
 constexpr std::size_t kPrefaultChunkBytes = 256 * 1024;
-
-// Reads exactly size bytes from offset 0 into `into`; false on an error or
-// a short file (it shrank since it was opened).
-bool pread_all(int fd, char* into, std::size_t size) {
-  std::size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pread(fd, into + done, size - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
-}
 
 // Faults every page of the file into the page cache; false on a read error
 // or a short file.
@@ -62,7 +51,7 @@ void load_file(OffloadJob& job) {
     return;
   }
   job.body.resize(static_cast<std::size_t>(job.size));
-  job.ok = pread_all(job.fd, job.body.data(), job.body.size());
+  job.ok = io::pread_exact(job.fd, job.body.data(), job.body.size());
 }
 
 bool read_if_resident(int fd, uint64_t size, bool read_body, std::string* body) {
