@@ -30,12 +30,14 @@
 #include "common/fd.h"
 #include "common/socket.h"
 #include "support/backend_process.h"
+#include "support/client.h"
 #include "protocol/backend_frame.h"
 
 namespace cb::backend {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using cb::testing::send_all;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
@@ -61,16 +63,6 @@ std::string frames_of(const std::vector<proto::Request>& requests) {
   std::string out;
   for (const proto::Request& r : requests) proto::append_request(out, r);
   return out;
-}
-
-bool send_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
 }
 
 // A reply may not arrive before every delay up to it has elapsed (replies
