@@ -1,6 +1,8 @@
 // backend_control.cpp: see backend_control.h.
 #include "backend_control.h"
 
+#include "child_process.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -52,46 +54,8 @@ uint32_t get_u32(const char* at) {
   return v;
 }
 
-Fd make_memfd(const char* name) {
-  Fd fd(::memfd_create(name, MFD_CLOEXEC));
-  if (!fd) throw SysError(fmt::format("memfd_create({})", name), errno);
-  return fd;
-}
 
-std::string read_memfd(int fd) {
-  std::string out;
-  char buf[4096];
-  for (off_t at = 0;;) {
-    ssize_t n = ::pread(fd, buf, sizeof buf, at);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    at += n;
-  }
-  return out;
-}
 
-// Only async-signal-safe calls between fork and exec: the harness has threads.
-[[noreturn]] void exec_child(pid_t parent, const cpu_set_t* cpus, int out_fd, int err_fd, char* const* argv) {
-  ::setpgid(0, 0);
-  if (cpus != nullptr && ::sched_setaffinity(0, sizeof(cpu_set_t), cpus) != 0) {
-    static const char kMsg[] = "harness: sched_setaffinity failed in the backend child\n";
-    (void)!::write(err_fd, kMsg, sizeof kMsg - 1);
-    ::_exit(126);
-  }
-  rlimit no_core{0, 0};
-  ::setrlimit(RLIMIT_CORE, &no_core);
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(126);
-  int null_fd = ::open("/dev/null", O_RDONLY);
-  if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
-  ::dup2(out_fd, STDOUT_FILENO);
-  ::dup2(err_fd, STDERR_FILENO);
-  ::execv(argv[0], argv);
-  static const char kMsg[] = "harness: cannot exec the backend binary\n";
-  (void)!::write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
-  ::_exit(127);
-}
 
 bool send_all(int fd, const char* data, std::size_t size) {
   std::size_t done = 0;
@@ -156,7 +120,11 @@ std::optional<std::string> BackendControl::start() {
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw SysError("fork(backend)", errno);
-  if (pid == 0) exec_child(parent, pin, out_.get(), err_.get(), argv.data());
+  if (pid == 0) {
+    exec_child(parent, pin, out_.get(), err_.get(), argv.data(),
+               "harness: sched_setaffinity failed in the backend child\n",
+               "harness: cannot exec the backend binary\n");
+  }
   pid_ = pid;
   ::setpgid(pid_, pid_);
   std::optional<std::string> failed = wait_listening();

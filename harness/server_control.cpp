@@ -1,6 +1,8 @@
 // server_control.cpp: see server_control.h.
 #include "server_control.h"
 
+#include "child_process.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -37,47 +39,8 @@ constexpr milliseconds kGroupReapLimit{2'000};
 // in this time is not ready.
 constexpr int kProbeTimeoutS = 5;
 
-Fd make_memfd(const char* name) {
-  Fd fd(::memfd_create(name, MFD_CLOEXEC));
-  if (!fd) throw SysError(fmt::format("memfd_create({})", name), errno);
-  return fd;
-}
 
-std::string read_memfd(int fd) {
-  std::string out;
-  char buf[4096];
-  for (off_t at = 0;;) {
-    ssize_t n = ::pread(fd, buf, sizeof buf, at);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    at += n;
-  }
-  return out;
-}
 
-// Only async-signal-safe calls between fork and exec: the harness has threads.
-[[noreturn]] void exec_child(pid_t parent, const cpu_set_t* cpus, int out_fd, int err_fd,
-                             char* const* argv) {
-  ::setpgid(0, 0);
-  if (cpus != nullptr && ::sched_setaffinity(0, sizeof(cpu_set_t), cpus) != 0) {
-    static const char kMsg[] = "harness: sched_setaffinity failed in the server child\n";
-    (void)!::write(err_fd, kMsg, sizeof kMsg - 1);
-    ::_exit(126);
-  }
-  rlimit no_core{0, 0};
-  ::setrlimit(RLIMIT_CORE, &no_core);
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(126);  // the harness died before prctl
-  int null_fd = ::open("/dev/null", O_RDONLY);
-  if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
-  ::dup2(out_fd, STDOUT_FILENO);
-  ::dup2(err_fd, STDERR_FILENO);
-  ::execv(argv[0], argv);
-  static const char kMsg[] = "harness: cannot exec the server binary\n";
-  (void)!::write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
-  ::_exit(127);
-}
 
 std::vector<std::string> server_args(const ServerSpec& s) {
   std::vector<std::string> args = {s.binary, "--model", s.model, "--proto", s.proto, "--host",
@@ -169,7 +132,11 @@ std::optional<std::string> ServerControl::start() {
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw SysError("fork(server)", errno);
-  if (pid == 0) exec_child(parent, pin, out_.get(), err_.get(), argv.data());
+  if (pid == 0) {
+    exec_child(parent, pin, out_.get(), err_.get(), argv.data(),
+               "harness: sched_setaffinity failed in the server child\n",
+               "harness: cannot exec the server binary\n");
+  }
   pid_ = pid;
   ::setpgid(pid_, pid_);  // also in the child: whichever runs first wins the race
   if (auto failed = wait_listening()) {
