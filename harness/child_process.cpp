@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "common/status.h"
+#include "memory_cgroup.h"
 
 namespace cb::harness {
 
@@ -36,8 +37,13 @@ std::string read_memfd(int fd) {
 }
 
 void exec_child(pid_t parent, const cpu_set_t* cpus, int out_fd, int err_fd, char* const* argv,
-                std::string_view pin_failed, std::string_view exec_failed) {
+                std::string_view pin_failed, std::string_view exec_failed, int cgroup_procs_fd) {
   ::setpgid(0, 0);
+  if (cgroup_procs_fd >= 0 && !join_cgroup(cgroup_procs_fd)) {
+    static constexpr char kMessage[] = "harness: the child could not join its memory cgroup\n";
+    (void)!::write(err_fd, kMessage, sizeof kMessage - 1);
+    ::_exit(126);
+  }
   if (cpus != nullptr && ::sched_setaffinity(0, sizeof(cpu_set_t), cpus) != 0) {
     (void)!::write(err_fd, pin_failed.data(), pin_failed.size());
     ::_exit(126);

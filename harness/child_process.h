@@ -21,9 +21,11 @@ std::string read_memfd(int fd);
 
 // In the child, between fork and exec: only async-signal-safe calls, since
 // the harness has threads. `what` names the child in the two messages it
-// may write ("server", "backend"); built before the fork.
+// may write ("server", "backend"); built before the fork. With
+// `cgroup_procs_fd` >= 0 the child first joins that cgroup (its
+// cgroup.procs, memory_cgroup.h), so it is charged from its first page.
 [[noreturn]] void exec_child(pid_t parent, const cpu_set_t* cpus, int out_fd, int err_fd,
                              char* const* argv, std::string_view pin_failed,
-                             std::string_view exec_failed);
+                             std::string_view exec_failed, int cgroup_procs_fd = -1);
 
 }  // namespace cb::harness

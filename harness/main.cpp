@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <exception>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -31,7 +32,9 @@
 #include "common/status.h"
 #include "common/units.h"
 #include "context.h"
+#include "dataset.h"
 #include "matrix.h"
+#include "memory_cgroup.h"
 #include "progress.h"
 #include "results.h"
 #include "runner.h"
@@ -68,6 +71,9 @@ struct Options {
   std::string backend_cpus;  // empty: the client CPUs
   std::string stop_grace = "5s";
   std::string run_info;
+  std::string server_memory;
+  std::string cgroup_parent;
+  std::string dataset_dir = "/var/tmp/conc-bench-datasets";
   bool no_calibrate = false;
   bool dry_run = false;
 };
@@ -108,6 +114,14 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--run-info", o.run_info,
                  "write results_dir=DIR and microbench=true|false (the profile's) to this file "
                  "once the results folder exists, for scripts");
+  app.add_option("--server-memory", o.server_memory,
+                 "run each server in a memory cgroup with this limit (page cache included), e.g. 128MiB");
+  app.add_option("--cgroup-parent", o.cgroup_parent,
+                 "memory limits: make the servers' cgroups in this cgroup folder (default: the harness's own; "
+                 "on cgroup v2, a delegated one)");
+  app.add_option("--dataset-dir", o.dataset_dir,
+                 "where disk workloads keep their data sets (on a disk, not tmpfs; reused across runs)")
+      ->capture_default_str();
   app.add_flag("--no-calibrate", o.no_calibrate, "skip the machine calibration (its figures are null)");
   app.add_flag("--dry-run", o.dry_run, "print the runs the matrix expands to, and exit");
 }
@@ -136,6 +150,15 @@ Overrides overrides_from(const Options& o) {
   if (!o.duration.empty()) ov.duration = usage_checked("--duration", [&] { return units::parse_duration(o.duration); });
   if (!o.warmup.empty()) ov.warmup = usage_checked("--warmup", [&] { return units::parse_duration(o.warmup); });
   if (o.loadgen_threads > 0) ov.loadgen_threads = o.loadgen_threads;
+  if (!o.server_memory.empty()) {
+    ov.server_memory = usage_checked("--server-memory", [&] {
+      uint64_t bytes = units::parse_size(o.server_memory);
+      if (bytes < kMinServerMemory) {
+        throw std::invalid_argument(fmt::format("must be at least {}", units::format_size(kMinServerMemory)));
+      }
+      return bytes;
+    });
+  }
   if (!o.connect_rate.empty()) {
     ov.connect_rate_per_s = usage_checked("--connect-rate", [&] { return parse_rate_list(o.connect_rate).at(0); });
   }
@@ -229,6 +252,48 @@ void check_writable_parent(const char* option, const std::string& path) {
   }
 }
 
+// Cells with a memory limit need a memory cgroup: where none can be made,
+// they are skipped with the reason (not failed).
+void skip_without_cgroups(Expanded& e, const std::string& parent) {
+  bool wanted = std::any_of(e.cells.begin(), e.cells.end(), [](const Cell& c) { return c.server_memory_bytes; });
+  if (!wanted) return;
+  std::optional<std::string> why = MemoryCgroup::unavailable(parent);
+  if (!why) return;
+  std::vector<Cell> kept;
+  for (Cell& c : e.cells) {
+    if (c.server_memory_bytes) e.skipped.push_back({c.key(), "no memory limit possible here: " + *why});
+    else kept.push_back(std::move(c));
+  }
+  e.cells = std::move(kept);
+}
+
+// Makes (or finds) every data set before the first run: a full disk is
+// found now, and no run's time includes writing its files.
+void prepare_datasets(const std::vector<Cell>& cells, const std::string& base, Progress& progress) {
+  std::set<std::string> done;
+  for (const Cell& c : cells) {
+    if (!c.reads_disk()) continue;
+    const DatasetSpec& d = c.workload->disk;
+    std::vector<uint32_t> sizes = dataset_sizes(d, c.server_memory_bytes);
+    std::string key = fmt::format("{}-{}-{}", sizes.size(), d.specweb, d.file_size);
+    if (!done.insert(key).second) continue;
+    auto t0 = std::chrono::steady_clock::now();
+    bool created = false;
+    std::optional<Dataset> made;
+    try {
+      made = Dataset::prepare(sizes, d.specweb, base, &created);
+    } catch (const std::runtime_error& e) {
+      // Each run of the cell will fail with the same reason; the rest go on.
+      progress.message(fmt::format("  {}", e.what()));
+      continue;
+    }
+    const Dataset& set = *made;
+    progress.message(fmt::format("  data set {}: {} files, {} ({}{:.1f} s)", set.dir(), set.files(),
+                                 units::format_size(set.bytes()), created ? "written in " : "found, checked in ",
+                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
+  }
+}
+
 struct Plan {
   std::vector<ModelVariant> registry;
   Matrix matrix;
@@ -252,6 +317,7 @@ Plan make_plan(const Options& o) {
   p.matrix = usage_checked("--profile", [&] { return load_matrix(o.profile); });
   usage_checked("--workloads", [&] { apply_overrides(p.matrix, ov); });
   p.expanded = usage_checked("matrix", [&] { return expand(p.matrix, p.registry, ov.models); });
+  skip_without_cgroups(p.expanded, o.cgroup_parent);
   if (p.expanded.cells.empty()) throw UsageError("the matrix selects no runnable cell");
   p.server_cpus = checked_cpus("--server-cpus", o.server_cpus);
   std::string client = o.client_cpus;
@@ -300,6 +366,8 @@ int run_matrix(const Plan& plan, const Options& o, const std::string& command) {
   settings.scratch_dir = counters_dir.path();
   settings.docroot = scratch.path() + "/docroot";
   make_docroot(settings.docroot, file_sizes_of(plan.expanded.cells));
+  settings.dataset_dir = o.dataset_dir;
+  settings.cgroup_parent = o.cgroup_parent;
 
   ResultsWriter writer(o.out, stamp);
   writer.set_context(
@@ -316,6 +384,7 @@ int run_matrix(const Plan& plan, const Options& o, const std::string& command) {
   progress.message(fmt::format("harness: {} runs ({} cells x {}), results in {}", total, cells.size(),
                                plan.matrix.repeat, writer.dir()));
   for (const Skipped& s : plan.expanded.skipped) progress.message(fmt::format("  skipped {}: {}", s.what, s.reason));
+  prepare_datasets(cells, settings.dataset_dir, progress);
   int index = 0, failed = 0;
   for (int rep = 0; rep < plan.matrix.repeat && !stop_requested(); ++rep) {
     for (const Cell& cell : cells) {

@@ -24,7 +24,7 @@ using nlohmann::json;
 const std::set<std::string> kGroupKeys = {"models",      "protos",          "connections",
                                           "msg_sizes",   "file_sizes",      "workloads",
                                           "rates_per_s", "server_args",     "max_connections",
-                                          "backend_conns"};
+                                          "backend_conns", "server_memory"};
 const std::set<std::string> kTopKeys = {"description", "repeat", "duration", "warmup",
                                         "loadgen_threads", "connect_rate_per_s", "extra",
                                         "microbench", "mixes"};
@@ -126,6 +126,15 @@ Group parse_group(const json& j, const Group& inherit, bool top, const Mixes& mi
     }
     g.backend_conns = b.get<int>();
   }
+  if (j.contains("server_memory")) {
+    try {
+      uint64_t bytes = units::parse_size(as_text(j["server_memory"], "server_memory"));
+      if (bytes < kMinServerMemory) bad(fmt::format("must be at least {}", units::format_size(kMinServerMemory)));
+      g.server_memory = bytes;
+    } catch (const std::invalid_argument& e) {
+      bad(fmt::format("matrix: 'server_memory': {}", e.what()));
+    }
+  }
   if (j.contains("rates_per_s")) g.rates = list_of<double>(j["rates_per_s"], "rates_per_s", parse_rate);
   if (j.contains("server_args")) g.server_args = strings_of(j["server_args"], "server_args");
   if (j.contains("max_connections")) {
@@ -214,7 +223,13 @@ void expand_group(const Group& g, const std::vector<ModelVariant>& models, Expan
               c.workload = g.workloads[shape];
               if (c.workload->kind == Workload::Kind::kFile) c.file_size_bytes = c.workload->file_size;
               c.backend_conns = g.backend_conns;
+              if (c.reads_disk() && c.workload->disk.needs_memory_limit() && !g.server_memory) {
+                bad(fmt::format("workload '{}' sizes its data set from the server's memory limit: "
+                                "give --server-memory or the matrix's \"server_memory\"",
+                                c.workload->spec));
+              }
             }
+            c.server_memory_bytes = g.server_memory;
             c.rate_per_s = rate;
             c.server_args = g.server_args;
             auto limit = g.max_connections.find(m.spec());
@@ -310,6 +325,7 @@ std::string Cell::key() const {
   if (workload) id += fmt::format("_{}", workload->key_part());
   else if (file_size_bytes) id += fmt::format("_f{}", *file_size_bytes);
   if (backend_conns) id += fmt::format("_bc{}", *backend_conns);
+  if (server_memory_bytes) id += "_mem" + units::format_size(*server_memory_bytes);
   id += open_loop() ? fmt::format("_open{}", static_cast<uint64_t>(std::llround(rate_per_s))) : "_closed";
   return id;
 }
@@ -324,6 +340,7 @@ nlohmann::ordered_json Cell::to_json() const {
   j["file_size_bytes"] = file_size_bytes ? json(*file_size_bytes) : json(nullptr);
   j["workload"] = workload ? json(workload->spec) : json(nullptr);
   j["backend_conns"] = backend_conns ? json(*backend_conns) : json(nullptr);
+  j["server_memory_bytes"] = server_memory_bytes ? json(*server_memory_bytes) : json(nullptr);
   j["load"] = load();
   j["rate_per_s"] = open_loop() ? json(rate_per_s) : json(nullptr);
   return j;
@@ -410,6 +427,7 @@ void apply_overrides(Matrix& m, const Overrides& o) {
     if (o.msg_sizes) g.msg_sizes = *o.msg_sizes;
     if (workloads) g.workloads = *workloads;
     if (o.rates) g.rates = *o.rates;
+    if (o.server_memory) g.server_memory = *o.server_memory;
   });
   if (o.repeat) m.repeat = *o.repeat;
   if (o.duration) m.duration = *o.duration;

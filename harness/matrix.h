@@ -19,6 +19,10 @@
 //                                        // top level only: the mixes workloads name
 //     "backend_conns": 1024,             // bench_server --backend-conns (default:
 //                                        // the server's own)
+//     "server_memory": "128MiB",         // the server runs in a memory cgroup
+//                                        // with this limit (page cache included;
+//                                        // memory_cgroup.h); disk:total=Nx
+//                                        // workloads are sized from it
 //     "rates_per_s": [0],                // 0 = closed loop; else open loop
 //     "server_args": [],                 // extra bench_server options
 //     "max_connections": {"reactor:select": 1000},  // cells above: skipped
@@ -79,11 +83,14 @@ struct Cell {
   std::optional<uint64_t> file_size_bytes;  // http, file workloads
   std::optional<Workload> workload;         // http
   std::optional<int> backend_conns;         // --backend-conns, when the matrix sets it
+  std::optional<uint64_t> server_memory_bytes;  // the server's memory cgroup limit
   double rate_per_s = 0;                    // 0: closed loop
   std::vector<std::string> server_args;
 
   // Whether the run needs bench_backend.
   bool needs_backend() const { return workload && workload->makes_calls(); }
+  // Whether the run reads a data set from disk (dataset.h).
+  bool reads_disk() const { return workload && workload->kind == Workload::Kind::kDisk; }
 
   bool open_loop() const { return rate_per_s > 0; }
   std::string load() const { return open_loop() ? "open" : "closed"; }
@@ -103,6 +110,7 @@ struct Group {
   std::vector<double> rates;
   std::vector<std::string> server_args;
   std::optional<int> backend_conns;
+  std::optional<uint64_t> server_memory;
   std::map<std::string, int> max_connections;  // "name:variant" -> limit
 };
 
@@ -141,7 +149,12 @@ struct Overrides {
   std::optional<std::chrono::nanoseconds> warmup;
   std::optional<int> loadgen_threads;
   std::optional<double> connect_rate_per_s;
+  std::optional<uint64_t> server_memory;
 };
+
+// The smallest --server-memory: below it a server cannot even start its
+// threads and buffers, and the run would measure the OOM killer.
+inline constexpr uint64_t kMinServerMemory = 16ull << 20;
 
 // Built-in profile names.
 std::vector<std::string> profile_names();

@@ -103,6 +103,17 @@ std::optional<uint64_t> read_pss_kb(pid_t pid) {
   return parse_pss_kb(*text);
 }
 
+std::optional<uint64_t> parse_io_read_bytes(std::string_view io) {
+  // Lines are matched from their start: "read_bytes:" is not "rchar:".
+  return field_after(io, "read_bytes:");
+}
+
+std::optional<uint64_t> read_io_read_bytes(pid_t pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/io");
+  if (!text) return std::nullopt;
+  return parse_io_read_bytes(*text);
+}
+
 std::optional<ContextSwitches> parse_context_switches(std::string_view status) {
   auto vol = field_after(status, "voluntary_ctxt_switches:");
   auto invol = field_after(status, "nonvoluntary_ctxt_switches:");

@@ -46,6 +46,11 @@ std::optional<ProcStat> read_stat(pid_t pid);
 std::optional<uint64_t> parse_pss_kb(std::string_view smaps_rollup);
 std::optional<uint64_t> read_pss_kb(pid_t pid);
 
+// The "read_bytes:" line of /proc/PID/io: bytes the process (all its
+// threads, exited ones included) made the storage layer fetch.
+std::optional<uint64_t> parse_io_read_bytes(std::string_view io);
+std::optional<uint64_t> read_io_read_bytes(pid_t pid);
+
 // voluntary_ctxt_switches / nonvoluntary_ctxt_switches of a status file.
 std::optional<ContextSwitches> parse_context_switches(std::string_view status);
 // /proc/PID/task/TID/status: one thread's own switches.

@@ -132,6 +132,24 @@ ojson RunRecord::to_json() const {
                   {"replies", opt(backend.replies)},
                   {"errors", opt(backend.errors)},
                   {"cpu_s", opt(backend.cpu_s)}};
+  j["disk"] = {{"dataset", opt(disk.dataset)},
+               {"dataset_files", opt(disk.dataset_files)},
+               {"dataset_bytes", opt(disk.dataset_bytes)},
+               {"zipf_alpha", opt(disk.zipf_alpha)},
+               {"mean_file_bytes", opt(disk.mean_file_bytes)},
+               {"dataset_to_memory_ratio", opt(disk.dataset_to_memory_ratio)},
+               {"eviction", opt(disk.eviction)},
+               {"eviction_s", opt(disk.eviction_s)},
+               {"resident_after_eviction_ratio", opt(disk.resident_after_eviction_ratio)},
+               {"read_bytes", opt(disk.read_bytes)},
+               {"read_bytes_per_request", opt(disk.read_bytes_per_request)},
+               {"page_cache_hit_ratio", opt(disk.page_cache_hit_ratio)},
+               {"read_bytes_server_life", opt(disk.read_bytes_server_life)}};
+  j["memory_cgroup"] = {{"cgroup_version", opt(memory_cgroup.cgroup_version)},
+                        {"limit_bytes", opt(memory_cgroup.limit_bytes)},
+                        {"peak_bytes", opt(memory_cgroup.peak_bytes)},
+                        {"cache_bytes_at_end", opt(memory_cgroup.cache_bytes_at_end)},
+                        {"limit_hits", opt(memory_cgroup.limit_hits)}};
   j["fairness"] = fairness ? *fairness : ojson(nullptr);
   j["classes"] = classes ? *classes : ojson(nullptr);
   j["loadgen"] = {{"cpu_user_s", opt(loadgen.cpu_user_s)},

@@ -68,6 +68,29 @@ struct RunRecord {
     std::optional<double> cpu_s;                         // CPU in the window
   } backend;
 
+  // A disk workload's data set and what the run read from the device (all
+  // null for other workloads).
+  struct Disk {
+    std::optional<std::string> dataset;  // its folder under --dataset-dir
+    std::optional<uint64_t> dataset_files, dataset_bytes;
+    std::optional<double> zipf_alpha;
+    std::optional<double> mean_file_bytes;          // the mean body under that popularity
+    std::optional<double> dataset_to_memory_ratio;  // dataset_bytes / the server's memory limit
+    std::optional<std::string> eviction;            // how the page cache was emptied before the run
+    std::optional<double> eviction_s;
+    std::optional<double> resident_after_eviction_ratio;  // mincore over a sample, just after
+    std::optional<uint64_t> read_bytes;                   // server tree, window (/proc/PID/io)
+    std::optional<double> read_bytes_per_request;
+    std::optional<double> page_cache_hit_ratio;  // 1 - read / (requests x mean body), in 0..1
+    std::optional<uint64_t> read_bytes_server_life;  // wait4's ru_inblock x 512: the whole tree, whole life
+  } disk;
+
+  // The server's memory cgroup, when the cell has a limit (all null else).
+  struct MemoryLimit {
+    std::optional<int> cgroup_version;
+    std::optional<uint64_t> limit_bytes, peak_bytes, cache_bytes_at_end, limit_hits;
+  } memory_cgroup;
+
   // From the load generator's JSON when it has them (results.fairness,
   // results.classes), as it writes them.
   std::optional<nlohmann::ordered_json> fairness;

@@ -16,6 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "backend_control.h"
+#include "dataset.h"
+#include "memory_cgroup.h"
 #include "common/shutdown.h"
 #include "loadgen/load.h"
 #include "procfs.h"
@@ -39,6 +41,13 @@ constexpr milliseconds kIdleSettle{1'000};
 constexpr std::chrono::seconds kOverrun{30};
 // Fail a run when more than one request in this many ends in an error.
 constexpr uint64_t kErrorFailRatio = 100;
+// Eviction left more than this share of sampled pages cached: warn.
+constexpr double kResidentWarning = 0.05;
+
+bool ev_resident_warning(double resident_ratio) { return resident_ratio > kResidentWarning; }
+
+// Memory cgroups made by this harness get distinct names.
+std::atomic<int> cgroup_serial{0};
 
 // Watches one run from its own thread: crash detection, window samples,
 // progress line. Owns nothing the main thread touches until joined.
@@ -51,12 +60,13 @@ constexpr uint64_t kErrorFailRatio = 100;
 class Monitor {
  public:
   Monitor(ServerControl& server, BackendControl* backend, loadgen::LoadControl& control, const RunSettings& s,
-          int connections, Progress& progress)
+          int connections, bool disk, Progress& progress)
       : server_(server),
         backend_(backend),
         control_(control),
         s_(s),
         connections_(connections),
+        disk_(disk),
         progress_(progress) {}
 
   void run() {
@@ -130,7 +140,7 @@ class Monitor {
     auto now = Clock::now();  // fresh: this thread may have waited for a CPU
     pid_t pid = server_.pid();
     if (!tracker_.started()) {
-      TreeSample first = sample_tree(pid, server_.counters(), {.pss = false, .tasks = true});
+      TreeSample first = sample_tree(pid, server_.counters(), {.pss = false, .tasks = true, .io = disk_});
       backend_cpu_first_ns_ = backend_cpu_ns();
       first_cost_s_ = first.cost_s;
       mid_cost_s_ = 2 * first.cost_s;  // PSS makes a sample dearer; a guess until one is timed
@@ -142,7 +152,7 @@ class Monitor {
     auto ahead = std::min(to_clock(2 * first_cost_s_) + std::chrono::duration_cast<Clock::duration>(kLastSampleSlack),
                           std::chrono::duration_cast<Clock::duration>(s_.duration / 3));
     if (now >= end_at_ - ahead) {
-      TreeSample last = sample_tree(pid, server_.counters(), {.pss = false, .tasks = true});
+      TreeSample last = sample_tree(pid, server_.counters(), {.pss = false, .tasks = true, .io = disk_});
       backend_cpu_last_ns_ = backend_cpu_ns();
       note_open_connections();
       tracker_.add(last);
@@ -218,6 +228,7 @@ class Monitor {
   loadgen::LoadControl& control_;
   const RunSettings& s_;
   const double connections_;
+  const bool disk_;  // the first and last samples read the tree's disk bytes
   Progress& progress_;
   std::atomic<bool> stop_{false};
   std::string phase_name_ = "warm-up";
@@ -274,6 +285,52 @@ loadgen::LoadConfig load_config(const Cell& cell, const RunSettings& s, const Se
   c.duration = s.duration;
   c.warmup = s.warmup;
   return c;
+}
+
+// A disk cell's data set: made if missing, evicted, described in the record.
+// Returns the reason when it cannot be used.
+std::optional<std::string> prepare_disk(const Cell& cell, const RunSettings& s, RunRecord& r,
+                                        std::optional<Dataset>& out) {
+  const DatasetSpec& d = cell.workload->disk;
+  try {
+    out = Dataset::prepare(dataset_sizes(d, cell.server_memory_bytes), d.specweb, s.dataset_dir);
+    EvictResult ev = out->evict();
+    r.disk.eviction = "posix_fadvise(POSIX_FADV_DONTNEED) on every file";
+    r.disk.eviction_s = ev.seconds;
+    r.disk.resident_after_eviction_ratio = ev.resident_ratio;
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+  std::string dir = out->dir();
+  r.disk.dataset = dir.substr(dir.rfind('/') + 1);
+  r.disk.dataset_files = out->files();
+  r.disk.dataset_bytes = out->bytes();
+  r.disk.zipf_alpha = d.zipf_alpha;
+  r.disk.mean_file_bytes = out->mean_file_bytes(d.zipf_alpha);
+  if (cell.server_memory_bytes) {
+    r.disk.dataset_to_memory_ratio =
+        static_cast<double>(out->bytes()) / static_cast<double>(*cell.server_memory_bytes);
+  }
+  if (ev_resident_warning(*r.disk.resident_after_eviction_ratio)) {
+    r.warnings.push_back(fmt::format("{:.0f}% of the data set's sampled pages stayed cached after eviction",
+                                     *r.disk.resident_after_eviction_ratio * 100));
+  }
+  return std::nullopt;
+}
+
+// What the run read from the device, per request and against what it served.
+void record_disk(RunRecord& r, const WindowFigures& w, const loadgen::LoadResult& load) {
+  if (!w.read_bytes || w.duration_s <= 0) return;
+  double scale = load.duration_s > 0 ? load.duration_s / w.duration_s : 1.0;
+  double bytes = static_cast<double>(*w.read_bytes) * scale;
+  r.disk.read_bytes = static_cast<uint64_t>(std::llround(bytes));
+  if (load.counters.requests == 0) return;
+  double requests = static_cast<double>(load.counters.requests);
+  r.disk.read_bytes_per_request = bytes / requests;
+  if (r.disk.mean_file_bytes && *r.disk.mean_file_bytes > 0) {
+    double served = requests * *r.disk.mean_file_bytes;
+    r.disk.page_cache_hit_ratio = 1.0 - std::min(1.0, bytes / served);
+  }
 }
 
 void record_load(RunRecord& r, const loadgen::LoadResult& load) {
@@ -418,6 +475,28 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
   r.cell = cell;
   r.repetition = repetition;
   ServerSpec spec = server_spec(cell, s, repetition);
+  std::optional<Dataset> dataset;
+  if (cell.reads_disk()) {
+    if (auto failed = prepare_disk(cell, s, r, dataset)) {
+      r.fail("data set: " + *failed);
+      return out;
+    }
+    spec.root = dataset->dir();  // it holds the probe file too
+  }
+  std::optional<MemoryCgroup> cgroup;
+  if (cell.server_memory_bytes) {
+    auto made = MemoryCgroup::create(*cell.server_memory_bytes,
+                                     fmt::format("cb-harness-{}-{}", ::getpid(), cgroup_serial.fetch_add(1)),
+                                     s.cgroup_parent);
+    if (auto* why = std::get_if<std::string>(&made)) {
+      r.fail("memory limit: " + *why);
+      return out;
+    }
+    cgroup.emplace(std::move(std::get<MemoryCgroup>(made)));
+    spec.cgroup_procs_fd = cgroup->procs_fd();
+    r.memory_cgroup.cgroup_version = cgroup->version();
+    r.memory_cgroup.limit_bytes = cgroup->limit_bytes();
+  }
   // The backend first: the server is told where it is, and stops before it.
   std::optional<BackendControl> backend;
   if (cell.needs_backend()) {
@@ -443,16 +522,31 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
 
   // SIGINT/SIGTERM of the harness (cb::stop_fd) ends the load at once.
   loadgen::LoadControl control(cb::stop_fd());
-  Monitor monitor(server, backend ? &*backend : nullptr, control, s, cell.connections, progress);
+  Monitor monitor(server, backend ? &*backend : nullptr, control, s, cell.connections, cell.reads_disk(),
+                  progress);
   std::thread watcher([&] { monitor.run(); });
   std::optional<loadgen::LoadResult> load;
   try {
-    load = loadgen::run_load(load_config(cell, s, server), &control);
+    loadgen::LoadConfig config = load_config(cell, s, server);
+    if (dataset) {
+      std::vector<WeightedPath> paths = dataset->paths(cell.workload->disk.zipf_alpha);
+      config.paths.clear();
+      config.paths.reserve(paths.size());
+      for (const WeightedPath& p : paths) config.paths.push_back({p.path, p.weight});
+      config.class_per_path = false;
+    }
+    load = loadgen::run_load(config, &control);
   } catch (const std::exception& e) {
     r.fail(std::string("loadgen: ") + e.what());
   }
   monitor.request_stop();
   watcher.join();
+  if (cgroup) {
+    CgroupStats cs = cgroup->stats();
+    r.memory_cgroup.peak_bytes = cs.peak_bytes;
+    r.memory_cgroup.cache_bytes_at_end = cs.cache_bytes;
+    r.memory_cgroup.limit_hits = cs.limit_hits;
+  }
 
   if (monitor.crash()) r.fail(*monitor.crash());
   if (monitor.overran()) r.fail("hang: the load did not end in time (stopped)");
@@ -462,6 +556,7 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
     out.hgrm = load->corrected.count() > 0 ? load->corrected.to_hgrm() : "";
     if (monitor.window()) {
       record_server(r, *monitor.window(), *load);
+      if (dataset) record_disk(r, *monitor.window(), *load);
       if (auto cpu = monitor.backend_cpu_s(); cpu && monitor.window()->duration_s > 0) {
         r.backend.cpu_s = *cpu * load->duration_s / monitor.window()->duration_s;
       }
@@ -485,6 +580,9 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
     else if (r.ok) r.fail(*stopped);
   }
   record_server_counters(r, server.output());
+  if (dataset && r.ok) {
+    r.disk.read_bytes_server_life = static_cast<uint64_t>(server.final_rusage().ru_inblock) * 512u;
+  }
   if (backend) {
     if (auto stopped = backend->stop()) r.fail(*stopped);
     record_backend(r, *backend);

@@ -7,6 +7,10 @@
 //   server tree through the measured window and draws the progress line;
 //   stop the server (SIGTERM, grace, SIGKILL), reap it; fill a RunRecord.
 //
+// A disk workload first finds (or makes) its data set and evicts it from
+// the page cache, and serves from it; a cell with a memory limit runs the
+// server in a memory cgroup of its own (memory_cgroup.h), removed after.
+//
 // The server figures (CPU, context switches) are taken between a sample at
 // the start of the measured window and one just before its end, timed so
 // that it finishes before the load generator closes any connection (a
@@ -37,6 +41,8 @@ struct RunSettings {
   std::chrono::nanoseconds warmup{std::chrono::seconds(1)};
   std::string docroot;      // http files (workspace.h); always holds the probe file
   std::string scratch_dir;  // where the counter files go
+  std::string dataset_dir;  // disk workloads: where their data sets live (dataset.h)
+  std::string cgroup_parent;  // memory limits: the parent cgroup ("" = the harness's own)
   std::chrono::milliseconds stop_grace{5'000};
   std::chrono::milliseconds sample_every{200};
 };

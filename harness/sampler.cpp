@@ -36,6 +36,8 @@ TreeSample walk(pid_t root, const SampleOptions& options) {
   s.taken = Clock::now();
   uint64_t pss = 0;
   bool pss_ok = options.pss;
+  uint64_t read_bytes = 0;
+  bool io_ok = options.io;
   for (const procfs::ProcStat& p : procfs::process_tree(root)) {
     s.root_alive = s.root_alive || (p.pid == root && p.state != 'Z');
     s.pids.insert(p.pid);
@@ -51,6 +53,11 @@ TreeSample walk(pid_t root, const SampleOptions& options) {
       // smaps cannot be read at all makes the figure unknown.
       else if (p.pid == root) pss_ok = false;
     }
+    if (options.io && p.state != 'Z') {
+      auto bytes = procfs::read_io_read_bytes(p.pid);
+      if (bytes) read_bytes += *bytes;
+      else if (p.pid == root) io_ok = false;
+    }
     if (options.tasks && p.num_threads == 1) {
       // One thread: its status is the process's; no task directory to list.
       auto text = procfs::read_file("/proc/" + std::to_string(p.pid) + "/status");
@@ -62,6 +69,7 @@ TreeSample walk(pid_t root, const SampleOptions& options) {
     }
   }
   if (pss_ok && s.processes > 0) s.pss_kb = pss;
+  if (io_ok && s.processes > 0) s.read_bytes = read_bytes;
   s.cost_s = std::chrono::duration<double>(Clock::now() - s.taken).count();
   return s;
 }
@@ -167,6 +175,7 @@ WindowFigures WindowTracker::finish(const TreeSample& last) const {
   w.voluntary_cs = grown(end_vol, first.live_voluntary() + first.reaped.voluntary_cs);
   w.involuntary_cs = grown(end_invol, first.live_involuntary() + first.reaped.involuntary_cs);
   w.threads_exited = exited;
+  if (first.read_bytes && last.read_bytes) w.read_bytes = grown(*last.read_bytes, *first.read_bytes);
   w.pss_peak_kb = pss_peak_kb_;
   w.threads_peak = threads_peak_;
   w.processes_peak = processes_peak_;

@@ -30,6 +30,10 @@
 //  * Consistency: the counters are read before and after walking the tree;
 //    if a child was reaped meanwhile the sample is taken again, so a child
 //    is never counted both live and reaped (nor neither).
+//  * Disk reads (when asked): /proc/PID/io read_bytes summed over the live
+//    processes of the tree (each covers its exited threads too); children
+//    reaped inside the window are missed, which the per-connection models
+//    avoid since connections stay open through it.
 //  * Memory: PSS (KiB) from /proc/PID/smaps_rollup summed over the tree;
 //    threads and processes counted per sample. Peaks are over the samples.
 #pragma once
@@ -72,6 +76,9 @@ struct TreeSample {
   uint64_t utime_ticks = 0;  // live processes, for the user/system split
   uint64_t stime_ticks = 0;
   std::optional<uint64_t> pss_kb;  // null when not asked for or unreadable
+  // Live processes' /proc/PID/io read_bytes; null when not asked for or the
+  // root's is unreadable.
+  std::optional<uint64_t> read_bytes;
   std::unordered_set<pid_t> pids;
   std::unordered_map<pid_t, TaskRecord> tasks;  // by tid; empty unless asked
   ReapedTotals reaped;
@@ -83,6 +90,7 @@ struct TreeSample {
 struct SampleOptions {
   bool pss = true;
   bool tasks = true;
+  bool io = false;  // read_bytes (disk workloads)
 };
 
 // Takes one consistent sample of the tree rooted at `root`. `counters` may
@@ -104,6 +112,7 @@ struct WindowFigures {
   int64_t threads_peak = 0;
   int processes_peak = 0;
   int threads_exited = 0;  // threads that vanished from live processes
+  std::optional<uint64_t> read_bytes;  // disk reads between the two samples, if both had them
 };
 
 // Accumulates samples of one window.

@@ -135,7 +135,7 @@ std::optional<std::string> ServerControl::start() {
   if (pid == 0) {
     exec_child(parent, pin, out_.get(), err_.get(), argv.data(),
                "harness: sched_setaffinity failed in the server child\n",
-               "harness: cannot exec the server binary\n");
+               "harness: cannot exec the server binary\n", spec_.cgroup_procs_fd);
   }
   pid_ = pid;
   ::setpgid(pid_, pid_);  // also in the child: whichever runs first wins the race

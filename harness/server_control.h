@@ -42,6 +42,7 @@ struct ServerSpec {
   std::vector<int> cpus;  // empty: not pinned
   std::vector<std::string> extra_args;
   std::string probe_path = "/";  // http: a file that exists
+  int cgroup_procs_fd = -1;      // >= 0: the server joins this memory cgroup (memory_cgroup.h)
   std::chrono::milliseconds startup_timeout{10'000};
   std::chrono::milliseconds stop_grace{5'000};
 };

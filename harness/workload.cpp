@@ -3,6 +3,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <set>
 #include <stdexcept>
 
@@ -41,6 +42,15 @@ void check_path(const std::string& path, const std::string& where) {
   }
 }
 
+double parse_number(const std::string& text, const std::string& what) {
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v)) {
+    bad(fmt::format("{}: '{}' is not a number", what, text));
+  }
+  return v;
+}
+
 bool path_makes_calls(const std::string& path) {
   return path.rfind("/app?", 0) == 0 && parse_app_query(path.substr(5)).calls > 0;
 }
@@ -52,6 +62,7 @@ const char* Workload::kind_name() const {
     case Kind::kFile: return "file";
     case Kind::kApp: return "app";
     case Kind::kMix: return "mix";
+    case Kind::kDisk: return "disk";
   }
   return "?";
 }
@@ -67,17 +78,83 @@ std::string Workload::key_part() const {
   switch (kind) {
     case Kind::kFile: return fmt::format("f{}", file_size);
     case Kind::kMix: return "mix-" + mix;
-    case Kind::kApp: break;
+    case Kind::kApp:
+    case Kind::kDisk: break;
   }
   // "app:calls=1&delay_us=10" -> "app-calls1-delay_us10": run ids name files.
-  std::string out = "app";
-  std::string query = spec.substr(4);
+  std::size_t colon = spec.find(':');
+  std::string out = spec.substr(0, colon);
+  std::string query = spec.substr(colon + 1);
   if (!query.empty()) out += '-';
   for (char c : query) {
     if (c == '&') out += '-';
     else if (c != '=') out += c;
   }
   return out;
+}
+
+std::string DatasetSpec::canonical() const {
+  std::string out;
+  if (files > 0) out = fmt::format("files={}", files);
+  else if (total_bytes > 0) out = "total=" + units::format_size(total_bytes);
+  else out = fmt::format("total={}x", total_ratio);
+  out += specweb ? "&size=specweb" : "&size=" + units::format_size(file_size);
+  out += fmt::format("&zipf={}", zipf_alpha);
+  return out;
+}
+
+DatasetSpec parse_dataset_spec(const std::string& query) {
+  DatasetSpec s;
+  std::set<std::string> seen;
+  std::string where = fmt::format("disk query '{}'", query);
+  std::size_t at = 0;
+  bool sized = false;
+  for (;;) {
+    std::size_t amp = query.find('&', at);
+    std::string pair = query.substr(at, amp == std::string::npos ? std::string::npos : amp - at);
+    std::size_t eq = pair.find('=');
+    if (pair.empty() || eq == std::string::npos) bad(fmt::format("{}: '{}' is not NAME=VALUE", where, pair));
+    std::string name = pair.substr(0, eq), value = pair.substr(eq + 1);
+    if (!seen.insert(name).second) bad(fmt::format("{}: '{}' given twice", where, name));
+    try {
+      if (name == "files") {
+        s.files = units::parse_count(value);
+        if (s.files == 0 || s.files > kMaxDatasetFiles) {
+          bad(fmt::format("files must be 1..{}", kMaxDatasetFiles));
+        }
+      } else if (name == "total") {
+        if (!value.empty() && value.back() == 'x') {
+          s.total_ratio = parse_number(value.substr(0, value.size() - 1), "total");
+          if (s.total_ratio <= 0 || s.total_ratio > 1000) bad("a total ratio must be above 0 and at most 1000x");
+        } else {
+          s.total_bytes = units::parse_size(value);
+          if (s.total_bytes == 0) bad("total must be at least 1 byte");
+        }
+      } else if (name == "size") {
+        sized = true;
+        if (value == "specweb") {
+          s.specweb = true;
+        } else {
+          s.file_size = units::parse_size(value);
+          if (s.file_size == 0 || s.file_size > (uint64_t{1} << 30)) bad("size must be 1 B..1 GiB or specweb");
+        }
+      } else if (name == "zipf") {
+        s.zipf_alpha = parse_number(value, "zipf");
+        if (s.zipf_alpha < 0 || s.zipf_alpha > kMaxZipfAlpha) bad(fmt::format("zipf must be 0..{}", kMaxZipfAlpha));
+      } else {
+        bad(fmt::format("unknown name '{}' (files, total, size, zipf)", name));
+      }
+    } catch (const std::invalid_argument& e) {
+      if (std::string(e.what()).rfind(where, 0) == 0) throw;
+      bad(fmt::format("{}: {}", where, e.what()));
+    }
+    if (amp == std::string::npos) break;
+    at = amp + 1;
+  }
+  int amounts = (s.files > 0) + (s.total_bytes > 0) + (s.total_ratio > 0);
+  if (amounts != 1) bad(fmt::format("{}: give exactly one of files=N, total=SIZE or total=RATIOx", where));
+  if (!sized) bad(fmt::format("{}: size=SIZE or size=specweb is required", where));
+  return s;
 }
 
 AppQuery parse_app_query(const std::string& query) {
@@ -128,7 +205,7 @@ Workload parse_workload(const std::string& text, const Mixes& mixes) {
   std::string kind = text.substr(0, colon);
   std::string arg = colon == std::string::npos ? "" : text.substr(colon + 1);
   if (colon == std::string::npos) {
-    bad(fmt::format("workload '{}': expected file:SIZE, app:QUERY or mix:NAME", text));
+    bad(fmt::format("workload '{}': expected file:SIZE, app:QUERY, mix:NAME or disk:QUERY", text));
   }
   if (kind == "file") {
     uint64_t bytes = 0;
@@ -162,7 +239,18 @@ Workload parse_workload(const std::string& text, const Mixes& mixes) {
     w.paths = it->second;
     return w;
   }
-  bad(fmt::format("workload '{}': unknown kind '{}' (file, app or mix)", text, kind));
+  if (kind == "disk") {
+    Workload w;
+    w.kind = Workload::Kind::kDisk;
+    try {
+      w.disk = parse_dataset_spec(arg);
+    } catch (const std::invalid_argument& e) {
+      bad(fmt::format("workload '{}': {}", text, e.what()));
+    }
+    w.spec = "disk:" + w.disk.canonical();
+    return w;
+  }
+  bad(fmt::format("workload '{}': unknown kind '{}' (file, app, mix or disk)", text, kind));
 }
 
 Mixes parse_mixes(const nlohmann::json& j) {

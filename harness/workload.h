@@ -9,6 +9,13 @@
 //                                   within the server's bounds
 //   "mix:NAME"                      the weighted paths of the matrix's
 //                                   "mixes": {"NAME": [{"path", "weight"}]}
+//   "disk:total=4x&size=16KiB&zipf=0.8"
+//                                   GET the files of a data set on disk
+//                                   (dataset.h) with Zipf popularity; the
+//                                   set is files=N or total=SIZE or
+//                                   total=RATIOx (times the server's memory
+//                                   limit), size=SIZE or size=specweb,
+//                                   zipf=ALPHA (default 0.8, 0 = uniform)
 //
 // The harness checks every workload before the first run (a typo found an
 // hour into a matrix costs the hour), and knows from it whether a run needs
@@ -46,13 +53,33 @@ inline constexpr uint64_t kMaxAppCalls = 100;
 inline constexpr uint64_t kMaxAppDelayUs = 10'000'000;
 inline constexpr uint64_t kMaxAppBytes = 1'048'576;
 
+// What a "disk:QUERY" workload asks for. Exactly one of files,
+// total_bytes and total_ratio is set.
+struct DatasetSpec {
+  uint64_t files = 0;        // files=N
+  uint64_t total_bytes = 0;  // total=SIZE
+  double total_ratio = 0;    // total=4x: times the server's memory limit
+  uint64_t file_size = 0;    // size=SIZE (0: specweb)
+  bool specweb = false;      // size=specweb
+  double zipf_alpha = 0.8;   // zipf=A, 0..3
+
+  bool needs_memory_limit() const { return total_ratio > 0; }
+  // "total=4x&size=16KiB&zipf=0.8": the workload's canonical text.
+  std::string canonical() const;
+};
+
+inline constexpr uint64_t kMaxDatasetFiles = 4'000'000;
+inline constexpr double kMaxZipfAlpha = 3.0;
+
 struct Workload {
-  enum class Kind { kFile, kApp, kMix };
+  enum class Kind { kFile, kApp, kMix, kDisk };
   Kind kind = Kind::kFile;
   std::string spec;         // canonical text: "file:1KiB", "app:calls=1&delay_us=10", "mix:NAME"
   uint64_t file_size = 0;   // kFile
   std::string mix;          // kMix: the mix's name
-  std::vector<WeightedPath> paths;  // what the load generator requests
+  std::vector<WeightedPath> paths;  // what the load generator requests (kDisk: none
+                                    // until the data set is made, dataset.h)
+  DatasetSpec disk;                 // kDisk
 
   const char* kind_name() const;
   // Some request of this workload calls the backend.
@@ -60,6 +87,10 @@ struct Workload {
   // A file-name-safe piece of the cell key: "f1024", "app-calls1-delay_us10", "mix-NAME".
   std::string key_part() const;
 };
+
+// Parses the query after "disk:"; names files, total, size, zipf, each at
+// most once. Throws std::invalid_argument with a one-line reason.
+DatasetSpec parse_dataset_spec(const std::string& query);
 
 // Parses "name=value&..." after "/app?"; throws std::invalid_argument with a
 // one-line reason (unknown or repeated name, not a number, out of bounds).

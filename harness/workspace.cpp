@@ -21,6 +21,8 @@ int remove_entry(const char* path, const struct stat*, int, struct FTW*) {
   return 0;  // keep going: remove what can be removed
 }
 
+}  // namespace
+
 void write_all(int fd, const std::string& path, const char* data, std::size_t size) {
   while (size > 0) {
     ssize_t n = ::write(fd, data, size);
@@ -30,8 +32,6 @@ void write_all(int fd, const std::string& path, const char* data, std::size_t si
     size -= static_cast<std::size_t>(n);
   }
 }
-
-}  // namespace
 
 TempDir::TempDir(const std::string& prefix, const std::string& base) {
   const char* tmp = std::getenv("TMPDIR");

@@ -7,6 +7,7 @@
 // pattern so a truncated or corrupted response cannot look right by chance.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -37,6 +38,10 @@ void make_docroot(const std::string& dir, const std::vector<uint64_t>& sizes);
 // a thousand processes writing one shared page never wait for a disk's
 // writeback; else "" (the TempDir default).
 std::string counters_base_dir();
+
+// Writes all `size` bytes to `fd` (retrying short writes and EINTR); throws
+// cb::SysError naming `path`.
+void write_all(int fd, const std::string& path, const char* data, std::size_t size);
 
 // Recursively removes `path`; quiet if it is missing.
 void remove_tree(const std::string& path);

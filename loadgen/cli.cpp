@@ -24,6 +24,7 @@ struct RawOptions {
   std::string rate = "0", pipeline = "1", proto, msg_size = "64", path, paths_file;
   std::string timeout = "10s", connect_timeout = "5s", connect_rate = "0", source_ips;
   bool close = false;
+  bool one_class = false;
 };
 
 // The option table: name, value kind (shown in the usage text), help.
@@ -49,6 +50,8 @@ void add_options(CLI::App& app, RawOptions& raw, CliOptions& out) {
   opt("--paths", raw.paths_file, "FILE",
       "http: file of 'PATH [WEIGHT]' lines, GET at random by weight");
   app.add_flag("--close", raw.close, "http: one request per connection (Connection: close)");
+  app.add_flag("--one-class", raw.one_class,
+               "http: one latency class for all --paths (thousands of files) instead of one per path");
   opt("--timeout", raw.timeout, "DURATION",
       "per request; a timed-out request counts, its connection reopens (default 10s, 0 = none)");
   opt("--connect-timeout", raw.connect_timeout, "DURATION", "per connect attempt (default 5s)");
@@ -98,6 +101,7 @@ void convert(const RawOptions& raw, const CLI::App& app, LoadConfig& c) {
   c.rate_per_s = static_cast<double>(units::parse_count(raw.rate));
   c.msg_size = units::parse_size(raw.msg_size);
   c.close_after_request = raw.close;
+  c.class_per_path = !raw.one_class;
   c.request_timeout = units::parse_duration(raw.timeout);
   c.connect_timeout = units::parse_duration(raw.connect_timeout);
   c.connect_rate_per_s = static_cast<double>(units::parse_count(raw.connect_rate));

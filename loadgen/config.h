@@ -25,6 +25,10 @@ struct LoadConfig {
   std::size_t msg_size = 64;                  // echo: bytes per request
   std::vector<WeightedPath> paths{{"/", 1}};  // http: GET one of these
   bool close_after_request = false;           // http: Connection: close
+  // http: one latency class per path (results.classes). False puts every
+  // path in one class: a data set of thousands of files, where a histogram
+  // per path would cost gigabytes.
+  bool class_per_path = true;
   // Source addresses to bind before connect (IP_BIND_ADDRESS_NO_PORT);
   // connection i uses source_ips[i % size]. Empty: the kernel chooses.
   std::vector<std::string> source_ips;

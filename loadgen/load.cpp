@@ -39,6 +39,15 @@ std::vector<ClassResult> request_classes(const LoadConfig& config) {
     classes.emplace_back();
     return classes;
   }
+  if (!config.class_per_path) {
+    // One class for every path: named "*", weighted by the whole.
+    uint64_t weight = 0;
+    for (const WeightedPath& p : config.paths) weight += p.weight;
+    classes.emplace_back();
+    classes.back().path = "*";
+    classes.back().weight = static_cast<uint32_t>(weight);
+    return classes;
+  }
   for (const WeightedPath& p : config.paths) {
     classes.emplace_back();
     classes.back().path = p.path;

@@ -54,6 +54,7 @@ json config_json(const LoadConfig& c) {
           {"msg_size_bytes", c.msg_size},
           {"paths", paths},
           {"close", c.close_after_request},
+          {"one_class", !c.class_per_path},
           {"source_ips", c.source_ips},
           {"threads", c.threads},
           {"connections", c.connections},

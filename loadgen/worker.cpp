@@ -156,9 +156,9 @@ Worker<Reader>::Worker(const WorkerPlan& plan, WorkerResult& out)
       dialer_(cfg_),
       schedule_(Schedule::for_run(cfg_, plan.threads, plan.timeline.start_ns)),
       // One latency class per request of the set (the class index is the
-      // request index that already travels in each InFlight).
+      // request index that already travels in each InFlight), or one for all.
       rec_(plan.timeline.measure_ns, plan.timeline.end_ns, cfg_.proto == Proto::kHttp,
-           static_cast<uint32_t>(requests_.size()), out.measured, *plan.live),
+           cfg_.class_per_path ? static_cast<uint32_t>(requests_.size()) : 1u, out.measured, *plan.live),
       buf_(new char[kReadBufferSize]),
       depth_(static_cast<uint16_t>(cfg_.close_after_request ? 1 : cfg_.pipeline)),
       close_mode_(cfg_.close_after_request),
@@ -532,7 +532,8 @@ bool Worker<Reader>::consume(C& c, const char* data, std::size_t n, int64_t now)
 template <class Reader>
 void Worker<Reader>::complete(C& c, const Response& r, int64_t now) {
   const InFlight& f = c.pipe.oldest();
-  if (rec_.response(now, f.intended_ns, f.sent_ns, f.request, r)) ++c.window_requests;
+  uint32_t cls = cfg_.class_per_path ? f.request : 0;
+  if (rec_.response(now, f.intended_ns, f.sent_ns, cls, r)) ++c.window_requests;
   c.pipe.pop();
   --inflight_total_;
   if (quota_left_ == 0) check_done();

@@ -183,6 +183,35 @@ TEST(Cli, PathsFileGivesOneLatencyClassPerPath) {
   for (const std::string& f : {paths, json_path, hgrm_path, hgrm0, hgrm1}) ::unlink(f.c_str());
 }
 
+// --one-class: a thousand paths, one class "*" holding every response,
+// weighted by the sum; no per-class .hgrm and no class rows.
+TEST(Cli, OneClassPutsEveryPathInOneClass) {
+  testing::TestServerOptions so;
+  so.mode = testing::TestServerOptions::Mode::kHttp;
+  testing::TestServer server(so);
+  std::string paths = temp_path("many"), json_path = temp_path("one_class.json");
+  std::string hgrm_path = temp_path("one_class.hgrm");
+  {
+    std::ofstream out(paths);
+    for (int i = 0; i < 1000; ++i) out << "/d/" << i << ".bin " << (i % 3 + 1) << "\n";
+  }
+  Outcome o = run_loadgen({"-c", "4", "-n", "3k", "--paths", paths, "--one-class", "--json", json_path,
+                           "--hgrm", hgrm_path, "http://127.0.0.1:" + std::to_string(server.port())});
+  EXPECT_EQ(o.exit_code, 0) << o.out << o.err;
+  nlohmann::json doc = nlohmann::json::parse(slurp(json_path));
+  EXPECT_EQ(doc["config"]["one_class"], true);
+  EXPECT_EQ(doc["config"]["paths"].size(), 1000u);
+  const nlohmann::json& classes = doc["results"]["classes"];
+  ASSERT_EQ(classes.size(), 1u);
+  EXPECT_EQ(classes[0]["path"], "*");
+  EXPECT_EQ(classes[0]["weight"], 1999);  // weights 1,2,3,1,2,3,...: (1+2+3) x 333 + 1
+  EXPECT_EQ(classes[0]["requests"], 3000);
+  EXPECT_EQ(doc["results"]["requests"], 3000);
+  EXPECT_EQ(o.out.find("Class"), std::string::npos) << o.out;
+  EXPECT_FALSE(std::ifstream(class_hgrm_path(hgrm_path, 0)).good());
+  for (const std::string& f : {paths, json_path, hgrm_path}) ::unlink(f.c_str());
+}
+
 TEST(Cli, OnePathWritesNoClassHgrm) {
   testing::TestServer server({});
   std::string hgrm_path = temp_path("one.hgrm");
