@@ -22,6 +22,7 @@
 #include <ctime>
 #include <exception>
 #include <optional>
+#include <map>
 #include <set>
 #include <string>
 
@@ -91,7 +92,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--workloads", o.workloads,
                  "http workloads: file:SIZE, app:QUERY (cpu_us, calls, delay_us, bytes), mix:NAME "
                  "(the profile's mixes), e.g. 'app:calls=1&delay_us=1000,file:1KiB'");
-  app.add_option("--rate", o.rates, "load: 'closed' or open-loop rates in requests/s, e.g. closed,10k");
+  app.add_option("--rate", o.rates, "load: 'closed', open-loop rates in requests/s, or N% of the cell's closed-loop "
+                 "requests/s, e.g. closed,10k,80%");
   app.add_option("--repeat", o.repeat, "repetitions per cell (default: the profile's)")
       ->check(CLI::Range(1, 1000));
   app.add_option("--duration", o.duration, "measured window per run, e.g. 10s (default: the profile's)");
@@ -198,7 +200,10 @@ void ensure_fd_limit(const std::vector<Cell>& cells) {
 std::string cell_label(const Cell& c, int rep) {
   std::string size = c.msg_size_bytes ? fmt::format("m{}", *c.msg_size_bytes)
                                       : c.workload ? c.workload->spec : "";
-  std::string load = c.open_loop() ? fmt::format("open {}/s", human_count(c.rate_per_s)) : "closed";
+  std::string load = !c.open_loop()          ? "closed"
+                     : c.rate_per_s > 0        ? fmt::format("open {}/s", human_count(c.rate_per_s))
+                                               : fmt::format("open {:.0f}%", c.rate_of_capacity.value_or(0) * 100);
+  if (c.rate_of_capacity && c.rate_per_s > 0) load += fmt::format(" ({:.0f}%)", *c.rate_of_capacity * 100);
   return fmt::format("{}:{} {} c{} {} {} r{}", c.model, c.variant, c.proto, c.connections, size, load, rep);
 }
 
@@ -386,12 +391,32 @@ int run_matrix(const Plan& plan, const Options& o, const std::string& command) {
   for (const Skipped& s : plan.expanded.skipped) progress.message(fmt::format("  skipped {}: {}", s.what, s.reason));
   prepare_datasets(cells, settings.dataset_dir, progress);
   int index = 0, failed = 0;
+  // Closed-loop requests/s by "<cell key>#<repetition>", for "N%" rates.
+  std::map<std::string, double> capacity;
   for (int rep = 0; rep < plan.matrix.repeat && !stop_requested(); ++rep) {
-    for (const Cell& cell : cells) {
+    for (const Cell& planned : cells) {
       if (stop_requested()) break;
       auto t0 = std::chrono::steady_clock::now();
+      Cell cell = planned;
+      std::optional<std::string> unresolved;
+      if (cell.rate_of_capacity) {
+        auto it = capacity.find(fmt::format("{}#{}", cell.capacity_twin(), rep));
+        if (it != capacity.end()) cell.rate_per_s = *cell.rate_of_capacity * it->second;
+        else unresolved = fmt::format("rate: no successful closed-loop run of {} in repetition {} to take {:.0f}% of",
+                                      cell.capacity_twin(), rep, *cell.rate_of_capacity * 100);
+      }
       progress.start_run(index, cell_label(cell, rep));
-      RunOutput out = run_cell(cell, rep, settings, progress);
+      RunOutput out;
+      if (unresolved) {
+        out.record.cell = cell;
+        out.record.repetition = rep;
+        out.record.fail(*unresolved);
+      } else {
+        out = run_cell(cell, rep, settings, progress);
+      }
+      if (out.record.ok && !cell.open_loop() && out.record.requests_per_s) {
+        capacity[fmt::format("{}#{}", cell.key(), rep)] = *out.record.requests_per_s;
+      }
       if (stop_requested()) out.record.fail("interrupted");
       if (!out.hgrm.empty()) out.record.hgrm_file = writer.write_hgrm(out.record.id(), out.hgrm);
       failed += out.record.ok ? 0 : 1;

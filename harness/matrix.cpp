@@ -73,6 +73,18 @@ uint64_t parse_msg_size(const std::string& text) {
 
 double parse_rate(const std::string& text) {
   if (text == "closed" || text == "0") return 0;
+  if (!text.empty() && text.back() == '%') {
+    double pct = 0;
+    try {
+      std::size_t used = 0;
+      pct = std::stod(text.substr(0, text.size() - 1), &used);
+      if (used != text.size() - 1) pct = 0;
+    } catch (const std::exception&) {
+      pct = 0;
+    }
+    if (!(pct > 0 && pct <= 1000)) bad(fmt::format("rate '{}': a share of capacity must be above 0% and at most 1000%", text));
+    return -pct / 100;  // negative: a share, resolved per run
+  }
   return static_cast<double>(units::parse_count(text));
 }
 
@@ -230,7 +242,8 @@ void expand_group(const Group& g, const std::vector<ModelVariant>& models, Expan
               }
             }
             c.server_memory_bytes = g.server_memory;
-            c.rate_per_s = rate;
+            if (rate < 0) c.rate_of_capacity = -rate;
+            else c.rate_per_s = rate;
             c.server_args = g.server_args;
             auto limit = g.max_connections.find(m.spec());
             if (limit != g.max_connections.end() && conns > limit->second) {
@@ -326,8 +339,16 @@ std::string Cell::key() const {
   else if (file_size_bytes) id += fmt::format("_f{}", *file_size_bytes);
   if (backend_conns) id += fmt::format("_bc{}", *backend_conns);
   if (server_memory_bytes) id += "_mem" + units::format_size(*server_memory_bytes);
-  id += open_loop() ? fmt::format("_open{}", static_cast<uint64_t>(std::llround(rate_per_s))) : "_closed";
+  if (rate_of_capacity) id += fmt::format("_open{}pct", static_cast<uint64_t>(std::llround(*rate_of_capacity * 100)));
+  else id += open_loop() ? fmt::format("_open{}", static_cast<uint64_t>(std::llround(rate_per_s))) : "_closed";
   return id;
+}
+
+std::string Cell::capacity_twin() const {
+  Cell closed = *this;
+  closed.rate_of_capacity.reset();
+  closed.rate_per_s = 0;
+  return closed.key();
 }
 
 nlohmann::ordered_json Cell::to_json() const {
@@ -342,7 +363,8 @@ nlohmann::ordered_json Cell::to_json() const {
   j["backend_conns"] = backend_conns ? json(*backend_conns) : json(nullptr);
   j["server_memory_bytes"] = server_memory_bytes ? json(*server_memory_bytes) : json(nullptr);
   j["load"] = load();
-  j["rate_per_s"] = open_loop() ? json(rate_per_s) : json(nullptr);
+  j["rate_per_s"] = open_loop() && rate_per_s > 0 ? json(rate_per_s) : json(nullptr);
+  j["rate_of_capacity"] = rate_of_capacity ? json(*rate_of_capacity) : json(nullptr);
   return j;
 }
 

@@ -23,7 +23,9 @@
 //                                        // with this limit (page cache included;
 //                                        // memory_cgroup.h); disk:total=Nx
 //                                        // workloads are sized from it
-//     "rates_per_s": [0],                // 0 = closed loop; else open loop
+//     "rates_per_s": [0],                // 0 = closed loop; else open loop;
+//                                        // "80%": 80% of the cell's closed-loop
+//                                        // throughput (list the closed loop first)
 //     "server_args": [],                 // extra bench_server options
 //     "max_connections": {"reactor:select": 1000},  // cells above: skipped
 //     "repeat": 1, "duration": "5s", "warmup": "1s", "loadgen_threads": 0,
@@ -85,6 +87,10 @@ struct Cell {
   std::optional<int> backend_conns;         // --backend-conns, when the matrix sets it
   std::optional<uint64_t> server_memory_bytes;  // the server's memory cgroup limit
   double rate_per_s = 0;                    // 0: closed loop
+  // "80%" in rates_per_s: open loop at this share of the requests/s the
+  // same cell measured closed loop earlier in the repetition; rate_per_s
+  // is filled in just before the run (capacity_twin() names that cell).
+  std::optional<double> rate_of_capacity;
   std::vector<std::string> server_args;
 
   // Whether the run needs bench_backend.
@@ -92,7 +98,10 @@ struct Cell {
   // Whether the run reads a data set from disk (dataset.h).
   bool reads_disk() const { return workload && workload->kind == Workload::Kind::kDisk; }
 
-  bool open_loop() const { return rate_per_s > 0; }
+  bool open_loop() const { return rate_per_s > 0 || rate_of_capacity.has_value(); }
+  // The closed-loop cell whose throughput a rate_of_capacity cell takes a
+  // share of: this cell, closed loop.
+  std::string capacity_twin() const;
   std::string load() const { return open_loop() ? "open" : "closed"; }
   // "reactor-epoll_echo_c100_m64_closed"; run ids append "_r<N>".
   std::string key() const;
@@ -189,7 +198,9 @@ Expanded expand(const Matrix& m, const std::vector<ModelVariant>& registry,
 std::vector<std::string> split_list(const std::string& text);
 std::vector<int> parse_connection_list(const std::string& text);
 std::vector<uint64_t> parse_size_list(const std::string& text);
-std::vector<double> parse_rate_list(const std::string& text);  // "closed" = 0
+// "closed" = 0; "80%" = -0.8 (a share of the closed-loop throughput, see
+// Cell::rate_of_capacity).
+std::vector<double> parse_rate_list(const std::string& text);
 // "app:calls=1&delay_us=10,file:1KiB": split at commas, each checked against
 // the mixes of `m`; throws std::invalid_argument.
 std::vector<Workload> parse_workload_list(const std::string& text, const Mixes& mixes);
