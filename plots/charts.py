@@ -30,6 +30,7 @@ from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 import formatting as fm  # noqa: E402
 import results as rs  # noqa: E402
+import disk as dk  # noqa: E402
 import service as sv  # noqa: E402
 from formatting import fmt_ns, fmt_us  # noqa: E402
 
@@ -1005,6 +1006,8 @@ def fairness_data(res: rs.Results, wl: rs.Workload) -> Optional[FairnessData]:
 def fairness(res: rs.Results, out_dir: str, style: Style) -> list[Chart]:
     out = []
     for wl in res.workloads("closed"):
+        if dk.is_disk(wl):  # a chart per data-set size would bury the disk section
+            continue
         data = fairness_data(res, wl)
         if data is None:
             continue
@@ -1024,6 +1027,50 @@ def fairness(res: rs.Results, out_dir: str, style: Style) -> list[Chart]:
     return out
 
 
+def disk_flash(res: rs.Results, out_dir: str, style: Style) -> list[Chart]:
+    """Flash's figure: throughput, p99 and disk bytes per request against the
+    data set's size relative to the server's memory limit."""
+    out = []
+    for data in dk.flash_data(res):
+        fig, axes = plt.subplots(1, 3, figsize=(13.0, 4.4), layout="constrained")
+        panels = (("requests_per_s", "throughput (requests/s)", lambda p: p.rps, fm.format_count),
+                  ("p99_us", "p99 latency", lambda p: p.p99_us, fmt_us),
+                  ("read", "disk read per request", lambda p: p.read_per_request, fm.format_bytes))
+        xs = data.xs
+        for ax, (_, ylabel, pick, formatter) in zip(axes, panels):
+            series = {label: [(p.x, pick(p)) for p in pts if pick(p) is not None]
+                      for label, pts in data.series.items()}
+            series = {label: pts for label, pts in series.items() if pts}
+            _plot_series(ax, series, style)
+            values = [s.max or s.mean for pts in series.values() for _, s in pts]
+            log = _value_axis(ax, values, formatter, zero=True)
+            ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
+            ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_locator(FixedLocator(xs))
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.xaxis.set_major_formatter(FuncFormatter(
+                lambda v, p: f"{v:g}×" if data.relative else f"{v:g} MiB"))
+            ax.set_xlabel("data set ÷ server memory limit" if data.relative else "data set size")
+            if data.relative and xs and xs[0] <= 1 <= xs[-1]:
+                ax.axvline(1.0, color="0.5", linestyle="--", linewidth=1.0)
+                ax.text(1.0, 0.98, " cache boundary", transform=blended_transform_factory(ax.transData, ax.transAxes),
+                        ha="left", va="top", fontsize=8, color="0.4")
+            ax.grid(True, which="major", alpha=0.3)
+        _legend_right(axes[-1], *axes[0].get_legend_handles_labels())
+        what = f"Disk-bound files — {dk.describe(data)}"
+        _title(fig, what, res)
+        name = _save(fig, out_dir, f"{dk.slug(data)}.png")
+        out.append(Chart(name, "Disk-bound files", what.replace(" — ", ": "),
+                         "Flash's experiment (Pai, Druschel, Zwaenepoel 1999): the data set is "
+                         "evicted from the page cache before each run and the server may cache "
+                         "only up to its memory limit (a memory cgroup). Left of the dashed line "
+                         "the set fits; right of it reads reach the disk, and a model whose one "
+                         "thread blocks on a cold read stalls every connection. Right: bytes the "
+                         "server's processes read from the device per request (readahead "
+                         "included). " + _reps_caption(res)))
+    return out
+
+
 # --- everything ------------------------------------------------------------------------
 
 CLOSED_CHARTS: tuple[Callable, ...] = (throughput, latency, spectrum, memory,
@@ -1031,7 +1078,7 @@ CLOSED_CHARTS: tuple[Callable, ...] = (throughput, latency, spectrum, memory,
 CHART_NAMES = {"spectrum": "latency spectrum", "context_switches": "context-switch",
                "cpu": "CPU", "openloop": "open-loop"}
 SECTIONS = ("Throughput", "Latency", "Latency spectrum", "Memory", "Context switches", "CPU",
-            "Open loop", "Service workloads", "Fairness", "Micro-benchmarks")
+            "Open loop", "Service workloads", "Disk-bound files", "Fairness", "Micro-benchmarks")
 
 
 def render_all(res: rs.Results, out_dir: str, spectrum_connections=None,
@@ -1042,14 +1089,18 @@ def render_all(res: rs.Results, out_dir: str, spectrum_connections=None,
     style = style or Style(res.labels(), model_order=res.model_order())
     jobs = []
     for wl in res.workloads("closed"):
+        if dk.is_disk(wl):  # one point per model each: the disk charts draw them together
+            continue
         for fn in CLOSED_CHARTS:
             kwargs = {"connections": spectrum_connections} if fn is spectrum else {}
             jobs.append((fn.__name__, wl, lambda fn=fn, wl=wl, kw=kwargs:
                          [fn(res, wl, out_dir, style, **kw)]))
     for wl in res.workloads("open"):
+        if dk.is_disk(wl) and not res.xs(wl):  # rates given as a share of each model's capacity
+            continue
         jobs.append(("openloop", wl, lambda wl=wl: [openloop(res, wl, out_dir, style)]))
     # Drawn only when the folder has their data (no "not drawn" note).
-    for fn in (service_delay, light_tail, fairness):
+    for fn in (service_delay, light_tail, disk_flash, fairness):
         jobs.append((fn.__name__, None, lambda fn=fn: fn(res, out_dir, style)))
     jobs.append(("microbench", None, lambda: microbench(res, out_dir, style)))
     charts = []

@@ -25,6 +25,7 @@ import charts  # noqa: E402
 import document as doc  # noqa: E402
 import formatting as fm  # noqa: E402
 import results as rs  # noqa: E402
+import disk as dk  # noqa: E402
 import service as sv  # noqa: E402
 from formatting import fmt_ratio, fmt_rps  # noqa: E402
 
@@ -174,6 +175,57 @@ def _openloop_table(rows: list[OpenLoopRow]) -> doc.Table:
     return t
 
 
+def _disk_blocks(res: rs.Results) -> list[doc.Block]:
+    """Flash's experiment: each model's throughput and the page-cache hit
+    ratio per data-set size, the comparisons the result rests on, and the
+    latency at a share of each model's capacity."""
+    flash = dk.flash_data(res)
+    shares = dk.share_rows(res)
+    if not flash and not shares:
+        return []
+    b: list[doc.Block] = [doc.Heading("Disk-bound files")]
+    b.append(doc.Para(
+        "GETs of a data set on disk, evicted from the page cache before every run, with the "
+        "server in a memory cgroup whose limit caps the page cache it can fill. A model whose one "
+        "thread blocks on a cold read (reactor:epoll, fiber:hub) stalls every connection; the "
+        "per-connection models block one; reactor:offload and fiber:offload hand reads that are "
+        "not cached to helper threads (Flash's AMPED, libuv's pool, eventlet's tpool)."))
+    for data in flash:
+        labels = list(data.series)
+        t = doc.Table(["data set"] + labels + ["page-cache hit ratio (best model)"], [],
+                      numeric=set(range(0, len(labels) + 2)),
+                      caption=f"{dk.describe(data)}: requests/s")
+        for x in data.xs:
+            row = [f"{x:g}×" if data.relative else f"{x:g} MiB"]
+            best, hit = None, None
+            for label in labels:
+                p = data.at(label, x)
+                row.append(fmt_rps(p.rps.mean) if p else "—")
+                if p and (best is None or p.rps.mean > best):
+                    best, hit = p.rps.mean, p.hit_ratio
+            row.append(f"{hit.mean:.0%}" if hit is not None else "—")
+            t.rows.append(row)
+        b.append(t)
+        ratios = dk.flash_ratios(data)
+        if ratios:
+            b.append(doc.Para("Throughput ratios: " + "; ".join(
+                f"at {r.x:g}{'×' if data.relative else ' MiB'} {r.what} = {r.ratio:.2f}" for r in ratios) + "."))
+    if shares:
+        t = doc.Table(["workload", "model", "offered requests/s", "achieved requests/s", "p50", "p99",
+                       "p99.9"], [], numeric={2, 3, 4, 5, 6},
+                      caption="Open loop at a share of each model's own closed-loop throughput "
+                              "(latency corrected for coordinated omission)")
+        for r in shares:
+            t.rows.append([f"{r.spec}, {r.share:.0%} of capacity", r.label,
+                           fmt_rps(r.offered_rps) if r.offered_rps is not None else "—",
+                           fmt_rps(r.rps.mean) if r.rps else "failed",
+                           fm.fmt_us(r.p50_us.mean) if r.p50_us else "—",
+                           fm.fmt_us(r.p99_us.mean) if r.p99_us else "—",
+                           fm.fmt_us(r.p99_9_us.mean) if r.p99_9_us else "—"])
+        b.append(t)
+    return b
+
+
 def _service_tables(rows: list[sv.ServiceRow]) -> list[doc.Table]:
     """One table per service cell group (workload x connections): which limit
     bound each model and how close it came to its ceiling."""
@@ -259,6 +311,7 @@ def build_blocks(res: rs.Results, chart_list: list[charts.Chart]) -> list[doc.Bl
             f"{sv.BOUND_FRACTION:.0%} of it; 'neither' when it stayed below both (something "
             "else held it back)."))
         b += _service_tables(service)
+    b += _disk_blocks(res)
     section = None
     for chart in chart_list:
         if chart.section != section:

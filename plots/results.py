@@ -190,8 +190,12 @@ class CellKey:
     file_size_bytes: Optional[int]
     load: str
     rate_per_s: Optional[float]
-    workload_spec: Optional[str] = None   # `workload` of app: and mix: cells
+    workload_spec: Optional[str] = None   # `workload` of app:, mix: and disk: cells
     backend_conns: Optional[int] = None
+    server_memory_bytes: Optional[int] = None
+    # Open loop at a share of the cell's closed-loop throughput ("80%"): each
+    # run's rate_per_s is its own, so the share identifies the cell.
+    rate_of_capacity: Optional[float] = None
 
     @staticmethod
     def of(obj: dict) -> "CellKey":
@@ -201,11 +205,14 @@ class CellKey:
         spec = obj.get("workload")
         # file: workloads stay keyed by their size alone, as before workloads.
         spec = spec if isinstance(spec, str) and not spec.startswith("file:") else None
+        share = number(obj.get("rate_of_capacity"))
         return CellKey(str(obj.get("model") or "?"), str(obj.get("variant") or ""),
                        str(obj.get("proto") or "?"), as_int(obj.get("connections")),
                        as_int(obj.get("msg_size_bytes")), as_int(obj.get("file_size_bytes")),
-                       str(obj.get("load") or "closed"), number(obj.get("rate_per_s")),
-                       spec, as_int(obj.get("backend_conns")))
+                       str(obj.get("load") or "closed"),
+                       None if share is not None else number(obj.get("rate_per_s")),
+                       spec, as_int(obj.get("backend_conns")), as_int(obj.get("server_memory_bytes")),
+                       share)
 
     @property
     def label(self) -> str:
