@@ -315,6 +315,8 @@ nlohmann::ordered_json make_context(const ContextInputs& in) {
       {"loopback_rtt_cross_cpu_us", opt(in.calibration.loopback_rtt_cross_cpu_us)},
       {"thread_switch_ns", opt(in.calibration.thread_switch_ns)},
       {"fiber_switch_ns", opt(in.calibration.fiber_switch_ns)},
+      {"disk_random_read_4k_us", opt(in.calibration.disk_random_read_4k_us)},
+      {"disk_random_read_4k_p90_us", opt(in.calibration.disk_random_read_4k_p90_us)},
   };
   return j;
 }

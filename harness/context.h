@@ -13,6 +13,9 @@
 //    with futex wait/wake; each hand-over is one switch.
 //  * fiber_switch_ns: cb::fiber::switch_context between a thread's stack
 //    and a fiber stack (the fiber model's own switch), per switch.
+//  * disk_random_read_4k_us (median) and _p90_us: O_DIRECT 4 KiB reads at
+//    random offsets of a file on the data sets' disk, one at a time; only
+//    when the matrix has disk workloads (set by the caller).
 #pragma once
 
 #include <optional>
@@ -31,6 +34,9 @@ struct Calibration {
   std::optional<double> loopback_rtt_cross_cpu_us;
   std::optional<double> thread_switch_ns;
   std::optional<double> fiber_switch_ns;
+  // Disk workloads only (dataset.h, measure_disk_read_latency).
+  std::optional<double> disk_random_read_4k_us;
+  std::optional<double> disk_random_read_4k_p90_us;
 };
 
 Calibration calibrate(const std::vector<int>& server_cpus, const std::vector<int>& client_cpus);

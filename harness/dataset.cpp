@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -205,6 +206,48 @@ Dataset Dataset::prepare(const std::vector<uint32_t>& sizes, bool specweb, const
   }
   if (created != nullptr) *created = fresh;
   return d;
+}
+
+DiskLatency measure_disk_read_latency(const std::string& base, int reads) {
+  constexpr uint64_t kFileBytes = 256ull << 20;
+  constexpr std::size_t kBlock = 4096;
+  DiskLatency out;
+  if (::mkdir(base.c_str(), 0755) != 0 && errno != EEXIST) return out;
+  std::string path = base + "/calibration-256MiB.bin";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) != kFileBytes) {
+    Fd w(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!w) return out;
+    std::string chunk(1 << 20, 'c');  // not zeros: some devices shortcut zero pages
+    try {
+      for (uint64_t done = 0; done < kFileBytes; done += chunk.size()) {
+        write_all(w.get(), path, chunk.data(), chunk.size());
+      }
+    } catch (const SysError&) {
+      return out;
+    }
+    if (::fsync(w.get()) != 0) return out;
+  }
+  Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC));
+  if (!fd) return out;
+  void* buf = nullptr;
+  if (::posix_memalign(&buf, kBlock, kBlock) != 0) return out;
+  std::vector<double> us;
+  uint64_t rng = 0x5eed;
+  for (int i = 0; i < reads; ++i) {
+    off_t at = static_cast<off_t>(splitmix64(rng) % (kFileBytes / kBlock) * kBlock);
+    auto t0 = std::chrono::steady_clock::now();
+    ssize_t n = ::pread(fd.get(), buf, kBlock, at);
+    auto t1 = std::chrono::steady_clock::now();
+    if (n != static_cast<ssize_t>(kBlock)) break;
+    us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+  }
+  std::free(buf);
+  if (us.size() < static_cast<std::size_t>(reads)) return out;
+  std::sort(us.begin(), us.end());
+  out.median_us = us[us.size() / 2];
+  out.p90_us = us[us.size() * 9 / 10];
+  return out;
 }
 
 std::vector<WeightedPath> Dataset::paths(double zipf_alpha) const {

@@ -93,4 +93,15 @@ class Dataset {
   uint64_t bytes_ = 0;
 };
 
+// The device's own random-read latency, measured the same day as the runs
+// so a reader can judge the machine: `reads` O_DIRECT reads of 4 KiB at
+// random aligned offsets of a 256 MiB file kept in `base`
+// (calibration-256MiB.bin, written once), one at a time. Null figures when
+// the filesystem refuses O_DIRECT or the file cannot be made.
+struct DiskLatency {
+  std::optional<double> median_us;
+  std::optional<double> p90_us;
+};
+DiskLatency measure_disk_read_latency(const std::string& base, int reads = 400);
+
 }  // namespace cb::harness

@@ -323,7 +323,14 @@ Plan make_plan(const Options& o) {
   usage_checked("--workloads", [&] { apply_overrides(p.matrix, ov); });
   p.expanded = usage_checked("matrix", [&] { return expand(p.matrix, p.registry, ov.models); });
   skip_without_cgroups(p.expanded, o.cgroup_parent);
-  if (p.expanded.cells.empty()) throw UsageError("the matrix selects no runnable cell");
+  if (p.expanded.cells.empty()) {
+    std::string why;
+    if (!p.expanded.skipped.empty()) {
+      const Skipped& first = p.expanded.skipped.front();
+      why = fmt::format(" ({} skipped, e.g. {}: {})", p.expanded.skipped.size(), first.what, first.reason);
+    }
+    throw UsageError("the matrix selects no runnable cell" + why);
+  }
   p.server_cpus = checked_cpus("--server-cpus", o.server_cpus);
   std::string client = o.client_cpus;
   if (client == "1" && allowed_cpus().size() < 2) client = std::to_string(p.server_cpus.front());
@@ -359,6 +366,13 @@ int run_matrix(const Plan& plan, const Options& o, const std::string& command) {
   install_signal_handlers();
   Calibration calibration;
   if (!o.no_calibrate) calibration = calibrate(plan.server_cpus, plan.client_cpus);
+  bool disk = std::any_of(plan.expanded.cells.begin(), plan.expanded.cells.end(),
+                          [](const Cell& c) { return c.reads_disk(); });
+  if (!o.no_calibrate && disk) {
+    DiskLatency d = measure_disk_read_latency(o.dataset_dir);
+    calibration.disk_random_read_4k_us = d.median_us;
+    calibration.disk_random_read_4k_p90_us = d.p90_us;
+  }
   // From here on this thread, the monitor and the load threads stay on the
   // client CPUs.
   if (!pin_current_thread(plan.client_cpus)) throw SysError("sched_setaffinity(client CPUs)", errno);

@@ -117,7 +117,9 @@ def _machine_table(res: rs.Results) -> doc.Table:
              ("loopback RTT, same CPU", c("calibration.loopback_rtt_same_cpu_us"), "µs"),
              ("loopback RTT, across CPUs", c("calibration.loopback_rtt_cross_cpu_us"), "µs"),
              ("thread switch", c("calibration.thread_switch_ns"), "ns"),
-             ("fiber switch", c("calibration.fiber_switch_ns"), "ns")]
+             ("fiber switch", c("calibration.fiber_switch_ns"), "ns"),
+             ("disk random 4 KiB read (median)", c("calibration.disk_random_read_4k_us"), "µs"),
+             ("disk random 4 KiB read (p90)", c("calibration.disk_random_read_4k_p90_us"), "µs")]
     ports = (f"{c('limits.ephemeral_port_first')}–{c('limits.ephemeral_port_last')}"
              if c("limits.ephemeral_port_first") is not None else None)
     git = c("git.commit")

@@ -29,6 +29,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "memory_cgroup.h"
 #include "procfs.h"
 #include "workspace.h"
 
@@ -321,7 +322,9 @@ TEST_F(HarnessE2E, TinyMatrixMatchesTheDocumentedSchema) {
   }
   // The calibration measured everything on this 2-CPU (or larger) machine.
   for (const auto& [k, v] : doc["context"]["calibration"].items()) {
-    if (k != "loopback_rtt_cross_cpu_us") {
+    if (k.rfind("disk_", 0) == 0) {
+      EXPECT_TRUE(v.is_null()) << k << ": measured only for disk workloads";
+    } else if (k != "loopback_rtt_cross_cpu_us") {
       EXPECT_TRUE(v.is_number()) << k;
     }
   }
@@ -446,6 +449,103 @@ TEST_F(HarnessE2E, ABackendThatFailsFailsItsRunOnly) {
   std::string reason = doc["runs"][0]["failure_reason"].get<std::string>();
   EXPECT_EQ(reason.rfind("backend: ", 0), 0u) << reason;
   EXPECT_EQ(doc["runs"][1]["status"], "ok") << doc["runs"][1]["failure_reason"];
+}
+
+// A disk cell under a memory limit: the data set is made in --dataset-dir,
+// evicted, read from the device, and the server's page cache stays under its
+// limit; the "80%" cell runs open loop at 80% of the closed loop's rate.
+TEST_F(HarnessE2E, DiskCellReadsItsDataSetUnderAMemoryLimit) {
+  if (auto why = MemoryCgroup::unavailable()) GTEST_SKIP() << "no memory cgroup here: " << *why;
+  char tmpl[] = "/var/tmp/cb-e2e-datasets-XXXXXX";  // on a disk: tmpfs is refused
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string datasets = tmpl;
+  std::string matrix = write_matrix({{"models", {"reactor:epoll"}},
+                                     {"protos", {"http"}},
+                                     {"connections", {10}},
+                                     {"server_memory", "32MiB"},
+                                     {"workloads", {"disk:total=2x&size=16KiB&zipf=0.8"}},
+                                     {"rates_per_s", {0, "80%"}},
+                                     {"duration", "1s"},
+                                     {"warmup", "200ms"}});
+  Outcome o = run({CB_HARNESS, "--profile", matrix, "--out", tmp_.path() + "/results", "--dataset-dir", datasets},
+                  {"CI=true"});
+  remove_tree(datasets);
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  json doc = load_json(last_line(o.out) + "/results.json");
+  Schema schema = read_schema(CB_RESULTS_README);
+  std::map<std::string, KeyDoc> run_docs = schema.cell;
+  run_docs.insert(schema.run.begin(), schema.run.end());
+  check_object(doc["context"], schema.context, "context", {"git.commit", "git.dirty"});
+  const json& cal = doc["context"]["calibration"];
+  ASSERT_TRUE(cal["disk_random_read_4k_us"].is_number()) << cal.dump();
+  EXPECT_GT(cal["disk_random_read_4k_us"].get<double>(), 0.0);
+  EXPECT_GE(cal["disk_random_read_4k_p90_us"].get<double>(), cal["disk_random_read_4k_us"].get<double>());
+  ASSERT_EQ(doc["runs"].size(), 2u);
+  const json& closed = doc["runs"][0];
+  const json& share = doc["runs"][1];
+  for (const json& r : doc["runs"]) {
+    check_object(r, run_docs, "runs[" + r["id"].get<std::string>() + "]");
+    ASSERT_EQ(r["status"], "ok") << r["failure_reason"];
+    EXPECT_EQ(r["server_memory_bytes"], 32u << 20);
+    const json& d = r["disk"];
+    EXPECT_EQ(d["dataset"], "n4096-s16384");
+    EXPECT_EQ(d["dataset_files"], 4096);
+    EXPECT_EQ(d["dataset_bytes"], 64u << 20);
+    EXPECT_DOUBLE_EQ(d["dataset_to_memory_ratio"].get<double>(), 2.0);
+    EXPECT_EQ(d["resident_after_eviction_ratio"], 0.0) << "the eviction left pages cached";
+    EXPECT_GT(d["read_bytes"].get<uint64_t>(), 0u) << "a cold data set was served without reading the disk";
+    EXPECT_GE(d["read_bytes_server_life"].get<uint64_t>(), d["read_bytes"].get<uint64_t>() / 2);
+    double hit = d["page_cache_hit_ratio"].get<double>();
+    EXPECT_GE(hit, 0.0);
+    EXPECT_LE(hit, 1.0);
+    EXPECT_NEAR(d["read_bytes_per_request"].get<double>(),
+                d["read_bytes"].get<double>() / r["requests"].get<double>(), 1e-6 * d["read_bytes"].get<double>());
+    const json& m = r["memory_cgroup"];
+    EXPECT_EQ(m["limit_bytes"], 32u << 20);
+    ASSERT_TRUE(m["cache_bytes_at_end"].is_number()) << m.dump();
+    EXPECT_LE(m["cache_bytes_at_end"].get<uint64_t>(), 32u << 20);
+    if (m["peak_bytes"].is_number()) {
+      EXPECT_LE(m["peak_bytes"].get<uint64_t>(), 32u << 20);
+    }
+    EXPECT_TRUE(r["classes"].is_array() && r["classes"].size() == 1u) << "one latency class for 4096 paths";
+  }
+  EXPECT_EQ(closed["load"], "closed");
+  EXPECT_EQ(share["id"], "reactor-epoll_http_c10_disk-total2x-size16KiB-zipf0.8_mem32MiB_open80pct_r0");
+  EXPECT_EQ(share["load"], "open");
+  EXPECT_DOUBLE_EQ(share["rate_of_capacity"].get<double>(), 0.8);
+  EXPECT_NEAR(share["rate_per_s"].get<double>(), 0.8 * closed["requests_per_s"].get<double>(), 1e-6);
+  // No cgroup of this harness is left behind.
+  CgroupLocation loc = locate_memory_cgroup();
+  EXPECT_TRUE(entries_starting(loc.dir, "cb-harness-" + std::to_string(o.pid) + "-").empty());
+}
+
+// Where no memory cgroup can be made, the cells with a limit are skipped
+// with the reason and the others run.
+TEST_F(HarnessE2E, CellsWithAMemoryLimitAreSkippedWhereNoCgroupCanBeMade) {
+  std::string matrix = write_matrix({{"models", {"reactor:epoll"}},
+                                     {"protos", {"echo"}},
+                                     {"connections", {5}},
+                                     {"duration", "300ms"},
+                                     {"warmup", "0s"},
+                                     {"extra", {{{"server_memory", "64MiB"}, {"connections", {6}}}}}});
+  Outcome o = run({CB_HARNESS, "--profile", matrix, "--out", tmp_.path() + "/results", "--no-calibrate",
+                   "--cgroup-parent", "/nonexistent/cgroup"},
+                  {"CI=true"});
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  json doc = load_json(last_line(o.out) + "/results.json");
+  ASSERT_EQ(doc["runs"].size(), 1u);
+  EXPECT_EQ(doc["runs"][0]["id"], "reactor-epoll_echo_c5_m64_closed_r0");
+  ASSERT_EQ(doc["config"]["skipped"].size(), 1u);
+  const json& skipped = doc["config"]["skipped"][0];
+  EXPECT_EQ(skipped["what"], "reactor-epoll_echo_c6_m64_mem64MiB_closed");
+  EXPECT_NE(skipped["reason"].get<std::string>().find("/nonexistent/cgroup"), std::string::npos) << skipped.dump();
+  EXPECT_NE(o.err.find("skipped reactor-epoll_echo_c6_m64_mem64MiB_closed"), std::string::npos) << o.err;
+  // All of them skipped: a usage error that says why.
+  Outcome none = run({CB_HARNESS, "--models", "reactor:epoll", "--protos", "echo", "--connections", "5",
+                      "--server-memory", "64MiB", "--cgroup-parent", "/nonexistent/cgroup", "--dry-run"},
+                     {"CI=true"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("/nonexistent/cgroup"), std::string::npos) << none.err;
 }
 
 TEST_F(HarnessE2E, BadCommandLinesExitTwoWithOneLine) {
