@@ -44,7 +44,9 @@ Modes:
                 variant, up to 10k connections, 3 repetitions, plus the
                 micro-benchmarks of bench/: hours),
                 --profile service (backend delays x connections), --profile
-                cpu (CPU-heavy handlers and light/heavy mixes),
+                cpu (CPU-heavy handlers and light/heavy mixes), --profile
+                disk (files from disk against a 128 MiB server memory
+                limit: Flash's experiment; data sets in --dataset-dir),
                 --profile my_matrix.json, --models reactor,fiber:multi
                 --protos http --connections 10,100 --rate closed,10k
                 --repeat 3 --duration 10s --warmup 2s --server-cpus 0
