@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -339,6 +340,17 @@ std::string Cell::key() const {
   else if (file_size_bytes) id += fmt::format("_f{}", *file_size_bytes);
   if (backend_conns) id += fmt::format("_bc{}", *backend_conns);
   if (server_memory_bytes) id += "_mem" + units::format_size(*server_memory_bytes);
+  if (!server_args.empty()) {
+    // Groups that differ only in server options are different cells:
+    // ["--workers", "16"] -> "_workers-16".
+    id += "_";
+    for (std::size_t i = 0; i < server_args.size(); ++i) {
+      if (i > 0) id += '-';
+      for (char ch : server_args[i]) {
+        if (std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '.') id += ch;
+      }
+    }
+  }
   if (rate_of_capacity) id += fmt::format("_open{}pct", static_cast<uint64_t>(std::llround(*rate_of_capacity * 100)));
   else id += open_loop() ? fmt::format("_open{}", static_cast<uint64_t>(std::llround(rate_per_s))) : "_closed";
   return id;
@@ -362,6 +374,7 @@ nlohmann::ordered_json Cell::to_json() const {
   j["workload"] = workload ? json(workload->spec) : json(nullptr);
   j["backend_conns"] = backend_conns ? json(*backend_conns) : json(nullptr);
   j["server_memory_bytes"] = server_memory_bytes ? json(*server_memory_bytes) : json(nullptr);
+  j["server_args"] = server_args;
   j["load"] = load();
   j["rate_per_s"] = open_loop() && rate_per_s > 0 ? json(rate_per_s) : json(nullptr);
   j["rate_of_capacity"] = rate_of_capacity ? json(*rate_of_capacity) : json(nullptr);

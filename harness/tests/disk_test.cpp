@@ -160,6 +160,14 @@ TEST(DiskWorkload, MatrixTakesAMemoryLimitAndShareOfCapacityRates) {
   EXPECT_EQ(expand(no_limit, registry).cells.at(0).server_memory_bytes, 64ull << 20);
   EXPECT_THROW(parse_matrix(nlohmann::json::parse(R"({"models": ["reactor"], "server_memory": "1MiB"})"), "t"),
                std::invalid_argument);
+  // Groups that differ only in server options stay apart.
+  Matrix args = parse_matrix(nlohmann::json::parse(R"({"models": ["reactor"], "protos": ["echo"],
+      "connections": [10], "server_args": ["--workers", "4"], "extra": [{"server_args": ["--workers", "16"]}]})"), "t");
+  Expanded two = expand(args, registry);
+  ASSERT_EQ(two.cells.size(), 2u);
+  EXPECT_EQ(two.cells[0].key(), "reactor-epoll_echo_c10_m64_workers-4_closed");
+  EXPECT_EQ(two.cells[1].key(), "reactor-epoll_echo_c10_m64_workers-16_closed");
+  EXPECT_EQ(two.cells[1].to_json()["server_args"], nlohmann::json::array({"--workers", "16"}));
   EXPECT_THROW(parse_rate_list("0%"), std::invalid_argument);
   EXPECT_THROW(parse_rate_list("abc%"), std::invalid_argument);
   EXPECT_DOUBLE_EQ(parse_rate_list("closed,150%").at(1), -1.5);

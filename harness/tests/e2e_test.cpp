@@ -374,7 +374,7 @@ TEST_F(HarnessE2E, CrashMidRunIsMarkedFailedAndTheMatrixGoesOn) {
   json doc = load_json(last_line(o.out) + "/results.json");
   ASSERT_EQ(doc["runs"].size(), 2u);
   const json& crashed = doc["runs"][0];
-  EXPECT_EQ(crashed["id"], "process-fork_echo_c10_m64_closed_r0");
+  EXPECT_EQ(crashed["id"], "process-fork_echo_c10_m64_crashafter-300_closed_r0");
   EXPECT_EQ(crashed["status"], "failed");
   std::string reason = crashed["failure_reason"].get<std::string>();
   EXPECT_EQ(reason.rfind("crash: server killed by SIGABRT", 0), 0u) << reason;

@@ -288,7 +288,7 @@ TEST(Matrix, MatrixFileKeysAreChecked) {
       "extra":[{"connections":[50],"server_args":["--workers","2"]}]})"), "f");
   Expanded e = expand(m, registry());
   ASSERT_EQ(e.cells.size(), 1u);
-  EXPECT_EQ(e.cells[0].key(), "reactor-poll_http_c50_f65536_closed");
+  EXPECT_EQ(e.cells[0].key(), "reactor-poll_http_c50_f65536_workers-2_closed");
   EXPECT_EQ(e.cells[0].server_args, (std::vector<std::string>{"--workers", "2"}));
   ASSERT_EQ(e.skipped.size(), 1u);
   EXPECT_EQ(e.skipped[0].what, "reactor-poll_http_c1000_f65536_closed");
