@@ -44,8 +44,6 @@ constexpr uint64_t kErrorFailRatio = 100;
 // Eviction left more than this share of sampled pages cached: warn.
 constexpr double kResidentWarning = 0.05;
 
-bool ev_resident_warning(double resident_ratio) { return resident_ratio > kResidentWarning; }
-
 // Memory cgroups made by this harness get distinct names.
 std::atomic<int> cgroup_serial{0};
 
@@ -288,7 +286,7 @@ loadgen::LoadConfig load_config(const Cell& cell, const RunSettings& s, const Se
 }
 
 // A disk cell's data set: made if missing, evicted, described in the record.
-// Returns the reason when it cannot be used.
+// Returns the reason when it cannot be used ("data set: ..." or "disk:...").
 std::optional<std::string> prepare_disk(const Cell& cell, const RunSettings& s, RunRecord& r,
                                         std::optional<Dataset>& out) {
   const DatasetSpec& d = cell.workload->disk;
@@ -299,7 +297,9 @@ std::optional<std::string> prepare_disk(const Cell& cell, const RunSettings& s, 
     r.disk.eviction_s = ev.seconds;
     r.disk.resident_after_eviction_ratio = ev.resident_ratio;
   } catch (const std::exception& e) {
-    return std::string(e.what());
+    std::string why = e.what();
+    if (why.rfind("data set", 0) != 0 && why.rfind("disk:", 0) != 0) why = "data set: " + why;
+    return why;
   }
   std::string dir = out->dir();
   r.disk.dataset = dir.substr(dir.rfind('/') + 1);
@@ -311,7 +311,7 @@ std::optional<std::string> prepare_disk(const Cell& cell, const RunSettings& s, 
     r.disk.dataset_to_memory_ratio =
         static_cast<double>(out->bytes()) / static_cast<double>(*cell.server_memory_bytes);
   }
-  if (ev_resident_warning(*r.disk.resident_after_eviction_ratio)) {
+  if (*r.disk.resident_after_eviction_ratio > kResidentWarning) {
     r.warnings.push_back(fmt::format("{:.0f}% of the data set's sampled pages stayed cached after eviction",
                                      *r.disk.resident_after_eviction_ratio * 100));
   }
@@ -478,7 +478,7 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
   std::optional<Dataset> dataset;
   if (cell.reads_disk()) {
     if (auto failed = prepare_disk(cell, s, r, dataset)) {
-      r.fail("data set: " + *failed);
+      r.fail(*failed);
       return out;
     }
     spec.root = dataset->dir();  // it holds the probe file too
