@@ -348,6 +348,7 @@ Plan make_plan(const Options& o) {
   s.backend_binary = o.backend;
   s.backend_cpus = p.backend_cpus;
   s.server_cpus = p.server_cpus;
+  s.client_cpus = p.client_cpus;
   s.loadgen_threads = p.matrix.loadgen_threads > 0 ? p.matrix.loadgen_threads
                                                      : static_cast<int>(p.client_cpus.size());
   s.duration = p.matrix.duration;

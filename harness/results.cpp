@@ -157,6 +157,11 @@ ojson RunRecord::to_json() const {
                   {"cpu_utilization", opt(loadgen.cpu_utilization)},
                   {"saturated", opt(loadgen.saturated)}};
   j["hgrm_file"] = opt(hgrm_file);
+  j["noise"] = {{"steal_server_cpus_pct", opt(noise.steal_server_cpus_pct)},
+                {"steal_client_cpus_pct", opt(noise.steal_client_cpus_pct)},
+                {"other_processes_cpu_s", opt(noise.other_processes_cpu_s)},
+                {"other_processes_cpu_pct", opt(noise.other_processes_cpu_pct)}};
+  j["timeseries"] = timeseries ? *timeseries : ojson(nullptr);
   return j;
 }
 

@@ -103,6 +103,15 @@ struct RunRecord {
 
   std::optional<std::string> hgrm_file;
 
+  // The load generator's results.timeseries with the CPU figures of each
+  // interval (noise.h); null when the run has none.
+  std::optional<nlohmann::ordered_json> timeseries;
+  // What else used the machine in the window (noise.h).
+  struct Noise {
+    std::optional<double> steal_server_cpus_pct, steal_client_cpus_pct;
+    std::optional<double> other_processes_cpu_s, other_processes_cpu_pct;
+  } noise;
+
   std::string id() const { return cell.run_id(repetition); }
   void fail(const std::string& reason);  // keeps the first reason
   nlohmann::ordered_json to_json() const;

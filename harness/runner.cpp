@@ -20,6 +20,7 @@
 #include "memory_cgroup.h"
 #include "common/shutdown.h"
 #include "loadgen/load.h"
+#include "noise.h"
 #include "procfs.h"
 #include "sampler.h"
 #include "server_control.h"
@@ -65,7 +66,8 @@ class Monitor {
         s_(s),
         connections_(connections),
         disk_(disk),
-        progress_(progress) {}
+        progress_(progress),
+        cpu_(s.server_cpus, s.client_cpus) {}
 
   void run() {
     while (!stop_.load()) {
@@ -102,6 +104,8 @@ class Monitor {
   }
   // How long the last sample ran past the window's end, if it did.
   std::optional<double> late_ms() const { return late_ms_; }
+  // CPU points through the warm-up and the window (noise.h).
+  const CpuSeries& cpu_series() const { return cpu_; }
   // Connections the server had accepted and not closed at the last sample.
   std::optional<uint64_t> open_at_end() const { return open_at_end_; }
   // How long before the window's end the sampled span closed, if early.
@@ -126,6 +130,7 @@ class Monitor {
   void step(const loadgen::Progress& p, Clock::time_point now) {
     if (!timeline_) plan(p, now);
     if (now >= measure_at_) sample_window();
+    if (now >= warmup_at_ && !window_) sample_point();
     if (now > end_at_ + kOverrun && !overran_) {
       overran_ = true;
       control_.stop();
@@ -140,6 +145,7 @@ class Monitor {
     if (!tracker_.started()) {
       TreeSample first = sample_tree(pid, server_.counters(), {.pss = false, .tasks = true, .io = disk_});
       backend_cpu_first_ns_ = backend_cpu_ns();
+      add_point(first);
       first_cost_s_ = first.cost_s;
       mid_cost_s_ = 2 * first.cost_s;  // PSS makes a sample dearer; a guess until one is timed
       tracker_.add(first);
@@ -147,11 +153,11 @@ class Monitor {
       phase_name_ = "measured window";
       return;
     }
-    auto ahead = std::min(to_clock(2 * first_cost_s_) + std::chrono::duration_cast<Clock::duration>(kLastSampleSlack),
-                          std::chrono::duration_cast<Clock::duration>(s_.duration / 3));
+    auto ahead = last_sample_ahead();
     if (now >= end_at_ - ahead) {
       TreeSample last = sample_tree(pid, server_.counters(), {.pss = false, .tasks = true, .io = disk_});
       backend_cpu_last_ns_ = backend_cpu_ns();
+      add_point(last);
       note_open_connections();
       tracker_.add(last);
       window_ = tracker_.finish(last);
@@ -170,6 +176,29 @@ class Monitor {
       // under ~20% of their time even when the tree is large.
       next_sample_ = Clock::now() + std::max<Clock::duration>(s_.sample_every, to_clock(4 * mid.cost_s));
     }
+  }
+
+  // How long before the window's end the last sample starts.
+  Clock::duration last_sample_ahead() const {
+    return std::min(to_clock(2 * first_cost_s_) + std::chrono::duration_cast<Clock::duration>(kLastSampleSlack),
+                    std::chrono::duration_cast<Clock::duration>(s_.duration / 3));
+  }
+
+  // A CPU point (noise.h) about every interval from the warm-up on, none
+  // that could still run when the window's last sample is due.
+  void sample_point() {
+    auto now = Clock::now();
+    if (now < next_point_) return;
+    if (now + to_clock(2 * point_cost_s_) >= end_at_ - last_sample_ahead()) return;
+    TreeSample t = sample_tree(server_.pid(), server_.counters(), {.pss = false, .tasks = false});
+    add_point(t);
+    point_cost_s_ = std::max(point_cost_s_, t.cost_s);
+    next_point_ = Clock::now() + std::max<Clock::duration>(s_.interval, to_clock(4 * t.cost_s));
+  }
+
+  void add_point(const TreeSample& t) {
+    double server = (static_cast<double>(t.cpu_ns) + static_cast<double>(t.reaped.user_us + t.reaped.sys_us) * 1e3) / 1e9;
+    cpu_.add(cpu_point_now(server, static_cast<double>(backend_cpu_ns()) / 1e9));
   }
 
   // The backend's CPU clock (one thread, one process), 0 if unknown.
@@ -233,7 +262,8 @@ class Monitor {
   std::optional<std::string> crash_;
   bool timeline_ = false;
   bool overran_ = false;
-  Clock::time_point started_{}, warmup_at_{}, measure_at_{}, end_at_{}, next_sample_{};
+  Clock::time_point started_{}, warmup_at_{}, measure_at_{}, end_at_{}, next_sample_{}, next_point_{};
+  double point_cost_s_ = 0;
   WindowTracker tracker_;
   uint64_t backend_cpu_first_ns_ = 0, backend_cpu_last_ns_ = 0;
   double first_cost_s_ = 0;
@@ -246,6 +276,7 @@ class Monitor {
   uint64_t last_requests_ = 0;
   Clock::time_point last_requests_at_{};
   std::optional<double> rps_;
+  CpuSeries cpu_;
 };
 
 LatencySummary summarize_latency(const loadgen::Histogram& h) {
@@ -282,6 +313,7 @@ loadgen::LoadConfig load_config(const Cell& cell, const RunSettings& s, const Se
   c.rate_per_s = cell.rate_per_s;
   c.duration = s.duration;
   c.warmup = s.warmup;
+  c.interval = s.interval;
   return c;
 }
 
@@ -406,6 +438,22 @@ void record_loadgen_extras(RunRecord& r, const loadgen::LoadResult& load) {
   }
   if (res.contains("classes") && res["classes"].is_array()) {
     r.classes = nlohmann::ordered_json::parse(res["classes"].dump());
+  }
+}
+
+// The load generator's time series with the server's CPU and the noise
+// figures of each interval, and the window's noise figures and warnings.
+void record_series(RunRecord& r, const loadgen::LoadResult& load, const CpuSeries& cpu) {
+  if (load.series.enabled()) {
+    r.timeseries = nlohmann::ordered_json::parse(load.series.to_json(load.window_start_ns, load.window_end_ns).dump());
+    cpu.annotate(*r.timeseries, load.window_start_ns);
+  }
+  if (auto f = cpu.over(load.window_start_ns, load.window_end_ns)) {
+    r.noise.steal_server_cpus_pct = f->steal_server_cpus_pct;
+    r.noise.steal_client_cpus_pct = f->steal_client_cpus_pct;
+    r.noise.other_processes_cpu_s = f->other_cpu_s;
+    r.noise.other_processes_cpu_pct = f->other_cpu_pct;
+    for (std::string& w : CpuSeries::warnings(*f)) r.warnings.push_back(std::move(w));
   }
 }
 
@@ -554,6 +602,7 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
     record_load(r, *load);
     record_loadgen_extras(r, *load);
     out.hgrm = load->corrected.count() > 0 ? load->corrected.to_hgrm() : "";
+    record_series(r, *load, monitor.cpu_series());
     if (monitor.window()) {
       record_server(r, *monitor.window(), *load);
       if (dataset) record_disk(r, *monitor.window(), *load);

@@ -35,6 +35,7 @@ struct RunSettings {
   std::string backend_binary;      // bench_backend, for workloads that make calls
   std::vector<int> backend_cpus;   // where it runs (the client CPUs by default)
   std::vector<int> server_cpus;
+  std::vector<int> client_cpus;    // for the steal figures (noise.h)
   int loadgen_threads = 1;
   double connect_rate_per_s = 0;  // 0: every connection at once
   std::chrono::nanoseconds duration{std::chrono::seconds(5)};
@@ -45,6 +46,9 @@ struct RunSettings {
   std::string cgroup_parent;  // memory limits: the parent cgroup ("" = the harness's own)
   std::chrono::milliseconds stop_grace{5'000};
   std::chrono::milliseconds sample_every{200};
+  // The time series' interval (loadgen --interval): the load generator's
+  // per-interval counts, and the CPU points of noise.h about as often.
+  std::chrono::milliseconds interval{250};
 };
 
 struct RunOutput {

@@ -23,6 +23,7 @@ struct RawOptions {
   std::string threads = "1", connections = "10", duration = "10s", requests = "0", warmup = "0s";
   std::string rate = "0", pipeline = "1", proto, msg_size = "64", path, paths_file;
   std::string timeout = "10s", connect_timeout = "5s", connect_rate = "0", source_ips;
+  std::string interval = "250ms";
   bool close = false;
   bool one_class = false;
 };
@@ -40,6 +41,8 @@ void add_options(CLI::App& app, RawOptions& raw, CliOptions& out) {
   opt("-n,--requests", raw.requests, "N", "stop after this many requests, e.g. 100k (0 = use -d)");
   opt("--warmup", raw.warmup, "DURATION",
       "load before measuring, not recorded, e.g. 5s (default 0)");
+  opt("--interval", raw.interval, "DURATION",
+      "time series: one entry per interval from the warm-up on (default 250ms, 0 = none)");
   opt("-R,--rate", raw.rate, "PER_S",
       "open loop: requests/s in total, e.g. 50k; latency counts from each request's intended "
       "send time (default 0 = closed loop)");
@@ -98,6 +101,7 @@ void convert(const RawOptions& raw, const CLI::App& app, LoadConfig& c) {
   // -n alone runs until the count is done; with -d too, whichever ends first.
   if (c.max_requests > 0 && app.count("--duration") == 0) c.duration = std::chrono::nanoseconds(0);
   c.warmup = units::parse_duration(raw.warmup);
+  c.interval = units::parse_duration(raw.interval);
   c.rate_per_s = static_cast<double>(units::parse_count(raw.rate));
   c.msg_size = units::parse_size(raw.msg_size);
   c.close_after_request = raw.close;

@@ -61,6 +61,8 @@ void LoadConfig::validate() const {
   }
   if (duration.count() <= 0 && max_requests == 0) fail("give a duration > 0 or a request count");
   if (duration.count() < 0 || warmup.count() < 0) fail("durations must not be negative");
+  if (interval.count() < 0) fail("interval must not be negative");
+  if (interval.count() > 0 && interval < std::chrono::milliseconds(10)) fail("interval must be at least 10ms (or 0)");
   if (connect_timeout.count() <= 0) fail("connect timeout must be > 0");
   if (request_timeout.count() < 0) fail("timeout must be >= 0");
   if (proto == Proto::kEcho) {

@@ -41,6 +41,8 @@ struct LoadConfig {
   std::chrono::nanoseconds duration{std::chrono::seconds(10)};
   std::chrono::nanoseconds warmup{0};  // load runs, nothing is recorded
   uint64_t max_requests = 0;           // 0 = run for `duration`
+  // The time series' interval (timeseries.h); 0 = no time series.
+  std::chrono::nanoseconds interval{std::chrono::milliseconds(250)};
   double connect_rate_per_s = 0;       // 0 = open every connection at once
   std::chrono::nanoseconds connect_timeout{std::chrono::seconds(5)};
   std::chrono::nanoseconds request_timeout{std::chrono::seconds(10)};  // 0 = none

@@ -163,6 +163,8 @@ void merge_results(LoadResult& out, const std::vector<WorkerResult>& results, co
     end_ns = std::max(end_ns, r.end_ns);
   }
   out.duration_s = static_cast<double>(end_ns - tl.measure_ns) / 1e9;
+  out.window_start_ns = tl.measure_ns;
+  out.window_end_ns = end_ns;
   out.cpus_usable = std::min(allowed_cpu_count(), static_cast<int>(results.size()));
   if (out.duration_s > 0) {
     out.cpu_utilization = (out.cpu_user_s + out.cpu_sys_s) / (out.duration_s * out.cpus_usable);

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "fairness.h"
 #include "histogram.h"
+#include "timeseries.h"
 
 namespace cb::loadgen {
 
@@ -90,6 +91,11 @@ struct LoadResult {
   // corrected and uncorrected (which are their merge).
   std::vector<ClassResult> classes;
   Fairness fairness;      // requests per connection slot in the window
+  // Interval by interval from the warm-up to the window's end (LoadConfig::
+  // interval); its window intervals add up to counters.requests.
+  TimeSeries series;
+  int64_t window_start_ns = 0;  // CLOCK_MONOTONIC (steady_clock): when the window opened
+  int64_t window_end_ns = 0;    // and when it closed
   double duration_s = 0;  // length of the measured window
   double cpu_user_s = 0;  // load threads, over the measured window
   double cpu_sys_s = 0;

@@ -24,6 +24,7 @@ Recorder::Recorder(int64_t measure_ns, int64_t end_ns, bool http, uint32_t class
 void Recorder::connection_opened() {
   ++out_.counters.connections_opened;
   live_.open.store(++live_open_, std::memory_order_relaxed);
+  out_.series.connections(static_cast<int64_t>(live_open_));
 }
 
 void Recorder::open_window() {
@@ -45,6 +46,7 @@ void merge_measurement(LoadResult& out, const Measurement& m) {
   out.fairness.merge(m.fairness);
   out.cpu_user_s += m.cpu_user_s;
   out.cpu_sys_s += m.cpu_sys_s;
+  out.series.merge(m.series);
   if (out.classes.size() < m.classes.size()) out.classes.resize(m.classes.size());
   for (std::size_t i = 0; i < m.classes.size(); ++i) {
     const ClassMeasurement& k = m.classes[i];

@@ -18,6 +18,7 @@
 #include "histogram.h"
 #include "load.h"
 #include "response_reader.h"
+#include "timeseries.h"
 
 namespace cb::loadgen {
 
@@ -37,6 +38,8 @@ struct Measurement {
   // per request and always add up to the totals.
   std::vector<ClassMeasurement> classes;
   Fairness fairness;  // requests per connection slot in the window
+  // Interval by interval from the warm-up on (Recorder::enable_series).
+  TimeSeries series;
   double cpu_user_s = 0;  // over the window
   double cpu_sys_s = 0;
 };
@@ -51,10 +54,16 @@ class Recorder {
            LiveCounters& live);
 
   bool recording(int64_t now) const { return now >= measure_ns_ && now < end_ns_; }
+  // Also records interval by interval (timeseries.h) from `origin_ns`,
+  // every `interval_ns` (0: not at all), until the window's end.
+  void enable_series(int64_t origin_ns, int64_t interval_ns) {
+    out_.series = TimeSeries(origin_ns, interval_ns, end_ns_);
+  }
   int64_t measure_ns() const { return measure_ns_; }
 
   void bytes_read(int64_t now, uint64_t n) {
     if (recording(now)) out_.counters.bytes_read += n;
+    out_.series.bytes_read(now, n);
   }
   void bytes_written(int64_t now, uint64_t n) {
     if (recording(now)) out_.counters.bytes_written += n;
@@ -67,26 +76,33 @@ class Recorder {
                 const Response& r) {
     bool counted = recording(now);
     if (counted) record_latency(now, intended_ns, sent_ns, classes_[cls], r.status);
+    out_.series.response(now, static_cast<uint64_t>(now - intended_ns), static_cast<int64_t>(live_open_));
     live_.requests.store(++live_requests_, std::memory_order_relaxed);
-    if (r.mismatch) error(ErrorClass::kMismatch, 0);
-    if (http_ && (r.status < 200 || r.status > 299)) error(ErrorClass::kStatus, 0);
+    if (r.mismatch) error(ErrorClass::kMismatch, 0, now);
+    if (http_ && (r.status < 200 || r.status > 299)) error(ErrorClass::kStatus, 0, now);
     return counted;
   }
   // Open loop: a request went out after its intended time (window only; not
   // an error of the server, so neither first_errno nor the live count).
   void late(int64_t now) {
     if (recording(now)) ++out_.counters.errors[static_cast<std::size_t>(ErrorClass::kLate)];
+    out_.series.late(now);
   }
-  // A failure of class `cls`; `err` is its errno (0: not a syscall's).
-  void error(ErrorClass cls, int err) {
+  // A failure of class `cls`; `err` is its errno (0: not a syscall's);
+  // `now` places it in the time series (-1: unknown, not placed).
+  void error(ErrorClass cls, int err, int64_t now = -1) {
     std::size_t i = static_cast<std::size_t>(cls);
     if (out_.counters.errors[i]++ == 0) out_.counters.first_errno[i] = err;
     live_.errors.store(++live_errors_, std::memory_order_relaxed);
+    if (now >= 0) out_.series.error(now);
   }
 
   void connect_attempt() { ++out_.counters.connect_attempts; }
   void connection_opened();
-  void connection_closed() { live_.open.store(--live_open_, std::memory_order_relaxed); }
+  void connection_closed() {
+    live_.open.store(--live_open_, std::memory_order_relaxed);
+    out_.series.connections(static_cast<int64_t>(live_open_));
+  }
   void closed_by_server() { ++out_.counters.closed_by_server; }
   // At the end: a request still queued or in flight, intended at
   // `intended_ns`; counted if it was due before the window opened.
@@ -128,7 +144,7 @@ class Recorder {
 
 // Adds one thread's measurement to the run's result: counters, fairness,
 // CPU, each class's histograms (out.classes grows to m's classes if short)
-// and, from the classes, the total histograms.
+// and, from the classes, the total histograms; the time series add up.
 void merge_measurement(LoadResult& out, const Measurement& m);
 
 }  // namespace cb::loadgen

@@ -178,6 +178,7 @@ Worker<Reader>::Worker(const WorkerPlan& plan, WorkerResult& out)
     c.pipe.attach(&ring_[static_cast<std::size_t>(i) * depth_], depth_);
     c.id = me + i * t;
   }
+  rec_.enable_series(series_origin(tl_.warmup_ns, tl_.measure_ns, cfg_.interval.count()), cfg_.interval.count());
   ramp_handler_ = {{&Worker::on_ramp}, this};
   phase_handler_ = {{&Worker::on_phase}, this};
   stop_handler_ = {{&Worker::on_stop}, this};
@@ -335,7 +336,7 @@ void Worker<Reader>::count_unanswered_through_window() {
 // schedules the reconnect.
 template <class Reader>
 void Worker<Reader>::close_conn(C& c, int64_t now, ErrorClass why, int err) {
-  rec_.error(why, err);
+  rec_.error(why, err, now);
   bool connect_failed = why == ErrorClass::kConnect;
   if (connect_failed && !c.first_attempt_done) note_first_attempt_failed(c);
   release(c);

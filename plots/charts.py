@@ -1073,12 +1073,85 @@ def disk_flash(res: rs.Results, out_dir: str, style: Style) -> list[Chart]:
 
 # --- everything ------------------------------------------------------------------------
 
+# --- time series: throughput and p99 over a run ----------------------------------
+
+@dataclass
+class TimeSeriesLine:
+    label: str
+    run_id: str
+    t: list          # interval start, s from the window's start (negative: warm-up)
+    rps: list        # requests/s (None: no value)
+    p99: list        # p99 µs (None: no responses)
+
+
+@dataclass
+class TimeSeriesData:
+    connections: int
+    lines: list      # [TimeSeriesLine], one per model variant (its representative run)
+    warmup_s: float  # how far back the warm-up reaches (0: none recorded)
+
+
+def timeseries_data(res: rs.Results, wl: rs.Workload, x) -> Optional[TimeSeriesData]:
+    """One line per model: the run of the cell with the median throughput."""
+    lines = []
+    warm = 0.0
+    for label in res.labels():
+        cell = res.cell(wl, label, x)
+        run = cell.representative_run("requests_per_s") if cell else None
+        if run is None or not run.intervals(warmup=True):
+            continue
+        ivs = run.intervals(warmup=True)
+        t = [rs.number(i.get("start_s")) for i in ivs]
+        lines.append(TimeSeriesLine(label, run.id, t,
+                                    [rs.number(i.get("requests_per_s")) for i in ivs],
+                                    [rs.number(i.get("p99_us")) for i in ivs]))
+        warm = max(warm, -min(t))
+    return TimeSeriesData(int(x), lines, warm) if lines else None
+
+
+def timeseries(res: rs.Results, wl: rs.Workload, x, out_dir: str,
+               style: Style) -> Optional[Chart]:
+    data = timeseries_data(res, wl, x)
+    if data is None:
+        return None
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13.0, 4.0), layout="constrained")
+    for line in data.lines:
+        kw = dict(color=style.color(line.label), linestyle=style.linestyle(line.label),
+                  linewidth=1.4, drawstyle="steps-post")
+        a1.plot(line.t, [v if v is not None else float("nan") for v in line.rps],
+                label=line.label, **kw)
+        a2.plot(line.t, [v if v is not None else float("nan") for v in line.p99], **kw)
+    for ax in (a1, a2):
+        if data.warmup_s > 0:
+            ax.axvspan(-data.warmup_s, 0, color="#999999", alpha=0.18, lw=0)
+        ax.set_xlabel("time from the window's start (s)")
+        ax.grid(True, alpha=0.3)
+    a1.set_ylabel("throughput (requests/s)")
+    a1.yaxis.set_major_formatter(FuncFormatter(fm.format_count))
+    a1.set_ylim(bottom=0)
+    a2.set_ylabel("p99 latency per interval")
+    p99s = [v for ln in data.lines for v in ln.p99 if v]
+    _value_axis(a2, p99s, fmt_us)
+    handles, labels = a1.get_legend_handles_labels()
+    if data.warmup_s > 0:
+        handles.append(Patch(color="#999999", alpha=0.3))
+        labels.append("warm-up (not measured)")
+    _legend_right(a2, handles, labels, title="model:variant")
+    _title(fig, f"Over time at {fm.format_count(data.connections)} connections", res, wl)
+    name = _save(fig, out_dir, f"timeseries_{wl.slug()}_c{data.connections}.png")
+    return Chart(name, "Over time", f"Over time — {wl.describe()}, "
+                 f"{fm.format_count(data.connections)} connections",
+                 "Throughput and p99 of each interval of one run per model (the repetition "
+                 "with the median throughput); the shaded span is the warm-up.")
+
+
 CLOSED_CHARTS: tuple[Callable, ...] = (throughput, latency, spectrum, memory,
                                        context_switches, cpu)
 CHART_NAMES = {"spectrum": "latency spectrum", "context_switches": "context-switch",
                "cpu": "CPU", "openloop": "open-loop"}
-SECTIONS = ("Throughput", "Latency", "Latency spectrum", "Memory", "Context switches", "CPU",
-            "Open loop", "Service workloads", "Disk-bound files", "Fairness", "Micro-benchmarks")
+SECTIONS = ("Over time", "Throughput", "Latency", "Latency spectrum", "Memory", "Context switches",
+            "CPU", "Open loop", "Service workloads", "Disk-bound files", "Fairness",
+            "Micro-benchmarks")
 
 
 def render_all(res: rs.Results, out_dir: str, spectrum_connections=None,
@@ -1095,6 +1168,11 @@ def render_all(res: rs.Results, out_dir: str, spectrum_connections=None,
             kwargs = {"connections": spectrum_connections} if fn is spectrum else {}
             jobs.append((fn.__name__, wl, lambda fn=fn, wl=wl, kw=kwargs:
                          [fn(res, wl, out_dir, style, **kw)]))
+    for wl in res.workloads("closed"):
+        for x in res.xs(wl):
+            # Drawn only for cells with a time series (no "not drawn" note).
+            jobs.append(("timeseries", None, lambda wl=wl, x=x:
+                         [timeseries(res, wl, x, out_dir, style)]))
     for wl in res.workloads("open"):
         if dk.is_disk(wl) and not res.xs(wl):  # rates given as a share of each model's capacity
             continue

@@ -4,16 +4,19 @@
     /usr/bin/python3 plots/report.py RESULTS_DIR [--out DIR] [--spectrum-connections N]
     ./run_all.sh plot RESULTS_DIR          (the same)
 
-Writes every chart (PNG) plus report.md and report.html into RESULTS_DIR (or
---out): the machine, a summary table (best model per workload, the others as
-ratios to it), each chart, the failed runs and warnings, and the command that
-reproduces the numbers. report.html is self-contained apart from the PNGs
+Writes every chart (PNG) plus report.md, report.html and results.csv (one row
+per run) into RESULTS_DIR (or --out): findings first (generated sentences with
+their numbers and intervals), compact summary tables (best model per workload,
+the others as ratios to it with 95% intervals, '≈' within noise, warnings as
+footnote markers), the charts (time series first), the machine, failed runs
+and warnings, and the command that reproduces the numbers. report.html is self-contained apart from the PNGs
 beside it. Exit status: 0 written, 2 bad arguments or no results.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ import formatting as fm  # noqa: E402
 import results as rs  # noqa: E402
 import disk as dk  # noqa: E402
 import service as sv  # noqa: E402
+import uncertainty as unc  # noqa: E402
 from formatting import fmt_ratio, fmt_rps  # noqa: E402
 
 
@@ -139,28 +143,58 @@ def _machine_table(res: rs.Results) -> doc.Table:
     return doc.Table(["", "value"], [[k, str(v)] for k, v in rows if v not in (None, "")])
 
 
-def _summary_tables(res: rs.Results, rows: list[SummaryRow]) -> list[doc.Block]:
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _marker(n: int) -> str:
+    return str(n).translate(SUPERSCRIPTS)
+
+
+def _versus_cell(v: unc.Versus, best: Optional[str]) -> str:
+    """A short token: '0.60× ±4%', '≈', 'tie', 'CPU 1.08× ±2%', 'failed'."""
+    if v.ratio is None:
+        return v.state if v.state != "ok" else "—"
+    if v.label == best:
+        return "1.00×"
+    if v.verdict in ("≈", "tie"):
+        return v.verdict
+    half = v.rel_half
+    pm = f" ±{half * 100:.0f}%" if half is not None and half >= 0.005 else \
+        (" ±<1%" if half is not None else "")
+    prefix = "CPU " if v.basis == "CPU per request" else ""
+    return f"{prefix}{fmt_ratio(v.ratio)}{pm}"
+
+
+def _summary_tables(res: rs.Results, rows: list[unc.Ranked]) -> list[doc.Block]:
+    """Per closed-loop workload: one row per connection count, numbers and
+    short tokens only; each model's warnings are footnote markers with
+    their legend below the table."""
     labels = res.labels()
     blocks: list[doc.Block] = []
     for wl in res.workloads("closed"):
-        table = doc.Table(["connections", "best throughput", "requests/s"] + labels +
-                          ["lowest p99", "p99", "warnings"], [],
-                          caption=f"{wl.describe()}: each model's throughput as a ratio of "
-                                  "the best",
-                          numeric={0, 2, len(labels) + 4} | set(range(3, 3 + len(labels))))
+        notes: dict[str, int] = {}
+        table = doc.Table(["connections", "ranked by", "best", "requests/s", "95% CI"] + labels +
+                          ["bound by", "lowest p99", "p99"], [],
+                          caption=f"{wl.describe()}: each model against the best",
+                          numeric={0, 3, 4, len(labels) + 7} | set(range(5, 5 + len(labels))))
         for r in (r for r in rows if r.workload == wl):
             cells = []
             for label in labels:
-                if r.ratios[label] is not None:
-                    text = fmt_ratio(r.ratios[label])
-                    cells.append(doc.Strong(text) if label == r.best else text)
-                else:
-                    cells.append(r.state[label] if r.state[label] != "ok" else "—")
-            table.rows.append([fm.format_count(r.connections), r.best or "—",
-                               fmt_rps(r.best_rps)] + cells +
-                              [r.best_p99 or "—", fm.fmt_us(r.best_p99_us),
-                               "; ".join(f"{l}: {', '.join(w)}" for l, w in r.warnings.items())])
+                v = r.versus[label]
+                text = _versus_cell(v, r.best)
+                marks = "".join(_marker(notes.setdefault(n, len(notes) + 1)) for n in v.notes)
+                text += marks
+                cells.append(doc.Strong(text) if label == r.best else text)
+            ci = r.best_rps.rel if r.best_rps is not None else None
+            table.rows.append([fm.format_count(r.connections),
+                               "CPU/req" if r.basis == "CPU per request" else "req/s",
+                               r.best or "—", fmt_rps(r.best_rps.mean if r.best_rps else None),
+                               (f"±{ci * 100:.1f}%" if ci is not None else "—")] + cells +
+                              [r.bound or "—", r.best_p99 or "—", fm.fmt_us(r.best_p99_us)])
         blocks.append(table)
+        if notes:
+            blocks.append(doc.Para("Notes: " + " · ".join(f"{_marker(i)} {n}"
+                                                           for n, i in notes.items())))
     return blocks
 
 
@@ -283,16 +317,29 @@ def _partial_cells(res: rs.Results) -> list[str]:
 
 # --- the report -------------------------------------------------------------------
 
+SUMMARY_NOTE = (
+    "Throughput is the mean over successful repetitions, with its 95% confidence interval "
+    "(over repetitions when there are several, else from batch means over the run's time "
+    "series). Each model is a ratio to the best of its row with the ratio's interval; '≈' "
+    "marks a ratio whose interval includes 1.00× (not ranked). Where the load generator "
+    "saturated ('ranked by CPU/req'), throughput measures the client, so the models that "
+    "saturated it are ranked by server CPU per request ('CPU 1.08×': 8% more CPU per request "
+    "than the best; 'tie' when within noise). 'bound by': what limited the best model — "
+    "server CPU (≥ 90% of its CPUs), client CPU (load generator saturated), concurrency "
+    "(neither: connections or workers) or errors. Superscripts point to the notes below "
+    "each table.")
+
+
 def build_blocks(res: rs.Results, chart_list: list[charts.Chart]) -> list[doc.Block]:
     b: list[doc.Block] = [doc.Para(_overview(res))]
-    b += [doc.Heading("Machine"), _machine_table(res)]
-    rows = summary_rows(res)
+    ranked = unc.ranked_rows(res)
+    found = unc.findings(ranked)
+    b.append(doc.Heading("Findings"))
+    b.append(doc.Bullets(found) if found else doc.Para("No closed-loop cells to compare."))
     b.append(doc.Heading("Summary: best model per workload"))
-    if rows:
-        b.append(doc.Para("Throughput is the mean over successful repetitions; the best model "
-                          "of each row is 1.00× and in bold, the others are its fraction. "
-                          "'failed' marks a cell none of whose repetitions succeeded."))
-        b += _summary_tables(res, rows)
+    if ranked:
+        b.append(doc.Para(SUMMARY_NOTE))
+        b += _summary_tables(res, ranked)
     else:
         b.append(doc.Para("No closed-loop cells in this folder."))
     ol = openloop_rows(res)
@@ -320,9 +367,33 @@ def build_blocks(res: rs.Results, chart_list: list[charts.Chart]) -> list[doc.Bl
             section = chart.section
             b.append(doc.Heading(section))
         b.append(doc.Image(chart.filename, chart.title, chart.caption))
+    b += [doc.Heading("Machine"), _machine_table(res)]
+    noise = _noise_para(res)
+    if noise:
+        b.append(noise)
     b += _problems_blocks(res)
     b += _reproduce_blocks(res)
     return b
+
+
+def _noise_para(res: rs.Results) -> Optional[doc.Para]:
+    """The worst steal and other-process CPU any run saw, if recorded."""
+    steal = [v for r in res.runs for v in (rs.number(rs.lookup(r.raw, "noise.steal_server_cpus_pct")),
+                                            rs.number(rs.lookup(r.raw, "noise.steal_client_cpus_pct")))
+             if v is not None]
+    other = [v for r in res.runs
+             if (v := rs.number(rs.lookup(r.raw, "noise.other_processes_cpu_pct"))) is not None]
+    if not steal and not other:
+        return None
+    parts = []
+    if steal:
+        parts.append(f"steal time up to {max(steal):.1f}% of a CPU's time")
+    if other:
+        parts.append(f"other processes used up to {max(other):.0f}% of one CPU "
+                     f"(median {sorted(other)[len(other) // 2]:.0f}%)")
+    return doc.Para("Noise during the measured windows: " + "; ".join(parts) + ". Runs above "
+                    "2% steal or 10% of a CPU for other processes carry a 'noisy machine' "
+                    "warning.")
 
 
 def _overview(res: rs.Results) -> str:
@@ -386,6 +457,45 @@ def _repo_relative(folder: str) -> str:
     return os.path.relpath(path, root) if path.startswith(root + os.sep) else path
 
 
+CSV_COLUMNS = (
+    ("id", lambda r: r.id), ("model", lambda r: r.key.model), ("variant", lambda r: r.key.variant),
+    ("proto", lambda r: r.key.proto), ("workload", lambda r: r.raw.get("workload")),
+    ("connections", lambda r: r.key.connections), ("msg_size_bytes", lambda r: r.key.msg_size_bytes),
+    ("file_size_bytes", lambda r: r.key.file_size_bytes), ("load", lambda r: r.key.load),
+    ("rate_per_s", lambda r: r.key.rate_per_s), ("repetition", lambda r: r.repetition),
+    ("status", lambda r: r.status), ("duration_s", lambda r: r.metric("duration_s")),
+    ("requests", lambda r: r.metric("requests")),
+    ("requests_per_s", lambda r: r.metric("requests_per_s")),
+    ("requests_per_s_ci95_low", lambda r: (lambda i: i.low if i else None)(unc.run_interval(r))),
+    ("requests_per_s_ci95_high", lambda r: (lambda i: i.high if i else None)(unc.run_interval(r))),
+    ("p50_us", lambda r: r.metric("p50_us")), ("p99_us", lambda r: r.metric("p99_us")),
+    ("p99_9_us", lambda r: r.metric("p99_9_us")),
+    ("server_cpu_us_per_request", lambda r: r.metric("server_cpu_us_per_request")),
+    ("server_cs_per_request", lambda r: r.metric("server_cs_per_request")),
+    ("server_pss_per_connection_kb", lambda r: r.metric("server_pss_per_connection_kb")),
+    ("loadgen_cpu_utilization", lambda r: r.metric("loadgen_cpu_utilization")),
+    ("loadgen_saturated", lambda r: rs.lookup(r.raw, "loadgen.saturated")),
+    ("errors_total", lambda r: sum(v for k, v in r.errors.items() if k != "late")),
+    ("steal_server_cpus_pct", lambda r: r.metric("noise.steal_server_cpus_pct")),
+    ("other_processes_cpu_pct", lambda r: r.metric("noise.other_processes_cpu_pct")),
+    ("warnings", lambda r: "; ".join(r.warnings)),
+)
+
+
+def write_csv(res: rs.Results, path: str):
+    """results.csv: one row per run, for spreadsheets (empty cell = null)."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([name for name, _ in CSV_COLUMNS])
+        for r in res.runs:
+            row = []
+            for _, get in CSV_COLUMNS:
+                v = get(r)
+                row.append("" if v is None else ("true" if v is True else "false" if v is False
+                                                 else f"{v:.6g}" if isinstance(v, float) else v))
+            w.writerow(row)
+
+
 def write_report(folder: str, out_dir: Optional[str] = None,
                  spectrum_connections=None) -> tuple[rs.Results, list[charts.Chart], str]:
     """Loads the folder, draws the charts and writes report.md/.html into
@@ -395,6 +505,8 @@ def write_report(folder: str, out_dir: Optional[str] = None,
     chart_list = charts.render_all(res, out_dir, spectrum_connections)
     blocks = build_blocks(res, chart_list)
     title = f"conc-bench results: {res.name}"
+    if res.runs:
+        write_csv(res, os.path.join(out_dir, "results.csv"))
     doc.write(os.path.join(out_dir, "report.md"), os.path.join(out_dir, "report.html"),
               title, blocks)
     return res, chart_list, out_dir

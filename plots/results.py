@@ -288,6 +288,34 @@ class Run:
         fn = RUN_METRICS.get(name)
         return fn(self.raw) if fn else number(lookup(self.raw, name))
 
+    def intervals(self, warmup: bool = False) -> list[dict]:
+        """timeseries.intervals of the window (or, with warmup=True, all of
+        them, warm-up first); [] when the run has no time series."""
+        ts = self.raw.get("timeseries")
+        ivs = ts.get("intervals") if isinstance(ts, dict) else None
+        if not isinstance(ivs, list):
+            return []
+        ivs = [i for i in ivs if isinstance(i, dict) and number(i.get("start_s")) is not None]
+        return ivs if warmup else [i for i in ivs if i.get("warmup") is not True]
+
+    @property
+    def interval_s(self) -> Optional[float]:
+        ts = self.raw.get("timeseries")
+        return number(ts.get("interval_s")) if isinstance(ts, dict) else None
+
+    def series_values(self, key: str) -> list[float]:
+        """One value per full-length window interval (a last interval cut
+        short by the window's end is left out: its rate is noisier)."""
+        step = self.interval_s
+        out = []
+        for i in self.intervals():
+            d = number(i.get("duration_s"))
+            v = number(i.get(key))
+            if v is None or d is None or (step and d < step * 0.999):
+                continue
+            out.append(v)
+        return out
+
     @property
     def hgrm_file(self) -> Optional[str]:
         f = self.raw.get("hgrm_file")

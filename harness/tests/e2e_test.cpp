@@ -308,6 +308,32 @@ TEST_F(HarnessE2E, TinyMatrixMatchesTheDocumentedSchema) {
     std::string head;
     std::getline(hgrm, head);
     EXPECT_NE(head.find("Percentile"), std::string::npos) << head;
+    // The time series covers the warm-up (300 ms: two 250 ms intervals
+    // reach back over it) and the 1 s window in four intervals whose
+    // requests add up to the run's; the server's CPU is in each window
+    // interval, and the noise figures are measured.
+    const json& ts = r["timeseries"];
+    ASSERT_TRUE(ts.is_object());
+    EXPECT_DOUBLE_EQ(ts["interval_s"].get<double>(), 0.25);
+    uint64_t in_window = 0;
+    int warm = 0, window = 0;
+    for (const json& i : ts["intervals"]) {
+      if (i["warmup"].get<bool>()) {
+        ++warm;
+        continue;
+      }
+      ++window;
+      in_window += i["requests"].get<uint64_t>();
+      EXPECT_EQ(i["connections_open"], 20);
+      ASSERT_TRUE(i["server_cpu_pct"].is_number()) << i.dump();
+      EXPECT_GT(i["server_cpu_pct"].get<double>(), 0.0) << i.dump();
+      EXPECT_LE(i["server_cpu_pct"].get<double>(), 100.0 * 1.2) << i.dump();  // one server CPU
+    }
+    EXPECT_EQ(warm, 2);
+    EXPECT_EQ(window, 4);
+    EXPECT_EQ(in_window, r["requests"].get<uint64_t>());
+    EXPECT_TRUE(r["noise"]["other_processes_cpu_pct"].is_number());
+    EXPECT_TRUE(r["noise"]["steal_server_cpus_pct"].is_number());
   }
   EXPECT_EQ(ids.size(), 4u);
   ASSERT_EQ(doc["aggregates"].size(), 4u);

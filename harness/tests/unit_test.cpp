@@ -19,6 +19,7 @@
 
 #include "listening_line.h"
 #include "matrix.h"
+#include "noise.h"
 #include "procfs.h"
 #include "results.h"
 #include "runner.h"
@@ -606,6 +607,75 @@ TEST(Window, CountsExitedThreadsAndReapedChildren) {
   EXPECT_EQ(f.pss_peak_kb, 9000u);
   EXPECT_EQ(f.threads_peak, 4);
   EXPECT_EQ(f.processes_peak, 2);
+}
+
+// /proc/stat: per-CPU lines by number; busy = user + nice + system,
+// steal its own column, total every column up to steal.
+TEST(Noise, ParsesProcStat) {
+  std::vector<CpuTicks> t = parse_proc_stat(
+      "cpu  10 0 10 100 0 0 0 0 0 0\n"
+      "cpu0 1 2 3 100 5 6 7 8 0 0\n"
+      "cpu1 10 0 20 300 0 1 1 30 0 0\n"
+      "intr 1 2 3\n");
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].busy, 6u);
+  EXPECT_EQ(t[0].steal, 8u);
+  EXPECT_EQ(t[0].total, 1u + 2 + 3 + 100 + 5 + 6 + 7 + 8);
+  EXPECT_EQ(t[1].busy, 30u);
+  EXPECT_EQ(t[1].steal, 30u);
+  EXPECT_EQ(t[1].total, 362u);
+}
+
+// Two points a second apart: the server used 0.5 s, the harness 0.2 s,
+// the backend 0.1 s, and the CPUs 1.3 s busy in all: 0.5 s (50% of a CPU)
+// was somebody else's. CPU 0 (the server's) had 10 of its 100 ticks
+// stolen. Figures in between are interpolated; the warnings name both.
+TEST(Noise, OtherProcessesAndStealFromPoints) {
+  long hz = procfs::clock_ticks_per_s();
+  auto ticks = [hz](double s) { return static_cast<uint64_t>(std::llround(s * static_cast<double>(hz))); };
+  CpuSeries series({0}, {1});
+  CpuPoint a;
+  a.t_ns = 1'000'000'000;
+  a.cpus = {CpuTicks{0, 0, 0}, CpuTicks{0, 0, 0}};
+  CpuPoint b;
+  b.t_ns = 2'000'000'000;
+  b.server_cpu_s = 0.5;
+  b.self_cpu_s = 0.2;
+  b.backend_cpu_s = 0.1;
+  b.cpus = {CpuTicks{ticks(0.8), ticks(0.1), ticks(1.0)}, CpuTicks{ticks(0.5), 0, ticks(1.0)}};
+  series.add(a);
+  series.add(b);
+  std::optional<NoiseFigures> f = series.over(0, 3'000'000'000);  // cut to the points
+  ASSERT_TRUE(f);
+  EXPECT_NEAR(f->span_s, 1.0, 1e-9);
+  EXPECT_NEAR(f->other_cpu_s, 0.5, 0.02);
+  EXPECT_NEAR(f->other_cpu_pct, 50.0, 2.0);
+  ASSERT_TRUE(f->steal_server_cpus_pct);
+  EXPECT_NEAR(*f->steal_server_cpus_pct, 10.0, 1.0);
+  EXPECT_NEAR(*f->steal_client_cpus_pct, 0.0, 1e-9);
+  std::vector<std::string> w = CpuSeries::warnings(*f);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0], "noisy machine: 10% steal on the server CPUs");
+  EXPECT_EQ(w[1], "noisy machine: other processes used 50% of a CPU in the window");
+  // The first half second, interpolated: half of everything.
+  std::optional<NoiseFigures> half = series.over(1'000'000'000, 1'500'000'000);
+  ASSERT_TRUE(half);
+  EXPECT_NEAR(half->other_cpu_s, 0.25, 0.02);
+  // Annotating a series: one interval inside the points, one outside.
+  nlohmann::ordered_json ts = {{"interval_s", 0.5},
+                               {"intervals",
+                                {{{"start_s", 0.0}, {"duration_s", 0.5}, {"requests", 1000}},
+                                 {{"start_s", 5.0}, {"duration_s", 0.5}, {"requests", 10}}}}};
+  series.annotate(ts, 1'000'000'000);
+  EXPECT_NEAR(ts["intervals"][0]["server_cpu_pct"].get<double>(), 50.0, 1e-6);
+  EXPECT_NEAR(ts["intervals"][0]["load_cpu_pct"].get<double>(), 30.0, 1e-6);
+  EXPECT_NEAR(ts["intervals"][0]["server_cpu_us_per_request"].get<double>(), 250.0, 1e-6);
+  EXPECT_TRUE(ts["intervals"][1]["server_cpu_pct"].is_null());
+  // A quiet machine: no warning.
+  NoiseFigures quiet;
+  quiet.steal_server_cpus_pct = 0.5;
+  quiet.other_cpu_pct = 3;
+  EXPECT_TRUE(CpuSeries::warnings(quiet).empty());
 }
 
 }  // namespace

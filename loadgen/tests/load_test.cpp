@@ -276,6 +276,57 @@ TEST(Load, OpenLoopCorrectsForAServerStall) {
   EXPECT_GT(errors(r, ErrorClass::kLate), 0u);
   EXPECT_EQ(r.corrected.count(), r.uncorrected.count());
   EXPECT_EQ(r.counters.error_total(), 0u);
+  // The time series places the stall: the worst interval's p99 shows it,
+  // the best interval's does not.
+  nlohmann::json ts = r.to_json()["results"]["timeseries"];
+  double worst = 0, best = 1e12;
+  for (const auto& i : ts["intervals"]) {
+    if (i["p99_us"].is_null()) continue;
+    worst = std::max(worst, i["p99_us"].get<double>());
+    best = std::min(best, i["p99_us"].get<double>());
+  }
+  EXPECT_GE(worst, 100'000.0);
+  EXPECT_LT(best, 50'000.0);
+}
+
+// The series covers the warm-up and the window; the window's intervals
+// partition it, so their counts add up exactly to the run's totals.
+TEST(Load, TimeSeriesAddsUpToTheRunTotals) {
+  TestServer server({});
+  LoadConfig c = echo_config(server.port());
+  c.threads = 2;
+  c.connections = 4;
+  c.warmup = 250ms;
+  c.duration = 600ms;
+  c.interval = 100ms;
+  LoadResult r = run_load(c);
+  ASSERT_GT(r.counters.requests, 100u);
+  nlohmann::json ts = r.to_json()["results"]["timeseries"];
+  EXPECT_DOUBLE_EQ(ts["interval_s"].get<double>(), 0.1);
+  uint64_t requests = 0, bytes = 0, warmup_requests = 0;
+  int window = 0, warmup = 0;
+  double covered = 0;
+  for (const auto& i : ts["intervals"]) {
+    if (i["warmup"].get<bool>()) {
+      ++warmup;
+      warmup_requests += i["requests"].get<uint64_t>();
+      EXPECT_LT(i["start_s"].get<double>(), 0);
+      continue;
+    }
+    ++window;
+    EXPECT_GE(i["start_s"].get<double>(), 0);
+    requests += i["requests"].get<uint64_t>();
+    bytes += i["bytes_read"].get<uint64_t>();
+    covered += i["duration_s"].get<double>();
+    EXPECT_EQ(i["connections_open"].get<int64_t>(), 4);
+    EXPECT_FALSE(i["p99_us"].is_null());
+  }
+  EXPECT_EQ(warmup, 3);  // 250 ms of warm-up reaches back three 100 ms intervals
+  EXPECT_EQ(window, 6);
+  EXPECT_GT(warmup_requests, 0u);
+  EXPECT_EQ(requests, r.counters.requests);
+  EXPECT_EQ(bytes, r.counters.bytes_read);
+  EXPECT_NEAR(covered, r.duration_s, 1e-9);
 }
 
 TEST(Load, OpenLoopNeverSendsMoreThanTheSchedule) {

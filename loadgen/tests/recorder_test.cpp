@@ -6,6 +6,7 @@
 #include "loadgen/recorder.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <chrono>
@@ -210,6 +211,78 @@ TEST(Recorder, CpuIsMeasuredOverTheWindowOnly) {
   f.rec.close_window();
   EXPECT_GT(f.m.cpu_user_s + f.m.cpu_sys_s, 0.005);
   EXPECT_LT(f.m.cpu_user_s + f.m.cpu_sys_s, 5.0);
+}
+
+// The series: intervals aligned on the window's start, reaching back over
+// the warm-up; responses, errors and late sends land in the interval of
+// their time; nothing at or after the window's end.
+TEST(Recorder, TimeSeriesPlacesEventsInTheirIntervals) {
+  Fixture f(false);
+  constexpr int64_t kStep = 250'000;  // the window is 1 ms: four intervals
+  int64_t origin = series_origin(kMeasure - 300'000, kMeasure, kStep);
+  EXPECT_EQ(origin, kMeasure - 2 * kStep);
+  f.rec.enable_series(origin, kStep);
+  f.rec.connection_opened();
+  f.rec.response(kMeasure - 10, kMeasure - 1000, kMeasure - 1000, 0, Response{});  // warm-up
+  f.rec.response(kMeasure, kMeasure - 4000, kMeasure - 4000, 0, Response{});
+  f.rec.response(kMeasure + kStep + 1, kMeasure + kStep - 2000, kMeasure + kStep - 2000, 0,
+                 Response{});
+  f.rec.error(ErrorClass::kReset, ECONNRESET, kMeasure + 3 * kStep);
+  f.rec.late(kMeasure + 3 * kStep + 5);
+  f.rec.response(kEnd, kEnd - 1, kEnd - 1, 0, Response{});  // after the window: nowhere
+  const auto& iv = f.m.series.intervals();
+  ASSERT_EQ(iv.size(), 6u);
+  EXPECT_EQ(iv[1].requests, 1u);  // the warm-up interval just before the window
+  EXPECT_EQ(iv[2].requests, 1u);
+  EXPECT_EQ(iv[2].latency.max(), 4000u);
+  EXPECT_EQ(iv[3].requests, 1u);
+  EXPECT_EQ(iv[3].latency.max(), 2001u);
+  EXPECT_EQ(iv[5].errors, 1u);
+  EXPECT_EQ(iv[5].late, 1u);
+  EXPECT_EQ(iv[2].connections_open, 1);
+  EXPECT_EQ(f.m.counters.requests, 2u);  // the window's two
+
+  nlohmann::json j = f.m.series.to_json(kMeasure, kEnd);
+  ASSERT_EQ(j["intervals"].size(), 6u);
+  EXPECT_TRUE(j["intervals"][1]["warmup"].get<bool>());
+  EXPECT_FALSE(j["intervals"][2]["warmup"].get<bool>());
+  EXPECT_DOUBLE_EQ(j["intervals"][2]["start_s"].get<double>(), 0.0);
+  EXPECT_TRUE(j["intervals"][4]["p99_us"].is_null());
+  EXPECT_EQ(j["intervals"][4]["connections_open"].get<int64_t>(), 1);  // carried forward
+  EXPECT_TRUE(j["intervals"][0]["connections_open"].is_null());
+}
+
+// Two threads' series add up interval by interval.
+TEST(Recorder, TimeSeriesMergeAddsCountsAndHistograms) {
+  TimeSeries a(0, 100, 1000), b(0, 100, 1000);
+  a.response(50, 10, 2);
+  b.response(50, 30, 3);
+  b.response(950, 7, 3);
+  a.merge(b);
+  ASSERT_EQ(a.intervals().size(), 10u);
+  EXPECT_EQ(a.intervals()[0].requests, 2u);
+  EXPECT_EQ(a.intervals()[0].latency.max(), 30u);
+  EXPECT_EQ(a.intervals()[0].connections_open, 5);
+  EXPECT_EQ(a.intervals()[9].requests, 1u);
+}
+
+// The coarse histogram keeps every value within 1/32 of itself.
+TEST(Recorder, CoarseHistogramPercentilesWithinItsResolution) {
+  CoarseHistogram h;
+  for (uint64_t v = 1; v <= 100'000; ++v) h.record(v * 1000);
+  for (double p : {50.0, 90.0, 99.0, 99.9}) {
+    double exact = p / 100.0 * 100'000 * 1000;
+    double got = static_cast<double>(h.value_at_percentile(p));
+    EXPECT_GE(got, exact * (1 - 1e-9)) << p;
+    EXPECT_LE(got, exact * (1 + 1.0 / 32)) << p;
+  }
+  EXPECT_EQ(h.value_at_percentile(100), 100'000'000u);
+  for (uint64_t v : {0ull, 1ull, 63ull, 64ull, 65ull, 1000ull, 123456789ull, 100'000'000'000ull}) {
+    std::size_t i = CoarseHistogram::index_of(v);
+    ASSERT_LT(i, CoarseHistogram::kSlots);
+    EXPECT_LE(CoarseHistogram::lowest_equivalent(i), v);
+    EXPECT_GE(CoarseHistogram::highest_equivalent(i), v);
+  }
 }
 
 }  // namespace

@@ -69,8 +69,8 @@ def test_report_renders_every_chart(name, rendered):
     linked_md = set(re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md))
     linked_html = set(re.findall(r'<img src="([^"]+)"', page))
     assert linked_md == linked_html == EXPECTED_CHARTS[name]
-    for heading in ("Machine", "Summary: best model per workload", "Failed runs", "Warnings",
-                    "How to reproduce"):
+    for heading in ("Findings", "Machine", "Summary: best model per workload", "Failed runs",
+                    "Warnings", "How to reproduce"):
         assert f"## {heading}" in md
         assert f"<h2>{heading}</h2>" in page
     command = json.load(open(os.path.join(folder, "results.json")))["context"]["command"]
@@ -110,7 +110,7 @@ def test_report_cli_from_another_directory(fixture_dir, tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert sorted(os.listdir(out)) == ["openloop_http_f1024_c100_open.png", "report.html",
-                                       "report.md"]
+                                       "report.md", "results.csv"]
     assert "report.html" in proc.stdout
 
 
@@ -171,12 +171,21 @@ def test_summary_quick_tie_and_best_p99_differ():
 def test_summary_numbers_in_report(rendered):
     folder = rendered("quick")[0]
     md = open(os.path.join(folder, "report.md"), encoding="utf-8").read()
-    assert ("| 100 | reactor:epoll | 52,000 | 0.60× | **1.00×** | 0.90× | reactor:epoll "
-            "| 2.41ms |") in md
-    assert "| 10 | thread:per-conn | 12,480 | **1.00×** | 1.00× | 0.95× | fiber:hub |" in md
-    assert ("| 1k | reactor:epoll | 49,400 | 0.32× | **1.00×** | 0.85× | reactor:epoll "
-            "| 25.3ms | thread:per-conn: errors during run; reactor:epoll: loadgen saturated |"
-            ) in md
+    # reactor:epoll at 100 echo connections: 50000 and 54000 req/s, mean 52000,
+    # sample sd 2828.4; t(0.975, 1 df) = 12.706, so the 95% interval is
+    # ±12.706 × 2828.4 / √2 = ±25,412 = ±48.9%. Every other model's ratio
+    # interval (±69% = √2 × 48.9% on the log scale) includes 1.00×: "≈".
+    assert ("| 100 | req/s | reactor:epoll | 52,000 | ±48.9% | ≈ | **1.00×** | ≈ | concurrency "
+            "| reactor:epoll | 2.41ms |") in md
+    assert ("| 10 | req/s | thread:per-conn | 12,480 | ±48.9% | **1.00×** | ≈ | ≈ | concurrency "
+            "| fiber:hub | 986µs |") in md
+    # At 1000 echo connections reactor:epoll saturated the load generator (the
+    # others did not): the row ranks by CPU per request; thread:per-conn's
+    # 0.32× (15600/49400) lies outside its interval; the warnings are
+    # footnote markers with their legend below the table.
+    assert ("| 1k | CPU/req | reactor:epoll | 49,400 | ±48.9% | 0.32× ±69%¹ | **1.00×²** | ≈ "
+            "| client CPU | reactor:epoll | 25.3ms |") in md
+    assert "Notes: ¹ errors during run · ² loadgen saturated" in md
     page = open(os.path.join(folder, "report.html"), encoding="utf-8").read()
     assert "<strong>1.00×</strong>" in page and "52,000" in page
 
@@ -241,7 +250,8 @@ def test_failed_runs_appear_in_report(rendered):
     assert "1 of 2 repetitions succeeded" in warnings
     assert "runs[18] has no model" in warnings
     assert "not run: reactor:uring (io_uring not supported by this kernel)" in warnings
-    assert "| 1k | reactor:epoll | 42,000 | failed | 0.50× | **1.00×** |" in md
+    # reactor 40000, 44000: ±12.706 × 2828.4 / √2 / 42000 = ±60.5%.
+    assert "| 1k | req/s | reactor:epoll | 42,000 | ±60.5% | failed¹ | ≈ | **1.00×¹** |" in md
 
 
 def test_saturated_loadgen_listed(rendered):

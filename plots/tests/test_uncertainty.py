@@ -1,0 +1,335 @@
+"""Tests of the statistics (stats.py), the honest ranking (uncertainty.py),
+compare.py's significance and exit status, and the report's findings,
+compact summary table, time-series charts and results.csv.
+
+Results folders with time series are generated here (synthetic(): each
+run's intervals drawn from a seeded normal distribution around a chosen
+throughput, server CPU per request and saturation), so the expected verdicts
+follow from how the data was made, not from the code under test.
+"""
+
+import csv
+import json
+import math
+import os
+import random
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+
+import pytest
+
+from conftest import PLOTS_DIR
+
+import compare
+import report
+import results as rs
+import stats
+import uncertainty as unc
+
+CONTEXT = {"cpu_model": "Test CPU", "cpus_online": 2, "server_cpus": [0], "client_cpus": [1],
+           "command": "harness --profile synthetic", "date_utc": "2026-12-02T00:00:00Z"}
+
+
+# --- synthetic results folders ---------------------------------------------------
+
+def synthetic_run(model, variant, conns, rep, rps, cpu_us, saturated, rng, noise=0.02,
+                  intervals=20, step=0.25, warmup=4):
+    ivs = []
+    total = 0
+    for k in range(-warmup, intervals):
+        rate = rps * (1 + rng.gauss(0, noise)) * (0.5 if k < 0 else 1.0)
+        n = int(round(rate * step))
+        cpu = cpu_us * (1 + rng.gauss(0, noise))
+        ivs.append({"start_s": k * step, "duration_s": step, "warmup": k < 0, "requests": n,
+                    "requests_per_s": n / step, "bytes_read": n * 64, "errors": 0, "late": 0,
+                    "connections_open": conns, "p50_us": 100.0, "p90_us": 150.0,
+                    "p99_us": 300.0 * (1 + rng.gauss(0, noise)), "max_us": 900.0,
+                    "server_cpu_pct": 100.0 * cpu * n / 1e6 / step, "load_cpu_pct": 50.0,
+                    "server_cpu_us_per_request": cpu, "steal_server_cpus_pct": 0.0,
+                    "other_processes_cpu_pct": 1.0})
+        if k >= 0:
+            total += n
+    dur = intervals * step
+    window = [i for i in ivs if not i["warmup"]]
+    cpu_s = sum(i["server_cpu_us_per_request"] * i["requests"] for i in window) / 1e6
+    return {
+        "model": model, "variant": variant, "proto": "echo", "connections": conns,
+        "msg_size_bytes": 64, "file_size_bytes": None, "workload": None, "backend_conns": None,
+        "load": "closed", "rate_per_s": None,
+        "id": f"{model}-{variant}_echo_c{conns}_m64_closed_r{rep}", "repetition": rep,
+        "status": "ok", "failure_reason": None,
+        "warnings": ["loadgen saturated"] if saturated else [],
+        "duration_s": dur, "requests": total, "requests_per_s": total / dur,
+        "latency": {"p50_us": 100.0, "p99_us": 300.0, "p99_9_us": 600.0},
+        "errors": {"timeout": 0},
+        "server": {"cpu_user_s": cpu_s * 0.3, "cpu_sys_s": cpu_s * 0.7,
+                   "cpu_us_per_request": cpu_s * 1e6 / total},
+        "loadgen": {"cpu_utilization": 0.95 if saturated else 0.5, "saturated": saturated},
+        "noise": {"steal_server_cpus_pct": 0.0, "steal_client_cpus_pct": 0.0,
+                  "other_processes_cpu_s": 0.05, "other_processes_cpu_pct": 1.0},
+        "timeseries": {"interval_s": step, "intervals": ivs},
+    }
+
+
+def synthetic(folder, models, reps=1, seed=1, conns=(100,)):
+    """models: {label: (rps, cpu_us, saturated)}; per connection count the same."""
+    rng = random.Random(seed)
+    runs = []
+    for rep in range(reps):
+        for c in conns:
+            for label, (rps, cpu_us, sat) in models.items():
+                model, variant = label.split(":")
+                runs.append(synthetic_run(model, variant, c, rep, rps, cpu_us, sat, rng))
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "results.json"), "w") as f:
+        json.dump({"schema_version": 1, "context": CONTEXT,
+                   "config": {"profile": "synthetic", "repeat": reps, "duration_s": 5.0},
+                   "runs": runs, "aggregates": []}, f)
+    return folder
+
+
+# --- statistics -------------------------------------------------------------------
+
+def test_t_quantiles_match_tables():
+    # Student's t table, two-sided 95%.
+    for df, t in ((1, 12.706), (2, 4.303), (4, 2.776), (9, 2.262), (30, 2.042)):
+        assert stats.t_quantile(0.975, df) == pytest.approx(t, abs=1e-3)
+
+
+def test_batch_means_coverage_near_95_percent():
+    """iid and mildly autocorrelated series of known mean: the interval
+    holds the true mean in close to 95% of 1,000 seeds."""
+    for phi, n in ((0.0, 20), (0.3, 80)):
+        rng = random.Random(42)
+        hits = trials = 0
+        for _ in range(1000):
+            x, prev = [], 0.0
+            for _ in range(n + 50):
+                prev = phi * prev + rng.gauss(0, 1)
+                x.append(1000.0 + 10 * prev)
+            iv = stats.batch_means_interval(x[50:])
+            trials += 1
+            hits += iv.low <= 1000.0 <= iv.high
+        assert 0.92 <= hits / trials <= 0.975, (phi, hits / trials)
+
+
+def test_batch_means_interval_needs_five_values():
+    assert stats.batch_means_interval([1.0, 2.0, 3.0, 4.0]) is None
+    iv = stats.batch_means_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert iv.mean == pytest.approx(3.0) and iv.n == 5
+
+
+def test_mann_whitney_exact_and_approximate():
+    # 3 vs 3, completely separated: 2 of the 20 arrangements are as extreme.
+    assert stats.mann_whitney([1, 2, 3], [4, 5, 6]) == pytest.approx(0.1)
+    assert stats.mann_whitney([1, 2, 3, 4], [5, 6, 7, 8]) == pytest.approx(2 / 70)
+    # Identical samples (all ties): nothing to see.
+    assert stats.mann_whitney([5, 5, 5, 5], [5, 5, 5, 5]) == pytest.approx(1.0)
+    # Large separated samples: the normal approximation gives a tiny p.
+    assert stats.mann_whitney(list(range(30)), [v + 100 for v in range(30)]) < 1e-6
+    # Interleaved: not significant.
+    assert stats.mann_whitney(list(range(0, 40, 2)), list(range(1, 41, 2))) > 0.5
+
+
+def test_ratio_interval_widens_with_both_halves():
+    a = stats.Interval(120.0, 6.0, 10, "batch means")   # ±5%
+    b = stats.Interval(100.0, 5.0, 10, "batch means")   # ±5%
+    low, r, high = stats.ratio_interval(a, b)
+    assert r == pytest.approx(1.2)
+    assert math.log(high / r) == pytest.approx(math.hypot(0.05, 0.05))
+    assert low < r < high
+
+
+# --- ranking --------------------------------------------------------------------
+
+def test_ranking_by_throughput_when_the_client_is_not_saturated(tmp_path):
+    res = rs.load(synthetic(str(tmp_path / "r"), {"pool:ready": (10000, 20.0, False),
+                                                  "reactor:epoll": (14000, 12.0, False)}))
+    [row] = unc.ranked_rows(res)
+    assert row.basis == "throughput" and row.best == "reactor:epoll"
+    v = row.versus["pool:ready"]
+    assert v.verdict == "lower" and v.ratio == pytest.approx(10 / 14, rel=0.02)
+    assert v.low < v.ratio < v.high < 1.0
+    # ±2% noise per 250 ms interval over 20 intervals: a tight interval.
+    assert v.rel_half < 0.03
+    assert row.bound == "concurrency"
+
+
+def test_saturated_client_ranks_by_cpu_per_request(tmp_path):
+    # Both saturate the client at the same throughput; reactor needs 15% less CPU.
+    res = rs.load(synthetic(str(tmp_path / "r"), {"fiber:hub": (50000, 11.5, True),
+                                                  "reactor:epoll": (50000, 10.0, True)}))
+    [row] = unc.ranked_rows(res)
+    assert row.basis == "CPU per request"
+    assert row.best == "reactor:epoll"
+    v = row.versus["fiber:hub"]
+    assert v.basis == "CPU per request" and v.verdict == "higher"
+    assert v.ratio == pytest.approx(1.15, rel=0.02)
+    assert row.bound == "client CPU"
+    text = " ".join(unc.findings([row]))
+    assert "load generator was the limit" in text and "ranked by server CPU per request" in text
+
+
+def test_saturated_client_with_equal_cpu_is_a_tie(tmp_path):
+    res = rs.load(synthetic(str(tmp_path / "r"), {"fiber:hub": (50000, 10.0, True),
+                                                  "reactor:epoll": (50000, 10.0, True)},
+                            seed=3))
+    [row] = unc.ranked_rows(res)
+    assert row.basis == "CPU per request"
+    other = [v for l, v in row.versus.items() if l != row.best][0]
+    assert other.verdict == "tie"
+    assert "a tie" in unc.findings([row])[0]
+
+
+def test_difference_within_noise_is_not_ranked(tmp_path):
+    res = rs.load(synthetic(str(tmp_path / "r"), {"pool:ready": (10000, 20.0, False),
+                                                  "reactor:epoll": (10000, 20.0, False)},
+                            seed=5))
+    [row] = unc.ranked_rows(res)
+    other = [v for l, v in row.versus.items() if l != row.best][0]
+    assert other.verdict == "≈"
+    assert "within noise" in unc.findings([row])[0]
+
+
+def test_cell_interval_over_repetitions(tmp_path):
+    res = rs.load(synthetic(str(tmp_path / "r"), {"reactor:epoll": (10000, 10.0, False)},
+                            reps=3))
+    [cell] = res.cells.values()
+    iv = unc.cell_interval(cell)
+    assert iv.method == "repetitions" and iv.n == 3
+    vals = [r.metric("requests_per_s") for r in cell.ok_runs]
+    sd = (sum((v - sum(vals) / 3) ** 2 for v in vals) / 2) ** 0.5
+    assert iv.half_width == pytest.approx(4.303 * sd / math.sqrt(3), rel=1e-3)
+
+
+# --- compare.py -------------------------------------------------------------------
+
+MODELS = {"pool:ready": (10000, 20.0, False), "reactor:epoll": (14000, 12.0, False)}
+
+
+def test_compare_same_data_is_not_significant_anywhere(tmp_path):
+    a = synthetic(str(tmp_path / "a"), MODELS, seed=7)
+    b = synthetic(str(tmp_path / "b"), MODELS, seed=7)
+    rows, _, _ = compare.write_compare(a, b, charts_too=False)
+    assert rows
+    for r in rows:
+        for m, d in r.deltas.items():
+            assert not d.significant, (r.key, m, d.p)
+            assert compare._change(d) == "~"
+    assert compare.main([a, b, "--no-charts", "--fail-on", "requests_per_s"]) == 0
+
+
+def test_compare_flags_a_20_percent_drop(tmp_path, capsys):
+    a = synthetic(str(tmp_path / "a"), MODELS, seed=7)
+    slower = {k: (rps * 0.8, cpu, sat) for k, (rps, cpu, sat) in MODELS.items()}
+    b = synthetic(str(tmp_path / "b"), slower, seed=8)
+    rows, _, _ = compare.write_compare(a, b, charts_too=False)
+    for r in rows:
+        d = r.deltas["requests_per_s"]
+        assert d.method == "batch means" and d.p < 0.05 and d.worse
+        assert d.change == pytest.approx(-0.2, abs=0.02)
+    code = compare.main([a, b, "--no-charts", "--fail-on", "requests_per_s"])
+    out = capsys.readouterr()
+    assert code == 1
+    assert "regressed:" in out.err and re.search(r"-(19|20)\.\d%", out.out)
+    assert "geomean" in out.out
+    # Not asked to gate on throughput: exit 0 even though it dropped.
+    assert compare.main([a, b, "--no-charts", "--fail-on", "p99_us"]) == 0
+    assert compare.main([a, b, "--no-charts", "--fail-on", "bogus"]) == 2
+
+
+def test_compare_uses_repetitions_from_four_each(tmp_path):
+    a = synthetic(str(tmp_path / "a"), MODELS, reps=4, seed=11)
+    b = synthetic(str(tmp_path / "b"), {k: (rps * 1.2, c, s) for k, (rps, c, s) in
+                                        MODELS.items()}, reps=4, seed=12)
+    rows, _, _ = compare.write_compare(a, b, charts_too=False)
+    d = rows[0].deltas["requests_per_s"]
+    assert d.method == "repetitions" and d.n == (4, 4)
+    assert d.p == pytest.approx(2 / 70) and d.significant and not d.worse
+
+
+# --- the report ----------------------------------------------------------------------
+
+class _Tables(HTMLParser):
+    """The <td> texts of every table, and whether tags balance."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self.stack, self.wrong, self._cell = [], [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in ("meta", "img", "br"):
+            self.stack.append(tag)
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "td":
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if self.stack and self.stack[-1] == tag:
+            self.stack.pop()
+        else:
+            self.wrong.append(tag)
+        if tag == "td":
+            self.tables[-1].append(self._cell)
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+# A summary cell holds a number, a ratio with its interval, a short verdict
+# or a model name, plus footnote markers: never a sentence.
+SUMMARY_CELL = re.compile(r"^(—|≈|tie|failed|not run|req/s|CPU/req|[a-z]+:[a-z-]+|"
+                          r"server CPU|client CPU|concurrency|errors|"
+                          r"[\d,.]+[kM]?|±[\d.<]+%|(CPU )?[\d.]+×( ±[\d<]+%)?|[\d.]+(µs|ms|s))"
+                          r"[⁰¹²³⁴⁵⁶⁷⁸⁹]*$")
+
+
+def test_report_leads_with_findings_and_keeps_prose_out_of_tables(tmp_path):
+    folder = synthetic(str(tmp_path / "r"), {"pool:ready": (10000, 20.0, False),
+                                             "reactor:epoll": (14000, 12.0, True),
+                                             "fiber:hub": (14000, 12.1, True)},
+                       conns=(10, 1000))
+    res, chart_list, _ = report.write_report(folder)
+    md = open(os.path.join(folder, "report.md"), encoding="utf-8").read()
+    heads = re.findall(r"^## (.+)$", md, re.M)
+    assert heads[0] == "Findings" and heads[1] == "Summary: best model per workload"
+    assert heads.index("Over time") < heads.index("Machine")
+    findings = md.split("## Findings", 1)[1].split("##", 1)[0]
+    assert "At 10 connections" in findings and "±" in findings
+    assert {c.filename for c in chart_list} >= {"timeseries_echo_m64_c10.png",
+                                                "timeseries_echo_m64_c1000.png"}
+    page = open(os.path.join(folder, "report.html"), encoding="utf-8").read()
+    p = _Tables()
+    p.feed(page)
+    assert p.stack == [] and p.wrong == []
+    summary = p.tables[0]
+    assert summary, "no summary table"
+    for text in summary:
+        assert SUMMARY_CELL.match(text.strip()), repr(text)
+    # The saturated models' warning is a footnote marker with its legend.
+    assert "¹" in "".join(summary) and "¹ loadgen saturated" in page
+
+
+def test_results_csv_has_one_row_per_run(tmp_path):
+    folder = synthetic(str(tmp_path / "r"), MODELS, reps=2)
+    report.write_report(folder)
+    with open(os.path.join(folder, "results.csv"), newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    doc = json.load(open(os.path.join(folder, "results.json")))
+    assert [r["id"] for r in rows] == [r["id"] for r in doc["runs"]]
+    for row, run in zip(rows, doc["runs"]):
+        assert float(row["requests_per_s"]) == pytest.approx(run["requests_per_s"], rel=1e-5)
+        low, high = float(row["requests_per_s_ci95_low"]), float(row["requests_per_s_ci95_high"])
+        assert low < run["requests_per_s"] < high
+
+
+def test_time_series_window_sums_to_run_totals(tmp_path):
+    folder = synthetic(str(tmp_path / "r"), MODELS)
+    for run in rs.load(folder).runs:
+        assert sum(i["requests"] for i in run.intervals()) == run.raw["requests"]
+        assert len(run.intervals(warmup=True)) - len(run.intervals()) == 4

@@ -1,0 +1,284 @@
+"""Uncertainty of a run's and a cell's figures, and an honest ranking.
+
+Per run: the 95% interval of throughput (and of server CPU per request)
+from batch means over its time series (stats.batch_means_interval). Per
+cell: the t interval over its successful repetitions when it has two or
+more, else its one run's batch-means interval.
+
+Ranking a (workload, connections) row of the summary:
+
+- Throughput ranks models, except where the load generator saturated: a
+  saturated client measures itself, so models whose runs saturated it are
+  ranked by server CPU per request instead (lower is better), which still
+  separates servers. The row says which basis it used.
+- A ratio whose 95% interval includes 1.0 is not a ranking: "≈" (and for
+  two client-bound models whose CPU per request is within noise, "tie").
+- What bound the best model: "errors" (more than 1 in 1,000 requests
+  failed), "client CPU" (load generator saturated), "server CPU" (the
+  server used ≥ 90% of its CPUs), else "concurrency" (neither CPU was
+  full: the connections, or the model's workers, limited it).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import Optional
+
+import results as rs
+from stats import Interval, batch_means, batch_means_interval, mean_interval, number, \
+    ratio_interval
+
+SERVER_CPU_BOUND = 0.90     # of the server's CPUs
+ERROR_BOUND = 1e-3          # errors per request
+# Mann–Whitney over repetitions needs four a side to reach p < 0.05.
+MIN_REPS_FOR_TEST = 4
+
+# Per-run metric -> the time series key whose batch means give its interval.
+SERIES_KEY = {"requests_per_s": "requests_per_s",
+              "server_cpu_us_per_request": "server_cpu_us_per_request",
+              "p99_us": "p99_us"}
+
+
+def run_interval(run: rs.Run, metric: str = "requests_per_s") -> Optional[Interval]:
+    """Batch-means interval of one run's metric; None without a series."""
+    key = SERIES_KEY.get(metric)
+    if key is None:
+        return None
+    iv = batch_means_interval(run.series_values(key))
+    if iv is None:
+        return None
+    # Centre it on the run's own figure (the series' mean of full intervals
+    # differs from it by the cut last interval only).
+    own = run.metric(metric)
+    return Interval(own, iv.half_width, iv.n, iv.method) if own is not None else iv
+
+
+def cell_interval(cell: Optional[rs.Cell], metric: str = "requests_per_s") -> Optional[Interval]:
+    """The cell's 95% interval: over repetitions (2+), else batch means."""
+    if cell is None:
+        return None
+    vals = [r.metric(metric) for r in cell.ok_runs]
+    vals = [v for v in vals if v is not None]
+    if len(vals) >= 2:
+        return mean_interval(vals, "repetitions")
+    if len(vals) == 1:
+        runs = [r for r in cell.ok_runs if r.metric(metric) is not None]
+        return run_interval(runs[0], metric)
+    return None
+
+
+def test_samples(cell: Optional[rs.Cell], metric: str, method: str) -> list[float]:
+    """What a significance test compares: the repetitions' values, or the
+    batch means of every repetition's time series pooled."""
+    if cell is None:
+        return []
+    if method == "repetitions":
+        return [v for v in (r.metric(metric) for r in cell.ok_runs) if v is not None]
+    key = SERIES_KEY.get(metric)
+    out: list[float] = []
+    for r in cell.ok_runs:
+        vals = r.series_values(key) if key else []
+        out += batch_means(vals, min(10, len(vals))) if len(vals) >= 2 else []
+    return out
+
+
+def test_method(a: Optional[rs.Cell], b: Optional[rs.Cell]) -> str:
+    n = min(len(a.ok_runs) if a else 0, len(b.ok_runs) if b else 0)
+    return "repetitions" if n >= MIN_REPS_FOR_TEST else "batch means"
+
+
+# --- what bound a run ----------------------------------------------------------
+
+def saturated(cell: Optional[rs.Cell]) -> bool:
+    """The load generator saturated in most of the cell's successful runs."""
+    runs = cell.ok_runs if cell else []
+    flags = [rs.lookup(r.raw, "loadgen.saturated") is True for r in runs]
+    return bool(flags) and sum(flags) * 2 > len(flags)
+
+
+def server_cpu_fraction(run: rs.Run, server_cpus: int) -> Optional[float]:
+    user, sys_ = number(rs.lookup(run.raw, "server.cpu_user_s")), number(
+        rs.lookup(run.raw, "server.cpu_sys_s"))
+    dur = number(run.raw.get("duration_s"))
+    if user is None or sys_ is None or not dur:
+        return None
+    return (user + sys_) / dur / max(server_cpus, 1)
+
+
+def bound_of(cell: Optional[rs.Cell], server_cpus: int) -> Optional[str]:
+    """'errors', 'client CPU', 'server CPU' or 'concurrency' (see above)."""
+    runs = cell.ok_runs if cell else []
+    if not runs:
+        return None
+    req = sum(number(r.raw.get("requests")) or 0 for r in runs)
+    errs = sum(sum(r.errors.get(k, 0) for k in r.errors if k != "late") for r in runs)
+    if req and errs / req > ERROR_BOUND:
+        return "errors"
+    if saturated(cell):
+        return "client CPU"
+    fr = [f for f in (server_cpu_fraction(r, server_cpus) for r in runs) if f is not None]
+    if fr and statistics.fmean(fr) >= SERVER_CPU_BOUND:
+        return "server CPU"
+    return "concurrency"
+
+
+# --- ranking ----------------------------------------------------------------------
+
+@dataclass
+class Versus:
+    """One model against the row's best."""
+    label: str
+    state: str                            # "ok", "failed", "not run"
+    basis: str = "throughput"             # what the ratio compares
+    ratio: Optional[float] = None         # model / best (throughput or CPU per request)
+    low: Optional[float] = None
+    high: Optional[float] = None
+    verdict: str = ""                     # "best", "lower", "higher", "≈", "tie"
+    cpu_ratio: Optional[float] = None     # CPU per request, model / best
+    notes: list[str] = field(default_factory=list)   # warnings of its runs
+
+    @property
+    def rel_half(self) -> Optional[float]:
+        """The interval's half-width as a fraction of the ratio (log scale)."""
+        if self.ratio and self.low and self.high:
+            return (math.log(self.high) - math.log(self.low)) / 2
+        return None
+
+
+@dataclass
+class Ranked:
+    workload: rs.Workload
+    connections: int
+    basis: str                            # "throughput" or "CPU per request"
+    best: Optional[str]
+    best_rps: Optional[Interval]
+    best_cpu: Optional[Interval]
+    bound: Optional[str]
+    versus: dict[str, Versus]
+    best_p99: Optional[str] = None
+    best_p99_us: Optional[float] = None
+
+
+def _verdict(r: Optional[tuple[float, float, float]], higher_word: str, lower_word: str) -> str:
+    if r is None:
+        return ""
+    low, _, high = r
+    if low <= 1.0 <= high:
+        return "≈"
+    return higher_word if low > 1.0 else lower_word
+
+
+def rank_row(res: rs.Results, wl: rs.Workload, x) -> Ranked:
+    labels = res.labels()
+    server_cpus = len(res.ctx("server_cpus") or [0])
+    cells = {l: res.cell(wl, l, x) for l in labels}
+    rps = {l: cell_interval(c, "requests_per_s") for l, c in cells.items()}
+    cpu = {l: cell_interval(c, "server_cpu_us_per_request") for l, c in cells.items()}
+    sat = {l: saturated(c) for l, c in cells.items()}
+    present = [l for l in labels if rps[l] is not None]
+    basis = "throughput"
+    best = max(present, key=lambda l: rps[l].mean) if present else None
+    if best is not None and sat[best]:
+        # The client limited the fastest model: among the models that
+        # saturated it too (or whose throughput is within noise of the
+        # best's), the least CPU per request serves best.
+        pool = [l for l in present if cpu[l] is not None and
+                (sat[l] or _verdict(ratio_interval(rps[l], rps[best]), "", "") == "≈")]
+        if len(pool) >= 1 and cpu[best] is not None:
+            basis = "CPU per request"
+            best = min(pool, key=lambda l: cpu[l].mean)
+    versus: dict[str, Versus] = {}
+    for l in labels:
+        c = cells[l]
+        state = ("not run" if c is None else
+                 "ok" if rps[l] is not None or (c and c.ok_runs) else "failed")
+        v = Versus(l, state)
+        v.notes = sorted({w for r in (c.runs if c else []) for w in r.warnings})
+        if best is not None and rps[l] is not None:
+            cr = ratio_interval(cpu[l], cpu[best]) if cpu[l] and cpu[best] else None
+            v.cpu_ratio = cr[1] if cr else None
+            client_bound = basis == "CPU per request" and sat[l]
+            if client_bound and cr is not None:
+                v.basis = "CPU per request"
+                v.low, v.ratio, v.high = cr
+                v.verdict = "best" if l == best else (
+                    "tie" if _verdict(cr, "", "") == "≈" else _verdict(cr, "higher", "lower"))
+            else:
+                r = ratio_interval(rps[l], rps[best])
+                if r is not None:
+                    v.low, v.ratio, v.high = r
+                    v.verdict = "best" if l == best else _verdict(r, "higher", "lower")
+                elif rps[best] and rps[best].mean:
+                    v.ratio = rps[l].mean / rps[best].mean
+        versus[l] = v
+    p99 = {l: (c.stat("p99_us").mean if c and c.stat("p99_us") else None)
+           for l, c in cells.items()}
+    p99_present = [(l, v) for l, v in p99.items() if v is not None]
+    best_p99 = min(p99_present, key=lambda t: t[1]) if p99_present else None
+    return Ranked(wl, int(x), basis, best, rps.get(best) if best else None,
+                  cpu.get(best) if best else None,
+                  bound_of(cells.get(best), server_cpus) if best else None, versus,
+                  best_p99[0] if best_p99 else None, best_p99[1] if best_p99 else None)
+
+
+def ranked_rows(res: rs.Results) -> list[Ranked]:
+    return [rank_row(res, wl, x) for wl in res.workloads("closed") for x in res.xs(wl)]
+
+
+# --- findings: sentences with their numbers --------------------------------------
+
+def _pct(h: Optional[float]) -> str:
+    return f"±{h * 100:.0f}%" if h is not None and h >= 0.005 else "±<1%" if h is not None else ""
+
+
+def _conns(n: int) -> str:
+    return f"{n / 1000:g}k" if n >= 1000 and n % 100 == 0 else str(n)
+
+
+def findings(rows: list[Ranked], limit: int = 10) -> list[str]:
+    """One sentence per row: the best model against the runner-up, with
+    the ratio's interval, or why there is no winner."""
+    out = []
+    for row in rows:
+        if row.best is None:
+            continue
+        where = f"At {_conns(row.connections)} connections ({row.workload.describe()})"
+        bound = f" (bound by {row.bound})" if row.bound else ""
+        others = [v for l, v in row.versus.items() if l != row.best and v.ratio is not None]
+        if not others:
+            out.append(f"{where}, only {row.best} has a result.")
+            continue
+        by_cpu = [v for v in others if v.basis == "CPU per request"]
+        if row.basis == "CPU per request" and by_cpu:
+            rival = min(by_cpu, key=lambda v: v.ratio)
+            if rival.verdict == "tie":
+                out.append(f"{where} the load generator was the limit for {row.best} and "
+                           f"{rival.label}, and their server CPU per request is the same within "
+                           f"noise ({rival.ratio:.2f}×, {_pct(rival.rel_half)}): a tie.")
+            else:
+                out.append(f"{where} the load generator was the limit; ranked by server CPU "
+                           f"per request, {row.best} needs {1 / rival.ratio:.2f}× the CPU of "
+                           f"{rival.label} ({_pct(rival.rel_half)}).")
+            if len(out) >= limit:
+                break
+            continue
+        rival = max((v for v in others if v.basis == "throughput"), key=lambda v: v.ratio,
+                    default=None)
+        if rival is None:
+            continue
+        client = " the load generator was the limit, and" if row.basis == "CPU per request" \
+            else ""
+        cpu = (f" at {1 / rival.cpu_ratio:.2f}× its CPU per request"
+               if rival.cpu_ratio else "")
+        if rival.verdict == "≈":
+            out.append(f"{where},{client} {row.best} and {rival.label} are within noise of "
+                       f"each other ({1 / rival.ratio:.2f}×, {_pct(rival.rel_half)}): not "
+                       f"ranked{bound}.")
+        else:
+            out.append(f"{where},{client} {row.best} serves {1 / rival.ratio:.2f}× "
+                       f"{rival.label} ({_pct(rival.rel_half)}){cpu}{bound}.")
+        if len(out) >= limit:
+            break
+    return out[:limit]
