@@ -32,6 +32,7 @@
 #include "common/shutdown.h"
 #include "common/status.h"
 #include "common/units.h"
+#include "confidence.h"
 #include "context.h"
 #include "dataset.h"
 #include "matrix.h"
@@ -61,6 +62,8 @@ struct Options {
   std::string profile = "quick";
   std::string models, protos, connections, msg_sizes, file_sizes, workloads, rates;
   int repeat = 0;
+  double target_ci = 0;  // % of the mean; 0 = off
+  int max_repeat = 10;
   std::string duration, warmup;
   std::string server_cpus = "0";
   std::string client_cpus = "1";
@@ -95,6 +98,14 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--rate", o.rates, "load: 'closed', open-loop rates in requests/s, or N% of the cell's closed-loop "
                  "requests/s, e.g. closed,10k,80%");
   app.add_option("--repeat", o.repeat, "repetitions per cell (default: the profile's)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--target-ci", o.target_ci,
+                 "repeat each cell until the half-width of its throughput's 95% interval is under PCT% of "
+                 "its mean (or --max-repeat); one run's interval comes from its time series")
+      ->type_name("PCT")
+      ->check(CLI::Range(0.01, 100.0));
+  app.add_option("--max-repeat", o.max_repeat, "at most this many repetitions per cell with --target-ci")
+      ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   app.add_option("--duration", o.duration, "measured window per run, e.g. 10s (default: the profile's)");
   app.add_option("--warmup", o.warmup, "warm-up before the window, e.g. 2s (default: the profile's)");
@@ -392,7 +403,11 @@ int run_matrix(const Plan& plan, const Options& o, const std::string& command) {
   ResultsWriter writer(o.out, stamp);
   writer.set_context(
       make_context({date, plan.server_cpus, plan.client_cpus, command, calibration, plan.backend_cpus}));
-  writer.set_config(config_json(plan.matrix, plan.expanded, settings.loadgen_threads, plan.registry));
+  nlohmann::ordered_json config = config_json(plan.matrix, plan.expanded, settings.loadgen_threads, plan.registry);
+  config["target_ci_pct"] = o.target_ci > 0 ? nlohmann::ordered_json(o.target_ci) : nlohmann::ordered_json(nullptr);
+  config["max_repeat"] = o.target_ci > 0 ? nlohmann::ordered_json(std::max(o.max_repeat, plan.matrix.repeat))
+                                         : nlohmann::ordered_json(nullptr);
+  writer.set_config(std::move(config));
   writer.set_cells(plan.expanded.cells);
   writer.flush();
   if (!o.run_info.empty()) write_run_info(o.run_info, writer.dir(), plan.matrix);
@@ -408,36 +423,67 @@ int run_matrix(const Plan& plan, const Options& o, const std::string& command) {
   int index = 0, failed = 0;
   // Closed-loop requests/s by "<cell key>#<repetition>", for "N%" rates.
   std::map<std::string, double> capacity;
+  // One run of a planned cell (its "N%" rate resolved from its twin).
+  auto run_one = [&](const Cell& planned, int rep) {
+    auto t0 = std::chrono::steady_clock::now();
+    Cell cell = planned;
+    std::optional<std::string> unresolved;
+    if (cell.rate_of_capacity) {
+      auto it = capacity.find(fmt::format("{}#{}", cell.capacity_twin(), rep));
+      if (it != capacity.end()) cell.rate_per_s = *cell.rate_of_capacity * it->second;
+      else unresolved = fmt::format("rate: no successful closed-loop run of {} in repetition {} to take {:.0f}% of",
+                                    cell.capacity_twin(), rep, *cell.rate_of_capacity * 100);
+    }
+    progress.start_run(index, cell_label(cell, rep));
+    RunOutput out;
+    if (unresolved) {
+      out.record.cell = cell;
+      out.record.repetition = rep;
+      out.record.fail(*unresolved);
+    } else {
+      out = run_cell(cell, rep, settings, progress);
+    }
+    if (out.record.ok && !cell.open_loop() && out.record.requests_per_s) {
+      capacity[fmt::format("{}#{}", cell.key(), rep)] = *out.record.requests_per_s;
+    }
+    if (stop_requested()) out.record.fail("interrupted");
+    if (!out.hgrm.empty()) out.record.hgrm_file = writer.write_hgrm(out.record.id(), out.hgrm);
+    failed += out.record.ok ? 0 : 1;
+    progress.finish_run(out.record, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    writer.add_run(std::move(out.record));
+    ++index;
+  };
   for (int rep = 0; rep < plan.matrix.repeat && !stop_requested(); ++rep) {
     for (const Cell& planned : cells) {
       if (stop_requested()) break;
-      auto t0 = std::chrono::steady_clock::now();
-      Cell cell = planned;
-      std::optional<std::string> unresolved;
-      if (cell.rate_of_capacity) {
-        auto it = capacity.find(fmt::format("{}#{}", cell.capacity_twin(), rep));
-        if (it != capacity.end()) cell.rate_per_s = *cell.rate_of_capacity * it->second;
-        else unresolved = fmt::format("rate: no successful closed-loop run of {} in repetition {} to take {:.0f}% of",
-                                      cell.capacity_twin(), rep, *cell.rate_of_capacity * 100);
+      run_one(planned, rep);
+    }
+  }
+  // --target-ci: more repetitions, round by round, of every cell whose
+  // throughput interval is still wider than asked (confidence.h), up to
+  // --max-repeat. Cells whose rate is a share of another's are left alone.
+  if (o.target_ci > 0) {
+    int max_repeat = std::max(o.max_repeat, plan.matrix.repeat);
+    for (int rep = plan.matrix.repeat; rep < max_repeat && !stop_requested(); ++rep) {
+      std::vector<const Cell*> wide;
+      for (const Cell& c : cells) {
+        if (c.rate_of_capacity) continue;
+        std::vector<const RunRecord*> runs;
+        for (const RunRecord& r : writer.runs()) {
+          if (r.cell.key() == c.key()) runs.push_back(&r);
+        }
+        std::optional<MeanCi> ci = throughput_ci(runs);
+        if (!ci || ci->relative() * 100 > o.target_ci) wide.push_back(&c);
       }
-      progress.start_run(index, cell_label(cell, rep));
-      RunOutput out;
-      if (unresolved) {
-        out.record.cell = cell;
-        out.record.repetition = rep;
-        out.record.fail(*unresolved);
-      } else {
-        out = run_cell(cell, rep, settings, progress);
+      if (wide.empty()) break;
+      total += static_cast<int>(wide.size());
+      progress.add_runs(static_cast<int>(wide.size()));
+      progress.message(fmt::format("harness: --target-ci {}%: repetition {} of {} cell(s)", o.target_ci, rep + 1,
+                                   wide.size()));
+      for (const Cell* c : wide) {
+        if (stop_requested()) break;
+        run_one(*c, rep);
       }
-      if (out.record.ok && !cell.open_loop() && out.record.requests_per_s) {
-        capacity[fmt::format("{}#{}", cell.key(), rep)] = *out.record.requests_per_s;
-      }
-      if (stop_requested()) out.record.fail("interrupted");
-      if (!out.hgrm.empty()) out.record.hgrm_file = writer.write_hgrm(out.record.id(), out.hgrm);
-      failed += out.record.ok ? 0 : 1;
-      progress.finish_run(out.record, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      writer.add_run(std::move(out.record));
-      ++index;
     }
   }
   std::fprintf(stderr, "harness: %d of %d runs ok; results: %s/results.json\n", index - failed, total,

@@ -26,6 +26,7 @@ class Progress {
               std::optional<double> requests_per_s);
   void finish_run(const RunRecord& run, double wall_s);
   void message(const std::string& line);  // a line of its own
+  void add_runs(int n) { total_ += n; }    // the plan grew (--target-ci)
 
  private:
   std::string eta() const;

@@ -356,6 +356,28 @@ TEST_F(HarnessE2E, TinyMatrixMatchesTheDocumentedSchema) {
   }
 }
 
+// --target-ci repeats a cell while its throughput interval is wider than
+// asked, up to --max-repeat; a loose target is met by the first run's own
+// interval (batch means over its time series).
+TEST_F(HarnessE2E, TargetCiRepeatsUntilNarrowOrMaxRepeat) {
+  std::string matrix = write_matrix({{"models", {"reactor:epoll"}},
+                                     {"protos", {"echo"}},
+                                     {"connections", {10}},
+                                     {"duration", "1500ms"},
+                                     {"warmup", "200ms"}});
+  auto runs_of = [&](const std::string& target) {
+    std::string out_root = tmp_.path() + "/results-" + target;
+    Outcome o = run({CB_HARNESS, "--profile", matrix, "--out", out_root, "--no-calibrate", "--target-ci", target,
+                     "--max-repeat", "3"});
+    EXPECT_EQ(o.exit_code, 0) << o.err;
+    json doc = load_json(last_line(o.out) + "/results.json");
+    EXPECT_EQ(doc["config"]["max_repeat"], 3);
+    return doc["runs"].size();
+  };
+  EXPECT_EQ(runs_of("0.01"), 3u);  // never that narrow: three repetitions
+  EXPECT_EQ(runs_of("90"), 1u);    // any run's interval is narrower than ±90%
+}
+
 // Any process whose command line mentions `marker`.
 std::vector<pid_t> processes_mentioning(const std::string& marker) {
   std::vector<pid_t> out;

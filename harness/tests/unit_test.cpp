@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "confidence.h"
 #include "listening_line.h"
 #include "matrix.h"
 #include "noise.h"
@@ -676,6 +677,44 @@ TEST(Noise, OtherProcessesAndStealFromPoints) {
   quiet.steal_server_cpus_pct = 0.5;
   quiet.other_cpu_pct = 3;
   EXPECT_TRUE(CpuSeries::warnings(quiet).empty());
+}
+
+// The interval rules of --target-ci: t over repetitions, batch means over
+// one run's window intervals (full-length ones only).
+TEST(Confidence, RepetitionsAndBatchMeans) {
+  EXPECT_DOUBLE_EQ(t95(1), 12.706);
+  EXPECT_DOUBLE_EQ(t95(9), 2.262);
+  EXPECT_NEAR(t95(120), 1.980, 0.002);
+  // 100 and 110: mean 105, sd 7.071, half-width 12.706 * 7.071 / sqrt(2) = 63.53.
+  auto two = mean_ci({100, 110});
+  ASSERT_TRUE(two);
+  EXPECT_NEAR(two->half_width, 63.53, 0.01);
+  EXPECT_FALSE(batch_means_ci({1, 2, 3, 4}));
+  // 20 values: 10 batches of two, means 1.5, 3.5, ..., 19.5: sd 6.055,
+  // half-width 2.262 * 6.055 / sqrt(10) = 4.331.
+  std::vector<double> v;
+  for (int i = 1; i <= 20; ++i) v.push_back(i);
+  auto bm = batch_means_ci(v);
+  ASSERT_TRUE(bm);
+  EXPECT_EQ(bm->n, 10);
+  EXPECT_DOUBLE_EQ(bm->mean, 10.5);
+  EXPECT_NEAR(bm->half_width, 4.331, 0.001);
+  nlohmann::ordered_json ts = {{"interval_s", 0.25}, {"intervals", nlohmann::ordered_json::array()}};
+  ts["intervals"].push_back({{"warmup", true}, {"duration_s", 0.25}, {"requests_per_s", 1.0}});
+  for (int i = 0; i < 6; ++i) ts["intervals"].push_back({{"warmup", false}, {"duration_s", 0.25}, {"requests_per_s", 100.0 + i}});
+  ts["intervals"].push_back({{"warmup", false}, {"duration_s", 0.1}, {"requests_per_s", 5.0}});
+  EXPECT_EQ(window_rates(ts), (std::vector<double>{100, 101, 102, 103, 104, 105}));
+  RunRecord r;
+  r.requests_per_s = 102.4;
+  r.timeseries = ts;
+  auto one = throughput_ci({&r});
+  ASSERT_TRUE(one);
+  EXPECT_DOUBLE_EQ(one->mean, 102.4);  // the run's own figure
+  EXPECT_EQ(one->n, 6);
+  RunRecord failed;
+  failed.ok = false;
+  failed.requests_per_s = 1;
+  EXPECT_EQ(throughput_ci({&r, &failed})->n, 6);  // failed runs do not count
 }
 
 }  // namespace
