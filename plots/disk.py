@@ -9,7 +9,7 @@ memory the server may cache it in: below 1 the set fits and every model is
 CPU-bound; above it reads go to the disk, and a model that blocks its only
 thread on a cold read (SPED: reactor:epoll, fiber:hub) falls behind those
 that block one connection of many (MP/MT) or hand the read to helpers
-(AMPED: reactor:offload, fiber:offload).
+(AMPED: reactor:offload, fiber:offload) or to io_uring (reactor:uring).
 
 Cells are grouped into one figure per (file sizes, popularity, connections,
 memory limit); the x of a cell is disk.dataset_to_memory_ratio (or the

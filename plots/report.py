@@ -225,7 +225,8 @@ def _disk_blocks(res: rs.Results) -> list[doc.Block]:
         "server in a memory cgroup whose limit caps the page cache it can fill. A model whose one "
         "thread blocks on a cold read (reactor:epoll, fiber:hub) stalls every connection; the "
         "per-connection models block one; reactor:offload and fiber:offload hand reads that are "
-        "not cached to helper threads (Flash's AMPED, libuv's pool, eventlet's tpool)."))
+        "not cached to helper threads (Flash's AMPED, libuv's pool, eventlet's tpool), and "
+        "reactor:uring submits them to io_uring, its loop serving the others meanwhile."))
     for data in flash:
         labels = list(data.series)
         t = doc.Table(["data set"] + labels + ["page-cache hit ratio (best model)"], [],

@@ -15,8 +15,9 @@
 namespace cb {
 
 inline constexpr uint64_t kCounterMagic = 0x31544e43'48434e42;  // "BNCHCNT1"
-// 2: the /app and backend counters; 3: the file offload counters.
-inline constexpr uint32_t kCounterVersion = 3;
+// 2: the /app and backend counters; 3: the file offload counters; 4: the
+// io_uring file read counters (reactor:uring).
+inline constexpr uint32_t kCounterVersion = 4;
 
 // Every field is a count unless its name says otherwise.
 #define CB_COUNTER_FIELDS(X)                                                         \
@@ -50,9 +51,11 @@ inline constexpr uint32_t kCounterVersion = 3;
   X(backend_errors_reply) /* a reply that was not the one asked for */               \
   X(backend_unconfigured) /* /app calls asked of a server with no --backend */      \
   X(backend_wait_us)     /* time requests waited for a free backend connection */   \
-  X(offload_jobs)        /* file reads handed to the helper threads */               \
+  X(offload_jobs)        /* file GETs handed off the loop: to helpers, or to io_uring */ \
   X(offload_resident_hits) /* parked file GETs found in the page cache: read on the loop */ \
-  X(offload_queue_full)  /* file reads done on the loop: the helpers' queue was full */ \
+  X(offload_queue_full)  /* file reads done on the loop: no helper slot or SQE was free */ \
+  X(uring_file_reads)    /* reactor:uring: reads of cold files submitted to io_uring */ \
+  X(uring_file_reads_orphaned) /* ...of them, still in flight when their connection closed */ \
   X(ready)               /* 1 once the server accepts connections */
 
 struct CounterBlock {

@@ -44,6 +44,13 @@ io_uring_sqe* UringRing::sqe() {
   return e;
 }
 
+io_uring_sqe* UringRing::try_sqe() {
+  io_uring_sqe* e = io_uring_get_sqe(&ring_);
+  if (e != nullptr) return e;
+  if (io_uring_submit(&ring_) < 0) return nullptr;  // EBUSY/EAGAIN: completions to reap first
+  return io_uring_get_sqe(&ring_);
+}
+
 void UringLoop::wait(std::chrono::nanoseconds max_wait) {
   std::chrono::nanoseconds wait = max_wait;
   if (!timers_.empty()) {
@@ -112,10 +119,11 @@ bool uring_supported(std::string* why_not) {
       bool ops = io_uring_opcode_supported(probe, IORING_OP_ACCEPT) &&
                  io_uring_opcode_supported(probe, IORING_OP_RECV) &&
                  io_uring_opcode_supported(probe, IORING_OP_SEND) &&
+                 io_uring_opcode_supported(probe, IORING_OP_READ) &&
                  io_uring_opcode_supported(probe, IORING_OP_POLL_ADD) &&
                  io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL);
       io_uring_free_probe(probe);
-      if (!ops) why = "io_uring lacks accept/recv/send/poll/cancel (Linux 5.6+ needed)";
+      if (!ops) why = "io_uring lacks accept/recv/send/read/poll/cancel (Linux 5.6+ needed)";
     }
     if (why.empty()) ProvidedBuffers buffers(ring, 0, 2, 64);  // buffer rings: 5.19+
   } catch (const SysError& e) {

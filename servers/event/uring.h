@@ -18,8 +18,8 @@
 
 namespace cb::event {
 
-// True if io_uring with accept/recv/send and provided-buffer rings (Linux
-// 5.19+) works here; else false and, if why_not is set, the reason. Probes the
+// True if io_uring with accept/recv/send/read and provided-buffer rings
+// (Linux 5.19+) works here; else false and, if why_not is set, the reason. Probes the
 // kernel, not the headers: a seccomp filter or io_uring_disabled=2 shows up.
 bool uring_supported(std::string* why_not);
 
@@ -36,6 +36,9 @@ class UringRing {
   // A free submission entry, submitting the queue first if it is full.
   // Throws SysError if even that does not free one.
   io_uring_sqe* sqe();
+  // The same, but nullptr instead of throwing: for work that has another
+  // way to be done (a file read can be done on the loop, blocking).
+  io_uring_sqe* try_sqe();
 
  private:
   io_uring ring_{};
@@ -82,6 +85,15 @@ class UringLoop {
     io_uring_sqe* s = ring_.sqe();
     prep(s);
     io_uring_sqe_set_data64(s, user_data);
+  }
+  // As post, but false (nothing queued) when no submission entry can be had.
+  template <class Prep>
+  bool try_post(uint64_t user_data, Prep prep) {
+    io_uring_sqe* s = ring_.try_sqe();
+    if (s == nullptr) return false;
+    prep(s);
+    io_uring_sqe_set_data64(s, user_data);
+    return true;
   }
   void arm(Timer* t, Clock::time_point deadline) { timers_.arm(t, deadline); }
   void cancel(Timer* t) { timers_.cancel(t); }

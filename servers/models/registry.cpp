@@ -48,7 +48,7 @@ constexpr ModelEntry kModels[] = {
      run_reactor_multi, nullptr},
     {"reactor", "offload", false, false, AppWait::kConnection, "reactor:epoll + helper threads that read cold files (AMPED); cached files stay on the loop",
      run_reactor_offload, nullptr},
-    {"reactor", "uring", false, false, AppWait::kLoop, "one thread, io_uring proactor: multishot accept/recv, provided buffers",
+    {"reactor", "uring", false, false, AppWait::kLoop, "one thread, io_uring proactor: multishot accept/recv, provided buffers; cold files read with io_uring, cached ones on the loop",
      run_reactor_uring, reactor_uring_supported},
     {"fiber", "hub", true, false, AppWait::kConnection, "one thread, a fiber per connection parked on an epoll hub (eventlet)",
      run_fiber_hub, nullptr},

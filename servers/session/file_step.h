@@ -46,13 +46,19 @@ inline FileRead read_file_here(const FileWait& w, std::string* buf) {
 // The loop's half: a resident file is read into *scratch and true is
 // returned with *done set; else `job` is filled and handed to the pool
 // (false), or, with the queue full, read here (true, counted).
+// The residency probe alone, for every offloading model: true (counted)
+// with *done set, the body viewing *scratch, when the file is cached.
+inline bool serve_if_resident(const FileWait& w, std::string* scratch, FileRead* done,
+                              CounterBlock& c) {
+  if (!read_if_resident(w.fd, w.size, w.inline_body, scratch)) return false;
+  bump(c.offload_resident_hits);
+  *done = {w.inline_body ? std::string_view(*scratch) : std::string_view(), true};
+  return true;
+}
+
 inline bool start_file_step(const FileWait& w, OffloadJob& job, OffloadPool& pool,
                             std::string* scratch, FileRead* done, CounterBlock& c) {
-  if (read_if_resident(w.fd, w.size, w.inline_body, scratch)) {
-    bump(c.offload_resident_hits);
-    *done = {w.inline_body ? std::string_view(*scratch) : std::string_view(), true};
-    return true;
-  }
+  if (serve_if_resident(w, scratch, done, c)) return true;
   job.fd = w.fd;
   job.size = w.size;
   job.read_body = w.inline_body;
