@@ -8,10 +8,12 @@
 // skipped with the reason). The sizes straddle the 16 KiB inline limit (read
 // into the response) and the sendfile path. The offloading variants must
 // hand the cold reads to their helpers (reactor:uring: to io_uring) and keep
-// the warm ones on the loop. For the offloading variants, two more: clients
-// that vanish while their files are being read, and a stop with reads in
-// flight (reactor:uring must show, by its counters, that reads were in flight
-// when it happened; the helpers' models have no such counter).
+// the warm ones on the loop. For the offloading variants, three more:
+// clients that vanish while their files are being read, a file truncated
+// while it is read (the request fails, the server serves on), and a stop
+// with reads in flight (reactor:uring must show, by its counters, that reads
+// were in flight when the close or stop happened; the helpers' models have
+// no such counter).
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -275,6 +277,36 @@ TEST_F(ColdFilesInFlight, ClientsVanishWhileTheirFilesAreRead) {
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(server_->stop(std::chrono::milliseconds(8000)), 0);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(8));
+}
+
+// A file cut short while its cold pages are being read: the read comes
+// back short or empty, the request fails (counted in errors_read, the
+// connection closed without a response), and the server serves on.
+TEST_F(ColdFilesInFlight, FileTruncatedWhileReadFailsTheRequest) {
+  std::string path = root_.path() + "/" + big_name(0);
+  bool caught = false;
+  for (int attempt = 0; attempt < kAttempts && !caught; ++attempt) {
+    if (attempt > 0) root_.write(big_name(0), make_payload(kBigBytes, 100));
+    long left = evict(path);
+    if (left != 0) GTEST_SKIP() << big_name(0) << ": pages stay resident after DONTNEED";
+    nlohmann::json before = server_->live_counters();
+    Fd fd = connect_to(server_->port());
+    ASSERT_TRUE(send_all(fd.get(), "GET /" + big_name(0) + " HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_TRUE(eventually([&] {
+      return server_->live_counters()["offload_jobs"] != before["offload_jobs"];
+    }, std::chrono::milliseconds(3000)));
+    ASSERT_EQ(::truncate(path.c_str(), 0), 0);
+    std::string got = recv_until_eof(fd.get());  // the server closes either way
+    caught = eventually([&] {
+      return server_->live_counters()["errors_read"].get<uint64_t>() >
+             before["errors_read"].get<uint64_t>();
+    }, std::chrono::milliseconds(1000));
+    if (caught) {
+      EXPECT_EQ(got, "") << "a failed file read sends no response";
+    }
+  }
+  EXPECT_TRUE(caught) << "no truncation landed while the file was being read";
+  expect_serving();
 }
 
 TEST_F(ColdFilesInFlight, StopsWithReadsInFlight) {
