@@ -11,8 +11,9 @@
 //   read    a file GET parks in the protocol (set_offload_files, as in the
 //           offloading models, session/file_step.h): a file whose pages are
 //           cached (preadv2 RWF_NOWAIT) is served at once, on the loop; a
-//           cold one is read with IORING_OP_READ, the loop serving others
-//           meanwhile: a small (inline) body whole into the connection's
+//           cold one is read with IORING_OP_READ (IOSQE_ASYNC: by io_uring's
+//           kernel workers, never in the loop's own submit), the loop
+//           serving others meanwhile: a small (inline) body whole into the connection's
 //           ColdRead, a sendfile body's pages in kFileChunkBytes chunks into
 //           one shared discard buffer, only to bring them into the page
 //           cache (then sendfile sends from cache without blocking). At
@@ -77,6 +78,13 @@ constexpr std::chrono::seconds kDrainLimit{5};
 // 16 KiB) is one chunk.
 constexpr std::size_t kFileChunkBytes = 128 * 1024;
 constexpr std::size_t kFileReadsInFlight = 4;
+// Every read is posted with IOSQE_ASYNC: io_uring hands it straight to its
+// own kernel workers (io-wq, at most 4 per CPU for file reads) instead of
+// first trying it in the submitting thread, where a cold page means the loop
+// allocating page-cache pages (direct reclaim, under a memory cgroup's
+// limit) and starting readahead itself. Measured on the disk workload (16 KiB
+// files, 4x a 128 MiB limit, 100 connections): 12-15k requests/s with it,
+// 8-11k without.
 // A chunk whose read says EAGAIN or EINTR is resubmitted at most this often.
 constexpr int kFileReadRetries = 4;
 
@@ -379,6 +387,7 @@ class UringReactor {
       auto length = static_cast<unsigned>(s.end - s.offset);
       bool posted = loop_.try_post(tag(&s, kFileRead), [&](io_uring_sqe* e) {
         io_uring_prep_read(e, r.wait.fd, into, length, s.offset);
+        e->flags |= IOSQE_ASYNC;  // see kFileChunkBytes
       });
       if (!posted) return;
       s.posted = true;
