@@ -74,6 +74,7 @@ struct Options {
   std::string proto = "echo";
   std::string stack_size = "64KiB";
   std::string idle_timeout = "0";
+  std::string header_timeout = "30s";
   std::string backend;  // HOST:PORT of bench_backend, empty = none
   std::string stats_file;
   std::string print_stats;
@@ -98,6 +99,10 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--stack-size", o.stack_size, "thread/fiber stack size (e.g. 64KiB)")
       ->capture_default_str();
   app.add_option("--idle-timeout", o.idle_timeout, "close idle connections after this (0 = never)")
+      ->capture_default_str();
+  app.add_option("--header-timeout", o.header_timeout,
+                 "HTTP: answer 408 and close when a request head does not end this long "
+                 "after its first byte (0 = never)")
       ->capture_default_str();
   app.add_option("--backend", o.backend,
                  "HOST:PORT of the backend service /app requests call (bench_backend)");
@@ -151,6 +156,12 @@ const ModelEntry& finish_config(Options& o) {
     o.config.stack_size = units::parse_size(o.stack_size);
     o.config.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
         units::parse_duration(o.idle_timeout));
+    std::chrono::nanoseconds header = units::parse_duration(o.header_timeout);
+    o.config.header_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(header);
+    if (header.count() > 0 && o.config.header_timeout.count() == 0) {
+      throw std::invalid_argument("--header-timeout: '" + o.header_timeout +
+                                  "' is shorter than 1 ms (0 turns it off)");
+    }
     if (!o.backend.empty()) parse_backend(o.backend, &o.config);
   } catch (const std::invalid_argument& e) {
     throw CLI::ValidationError(e.what());

@@ -16,8 +16,9 @@ namespace cb {
 
 inline constexpr uint64_t kCounterMagic = 0x31544e43'48434e42;  // "BNCHCNT1"
 // 2: the /app and backend counters; 3: the file offload counters; 4: the
-// io_uring file read counters (reactor:uring).
-inline constexpr uint32_t kCounterVersion = 4;
+// io_uring file read counters (reactor:uring); 5: http_3xx (directory
+// redirects) and errors_head_timeout.
+inline constexpr uint32_t kCounterVersion = 5;
 
 // Every field is a count unless its name says otherwise.
 #define CB_COUNTER_FIELDS(X)                                                         \
@@ -27,6 +28,7 @@ inline constexpr uint32_t kCounterVersion = 4;
   X(bytes_in)                                                                        \
   X(bytes_out)                                                                       \
   X(http_2xx)                                                                        \
+  X(http_3xx)         /* 301: a directory named without its trailing slash */      \
   X(http_4xx)                                                                        \
   X(http_5xx)                                                                        \
   X(errors_read)      /* read failed with something other than reset */             \
@@ -36,6 +38,7 @@ inline constexpr uint32_t kCounterVersion = 4;
   X(errors_no_fds)    /* connections refused because the fd limit was reached */    \
   X(errors_fd_limit)  /* select: fd >= FD_SETSIZE refused */                        \
   X(errors_idle_timeout)                                                             \
+  X(errors_head_timeout) /* request heads not finished within --header-timeout: 408 */ \
   X(errors_spawn)     /* fork / pthread_create failed: connection dropped */        \
   X(children_reaped)                                                                 \
   X(children_user_us) /* CPU of reaped children (wait4 rusage) */                   \

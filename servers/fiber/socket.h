@@ -40,6 +40,7 @@ class Socket {
   bool attach();
   // Reads that wait longer than this return kRetry; zero means never.
   void set_read_timeout(std::chrono::milliseconds timeout) { read_timeout_ = timeout; }
+  std::chrono::milliseconds read_timeout() const { return read_timeout_; }
 
   int fd() const { return fd_.get(); }
   IoResult read(std::span<char> into);

@@ -5,7 +5,11 @@
 //   pool:ready  half-sync/half-async: a dispatcher thread waits in epoll
 //               (EPOLLONESHOT) and queues connections that are ready; a
 //               worker runs one non-blocking step (read, answer, write) and
-//               re-arms the connection for its next event.
+//               re-arms the connection for its next event. The request-head
+//               timeout: a worker publishes the head's deadline with the
+//               connection; the dispatcher sweeps the waiting connections
+//               and wakes an expired one with shutdown(SHUT_RD), whose
+//               worker then answers the 408 (NbSession::on_readable).
 // An /app request's backend calls block the worker (on a connection borrowed
 // from one process-wide pool): W workers waiting D each serve at most W/D.
 #include <algorithm>
@@ -131,6 +135,10 @@ struct ReadyConn : event::Handler {
   // acquire load after taking the connection make that hand-over visible to
   // the memory model (and to TSan) along with the session state.
   std::atomic<Next> waiting_for{Next::kRead};
+  // The unfinished request head's deadline (steady clock, ns; 0 = none),
+  // written by the worker before it re-arms, read by the dispatcher's sweep.
+  std::atomic<int64_t> head_due_ns{0};
+  std::atomic<bool> poked{false};  // the sweep already woke it
 };
 
 template <class P>
@@ -168,10 +176,19 @@ class ReadyPool {
     poller_.add(stop_fd(), event::kReadable, &stop);
     bool resting = false;
     event::Clock::time_point rest_until{};
+    event::Clock::time_point next_sweep = event::Clock::now() + sweep_every();
     while (!stop_requested()) {
       std::chrono::nanoseconds wait{-1};
       if (resting) wait = std::max(rest_until - event::Clock::now(), event::Clock::duration{});
+      if (sweeping()) {
+        auto to_sweep = std::max(next_sweep - event::Clock::now(), event::Clock::duration{});
+        if (wait.count() < 0 || to_sweep < wait) wait = to_sweep;
+      }
       int n = poller_.wait(ready, wait);
+      if (sweeping() && event::Clock::now() >= next_sweep) {
+        sweep_heads();
+        next_sweep = event::Clock::now() + sweep_every();
+      }
       if (resting && event::Clock::now() >= rest_until) {
         resting = false;
         poller_.modify(acceptor.fd(), event::kReadable, &listener);
@@ -203,6 +220,27 @@ class ReadyPool {
     });
   }
 
+  // The head timeout's sweep: how often (a quarter of the timeout, 10 ms to
+  // 1 s), and the sweep itself. A connection whose head ran out is woken
+  // with shutdown(SHUT_RD), which makes it readable; its worker sees the
+  // deadline passed and answers 408. Under live_mutex_ a listed
+  // connection's fd is still open (close_one unlists before closing), so
+  // the fd cannot belong to someone else.
+  bool sweeping() const { return ctx_.config.header_timeout.count() > 0; }
+  std::chrono::milliseconds sweep_every() const {
+    return std::clamp(ctx_.config.header_timeout / 4, std::chrono::milliseconds(10),
+                      std::chrono::milliseconds(1000));
+  }
+  void sweep_heads() {
+    int64_t now = event::Clock::now().time_since_epoch().count();
+    std::lock_guard lock(live_mutex_);
+    for (ReadyConn<P>* conn : live_) {
+      int64_t due = conn->head_due_ns.load(std::memory_order_relaxed);
+      if (due == 0 || due > now || conn->poked.exchange(true, std::memory_order_relaxed)) continue;
+      ::shutdown(conn->session.fd(), SHUT_RD);
+    }
+  }
+
   // A worker: one step per ready connection, then re-arm or close.
   void work() {
     std::vector<char> scratch(kScratchBytes);
@@ -221,6 +259,9 @@ class ReadyPool {
       // another worker may own (and free) the connection.
       int fd = conn->session.fd();
       event::Handler* handler = conn;
+      conn->head_due_ns.store(
+          conn->session.head_running() ? conn->session.head_due().time_since_epoch().count() : 0,
+          std::memory_order_relaxed);
       conn->waiting_for.store(next, std::memory_order_release);
       poller_.modify(fd, next == Next::kWrite ? event::kWritable : event::kReadable, handler);
     }

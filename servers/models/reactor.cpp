@@ -20,7 +20,9 @@
 //                     completion eventfd says its job is back
 // reactor:uring, the io_uring proactor, is in reactor_uring.cpp.
 // Idle timeout: one timer per connection, re-armed lazily: I/O only stores
-// the time; a timer that fires early is re-armed for the rest.
+// the time; a timer that fires early is re-armed for the rest. The same
+// timer serves the request-head timeout (session/head_clock.h): armed, or
+// brought forward, when a head starts; the session answers the 408.
 // /app requests (app_step.h): their backend calls go through the loop's
 // BackendMux (pipelined, non-blocking); the connection is unwatched while
 // they are out and resumed by the reply. The CPU work runs on the loop
@@ -207,6 +209,7 @@ class Reactor {
   // Watches the connection for what it waits for next.
   void follow(Conn* c, Next next) {
     if (next == Next::kClose) return close(c);
+    watch_head(c);
     if (next == Next::kWaitApp || next == Next::kWaitFile) {
       // Nothing to read or write until the backend or the helper answers (a
       // hangup would otherwise be reported, level-triggered, on every turn).
@@ -276,11 +279,27 @@ class Reactor {
     return c->session.on_readable(scratch_, stats, /*until_eagain=*/true, runner);
   }
 
+  // A request head started: the timer must fire by its deadline.
+  void watch_head(Conn* c) {
+    if (!c->session.head_running()) return;
+    Clock::time_point due = c->session.head_due();
+    if (!c->idle.armed() || due < c->idle.deadline) loop_.arm(&c->idle, due);
+  }
+
+  // The connection's timer: the head timeout first, then the idle one.
   void on_idle_timer(Conn* c) {
+    Clock::time_point now = loop_.now();
+    if (!c->parked && c->session.head_expired(now)) {
+      return follow(c, c->session.on_head_timeout(ctx_.stats()));
+    }
+    if (idle_timeout_.count() == 0) return watch_head(c);
     Clock::time_point due = c->last_active + idle_timeout_;
     // A request waiting for the backend is not idle: it is the server's wait.
-    if (c->parked) due = loop_.now() + idle_timeout_;
-    if (due > loop_.now()) return loop_.arm(&c->idle, due);
+    if (c->parked) due = now + idle_timeout_;
+    if (due > now) {
+      loop_.arm(&c->idle, due);
+      return watch_head(c);
+    }
     bump(ctx_.stats().errors_idle_timeout);
     close(c);
   }

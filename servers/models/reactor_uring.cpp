@@ -24,7 +24,10 @@
 // A posted send reads the output queue, so input arriving meanwhile is held
 // (buffers not given back) until the send completes; kMaxHeld held buffers
 // cancel the receive (back-pressure, as NbSession stops reading). Input is
-// held the same way while a file GET waits for its reads. Closing =
+// held the same way while a file GET waits for its reads, and while the
+// protocol holds input back (its output limit), so that stays bounded too.
+// The request-head timeout shares the connection's timer with the idle
+// timeout (session/head_clock.h). Closing =
 // shutdown(2) + cancel (of the socket's operations and the file's reads);
 // the connection, whose protocol holds the file and whose ColdRead holds the
 // body being read into, is freed at its last completion, so no completion
@@ -201,6 +204,7 @@ class UringReactor {
     proto::OutQueue out{};
     std::vector<std::pair<uint16_t, uint32_t>> held{};  // (buffer id, bytes) not yet fed
     event::Timer idle{this};
+    HeadClock head{};
     Clock::time_point last_active{};
     std::unique_ptr<ColdRead> cold{};  // a cold file being read for the parked GET
     unsigned ops = 0;  // posted operations whose last completion is due
@@ -313,6 +317,7 @@ class UringReactor {
   void pump(Conn* c) {
     while (!c->closing && !c->sending) {
       if (c->cold && c->cold->in_flight == 0) finish_cold(c);
+      if (!c->cold && resume_held(c->protocol, c->out)) run_app(c);
       if (!c->cold) feed_held(c);
       if (!c->cold && file_waiting(c)) {
         start_file(c);
@@ -322,9 +327,12 @@ class UringReactor {
         send_front(c);
       } else if (c->cold) {
         break;  // its reads' completions pump again
+      } else if (holds_input(c->protocol)) {
+        continue;  // the queue is written: what was held is served next
       } else if (c->protocol.closing() || c->eof) {
         begin_close(c);
       } else {
+        watch_head(c);
         if (!c->recv_posted && !c->starved) post_recv(c);
         break;
       }
@@ -333,16 +341,18 @@ class UringReactor {
   }
 
   // Feeds the held input to the protocol, buffer by buffer, until a file GET
-  // parks (what follows it stays held: back-pressure while it waits).
+  // parks or the protocol holds input back at its output limit (what
+  // follows stays held: back-pressure while it waits).
   void feed_held(Conn* c) {
     std::size_t fed = 0;
-    for (; fed < c->held.size() && !file_waiting(c); ++fed) {
+    for (; fed < c->held.size() && !file_waiting(c) && !holds_input(c->protocol); ++fed) {
       auto [bid, bytes] = c->held[fed];
       bump(stats_.bytes_in, bytes);
       c->protocol.on_input(std::string_view(buffers_.data(bid), bytes), c->out);
       buffers_.give_back(bid);
       run_app(c);
     }
+    c->head.note(c->protocol);
     c->held.erase(c->held.begin(), c->held.begin() + static_cast<std::ptrdiff_t>(fed));
   }
 
@@ -447,6 +457,14 @@ class UringReactor {
     }
   }
 
+  // Waiting for input: a request head that started must end by its
+  // deadline, so the timer fires by then.
+  void watch_head(Conn* c) {
+    c->head.note(c->protocol);
+    if (!c->head.running()) return;
+    if (!c->idle.armed() || c->head.due() < c->idle.deadline) loop_.arm(&c->idle, c->head.due());
+  }
+
   // An /app request is worked on the loop thread, its backend calls blocking
   // on one connection of the loop's own: the loop waits for each call.
   void run_app(Conn* c) {
@@ -537,10 +555,25 @@ class UringReactor {
       r->arm_idle(c);
       return r->pump(c);
     }
+    if (c->closing) return;
+    if constexpr (HasHeadTimeout<P>) {
+      c->head.note(c->protocol);  // no head is pending while a file is read or input held
+      if (!c->cold && c->head.expired(r->loop_.now())) {
+        // Input came in meanwhile: pump feeds it and looks again.
+        if (!c->held.empty()) return;
+        // A 408, sent by pump; the protocol closes after it.
+        c->protocol.on_head_timeout(c->out);
+        return r->pump(c);
+      }
+    }
+    if (r->idle_timeout_.count() == 0) return r->watch_head(c);
     Clock::time_point due = c->last_active + r->idle_timeout_;
     // A connection waiting for its file's reads is not idle: it is the server's wait.
     if (c->cold) due = r->loop_.now() + r->idle_timeout_;
-    if (due > r->loop_.now()) return r->loop_.arm(&c->idle, due);
+    if (due > r->loop_.now()) {
+      r->loop_.arm(&c->idle, due);
+      return r->watch_head(c);
+    }
     bump(r->stats_.errors_idle_timeout);
     r->begin_close(c);
     r->pump(c);

@@ -163,6 +163,13 @@ FileRoot::Opened FileRoot::open(std::string_view path) const {
     return ::fstat(fd, &st) == 0 ? 0 : errno;
   };
   int err = open_and_stat();
+  if (err == 0 && S_ISDIR(st.st_mode) && relative != "." && relative.back() != '/') {
+    // "/dir" names a directory: the client is sent to "/dir/" (301), so
+    // that relative links in its index.html resolve beneath it.
+    r.file.reset();
+    r.status = 301;
+    return r;
+  }
   if (err == 0 && S_ISDIR(st.st_mode)) {
     // A directory is served by its index.html, looked up from the root again
     // so that an index.html symlinked elsewhere inside the root works too.

@@ -18,8 +18,12 @@
 //     (400), version (505), header syntax (400), method (405), body or
 //     Transfer-Encoding (400), target (400), file (404; 500 when the server
 //     is out of descriptors or memory);
+//   - a request line found wrong before its head ends is answered then
+//     (a non-token method byte, or a complete line that fails the rule
+//     above), so "GET /\r\n" or a TLS ClientHello gets its 400 at once;
 //   - absolute-form targets "http://host/path" serve their path (the host is
-//     ignored); other schemes are 400; the query string is ignored, except
+//     ignored); userinfo ("http://u@host/") is a 400, so is any '#' (a
+//     fragment is never sent); other schemes are 400; the query string is ignored, except
 //     by /app (app.h), which is matched before percent-decoding: "/%61pp"
 //     is the file "app", not the handler.
 #include "protocol/http.h"
@@ -50,6 +54,8 @@ std::string_view error_response(int status) {
       return "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     case 404:
       return "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    case 408:  // the head timeout
+      return "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     case 405:  // RFC 9110 15.5.6: a 405 must say what is allowed
       return "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n"
              "Content-Length: 0\r\nConnection: close\r\n\r\n";
@@ -227,6 +233,23 @@ int parse_header(std::string_view line, ParsedHead* req) {
   return 0;
 }
 
+// A head that has not ended yet: 0 while it may still be fine, else the
+// status its request line already earns. `rest` holds no empty line and is
+// shorter than the head cap.
+int check_unfinished(std::string_view rest) {
+  std::size_t lf = rest.find('\n');
+  if (lf != npos) {
+    std::string_view line = rest.substr(0, lf);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    ParsedHead req;
+    return parse_request_line(line, &req);
+  }
+  if (rest == "\r") return 0;  // the start of an empty line
+  std::size_t sp = rest.find(' ');
+  if (sp == 0) return 400;
+  return is_token(rest.substr(0, sp)) ? 0 : 400;
+}
+
 int parse_head(std::string_view head, ParsedHead* req) {
   int status = parse_request_line(take_line(&head), req);
   if (status != 0) return status;
@@ -242,6 +265,7 @@ int parse_head(std::string_view head, ParsedHead* req) {
 // Splits an origin-form or absolute-form target into its path and query
 // (empty when there is none).
 bool target_path(std::string_view target, std::string_view* path, std::string_view* query) {
+  if (target.find('#') != npos) return false;  // a fragment is the client's own
   std::string_view rest = target;
   if (target.front() != '/') {
     constexpr std::string_view kScheme = "http://";
@@ -249,6 +273,8 @@ bool target_path(std::string_view target, std::string_view* path, std::string_vi
     target.remove_prefix(kScheme.size());
     std::size_t end = target.find_first_of("/?");
     if (target.empty() || end == 0) return false;  // no authority
+    // RFC 9110 4.2.4: userinfo is deprecated and a sender must not send it.
+    if (target.substr(0, end).find('@') != npos) return false;
     rest = end == npos ? std::string_view("/") : target.substr(end);
     if (rest.front() == '?') {  // "http://host?q": the root, with a query
       *path = "/";
@@ -300,6 +326,21 @@ bool percent_decode(std::string_view in, std::string* out) {
 HttpProtocol::HttpProtocol(const FileRoot& root, CounterBlock& counters)
     : root_(&root), counters_(&counters) {}
 
+bool HttpProtocol::output_full(const OutQueue& out) const {
+  return out.buffered_bytes() >= kMaxQueuedBytes || out.open_files() >= kMaxQueuedFiles;
+}
+
+void HttpProtocol::resume(OutQueue& out) {
+  backlogged_ = false;
+  serve_held(out);
+}
+
+void HttpProtocol::on_head_timeout(OutQueue& out) {
+  bump(counters_->errors_head_timeout);
+  fail(408, out);
+  release_pending();
+}
+
 void HttpProtocol::on_input(std::string_view in, OutQueue& out) {
   while (!closing_ && !parked() && !pending_.empty() && !in.empty()) in = feed_pending(in, out);
   if (!closing_ && !parked() && pending_.empty()) {
@@ -341,13 +382,21 @@ std::size_t HttpProtocol::serve_all(std::string_view buf, OutQueue& out, std::si
     pos += skip_empty_lines(buf.substr(pos));
     std::string_view rest = buf.substr(pos);
     if (rest.empty()) break;
+    if (output_full(out)) {
+      // Back-pressure: the rest waits until the queue has been written.
+      backlogged_ = true;
+      break;
+    }
     std::size_t end = find_head_end(rest, kMaxHeadBytes, resume > pos ? resume - pos : 0);
     if (end == 0) {
-      // Unfinished: wait, unless the cap is already used up. Either way
-      // what is left is shorter than the cap (pending_ stays small).
+      // Unfinished: wait, unless the cap is already used up or the request
+      // line is already wrong. Either way what is left is shorter than the
+      // cap (pending_ stays small).
       if (rest.size() >= kMaxHeadBytes) {
         bool line_ended = std::memchr(rest.data(), '\n', kMaxHeadBytes) != nullptr;
         fail(line_ended ? 431 : 414, out);
+      } else if (int status = check_unfinished(rest); status != 0) {
+        fail(status, out);
       }
       break;
     }
@@ -369,12 +418,14 @@ void HttpProtocol::serve_one(std::string_view head, OutQueue& out) {
   if (!target_path(req.target, &path, &query)) return fail(400, out);
   bool keep_alive = req.http11 ? !req.asks_close : req.asks_keep_alive && !req.asks_close;
   if (path == kAppPath) return start_app(query, head_only, keep_alive, out);
+  std::string_view raw_path = path;
   thread_local std::string decoded;  // reused: no allocation per request
   if (path.find('%') != npos) {
     if (!percent_decode(path, &decoded)) return fail(400, out);
     path = decoded;
   }
   FileRoot::Opened file = root_->open(path);
+  if (file.status == 301) return redirect_to_directory(raw_path, query, keep_alive, out);
   if (file.status != 200) return fail(file.status, out);
   if (offload_files_ && !head_only) {
     file_ = PendingFile{std::move(file), keep_alive};
@@ -469,6 +520,20 @@ void HttpProtocol::serve_file(FileRoot::Opened file, bool head_only, bool keep_a
   }
   bump(counters_->requests);
   bump(counters_->http_2xx);
+  if (!keep_alive) closing_ = true;
+}
+
+void HttpProtocol::redirect_to_directory(std::string_view raw_path, std::string_view query,
+                                         bool keep_alive, OutQueue& out) {
+  // The target's own bytes (visible ASCII, checked by the parser) plus '/':
+  // nothing decoded goes back into a header.
+  std::string head = fmt::format(
+      "HTTP/1.1 301 Moved Permanently\r\nLocation: {}/{}{}\r\nContent-Length: 0\r\n"
+      "Connection: {}\r\n\r\n",
+      raw_path, query.empty() ? "" : "?", query, keep_alive ? "keep-alive" : "close");
+  out.append(head);
+  bump(counters_->requests);
+  bump(counters_->http_3xx);
   if (!keep_alive) closing_ = true;
 }
 

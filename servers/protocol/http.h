@@ -5,9 +5,14 @@
 // for HTTP/1.1), "Connection: close", HTTP/1.0 (close unless keep-alive is
 // asked for), Content-Length bodies (small files copied inline, larger ones
 // queued as sendfile ranges). Errors get a body-less response and close:
+//   301 a directory named without its trailing slash ("/dir" -> "/dir/",
+//       so relative links in its index resolve); kept alive
 //   400 malformed request line / header, request body, Transfer-Encoding,
-//       bad percent-escape, NUL, or a path that escapes the root
+//       bad percent-escape, NUL, a path that escapes the root, a '#' in the
+//       target, userinfo ("user@host") in an absolute-form target
 //   404 missing file (or a directory without index.html)
+//   408 the request head did not end within the head timeout (the session
+//       measures it from the head's first byte: on_head_timeout)
 //   405 a method other than GET/HEAD
 //   414 the request line does not end within the head cap
 //   431 the request head does not end within the head cap (8 KiB)
@@ -17,10 +22,22 @@
 // its CPU, and answers when the session calls finish_app(): 200 with the
 // body, 503 (no backend) or 502 (a call failed). Requests pipelined behind
 // it are held meanwhile and served after it, in order.
+// A request line that is already wrong before its head ends (a method byte
+// that is not a token character, as in a TLS ClientHello; a complete line
+// without a version, as in HTTP/0.9's "GET /") is answered at once instead
+// of waiting for an empty line that never comes.
+// Back-pressure: a connection's responses are bounded. Once the output
+// queue holds kMaxQueuedBytes in memory or kMaxQueuedFiles open files, no
+// further pipelined request is parsed: the rest of the input is held
+// (input_held()) until the session has written the queue out and calls
+// resume(). Sessions do not read while input is held, so what is held is at
+// most one read. A client that pipelines without reading costs the server
+// one response beyond the limit, not one per request.
 // Headers are deterministic (no Date): status line, Content-Type (from a
 // small extension table), Content-Length, Connection.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -43,7 +60,7 @@ class FileRoot {
   explicit FileRoot(const std::string& directory);  // throws SysError
 
   struct Opened {
-    int status = 404;  // 200, 400 (refused path) or 404
+    int status = 404;  // 200, 301 (a directory without its trailing /), 400 (refused path) or 404
     Fd file;
     uint64_t size = 0;
     std::string_view content_type;
@@ -80,6 +97,12 @@ class HttpProtocol {
   // and body); larger ones are sent with sendfile.
   static constexpr std::size_t kInlineBodyBytes = 16 * 1024;
 
+  // Back-pressure limits (see above): what the output queue may hold before
+  // parsing stops. One response may go beyond them (an /app body is at most
+  // 1 MiB, an inline file 16 KiB).
+  static constexpr std::size_t kMaxQueuedBytes = 64 * 1024;
+  static constexpr std::size_t kMaxQueuedFiles = 4;
+
   HttpProtocol(const FileRoot& root, CounterBlock& counters);
 
   static constexpr std::string_view kAppPath = "/app";
@@ -88,6 +111,24 @@ class HttpProtocol {
   void on_input(std::string_view in, OutQueue& out);
   // True once the connection must close after the queued output is written.
   bool closing() const { return closing_; }
+
+  // Parsing stopped at the back-pressure limit with input left over: the
+  // session writes the queue out, reads nothing meanwhile, then calls
+  // resume() (with the queue empty), which serves what was held.
+  bool input_held() const { return backlogged_; }
+  void resume(OutQueue& out);
+
+  // The request-head timeout (nginx's client_header_timeout): how long a
+  // head may take from its first byte to its empty line; 0 = no limit. The
+  // protocol only carries the setting; the session keeps the clock.
+  void set_head_timeout(std::chrono::milliseconds t) { head_timeout_ = t; }
+  std::chrono::milliseconds head_timeout() const { return head_timeout_; }
+  // An unfinished request head is waiting for more bytes (the client's
+  // turn; not while the server works on a parked request or held input).
+  bool head_pending() const { return !pending_.empty() && !parked(); }
+  // The head timeout expired: queues a 408 and closes (counted in
+  // errors_head_timeout).
+  void on_head_timeout(OutQueue& out);
 
   // An /app request was parsed and waits for the session's work: app()
   // says what to do; finish_app() answers it and serves what was held.
@@ -133,7 +174,8 @@ class HttpProtocol {
     FileRoot::Opened file;
     bool keep_alive = true;
   };
-  bool parked() const { return app_.has_value() || file_.has_value(); }
+  bool parked() const { return app_.has_value() || file_.has_value() || backlogged_; }
+  bool output_full(const OutQueue& out) const;
   void serve_held(OutQueue& out);
   struct PendingApp {
     AppParams params;
@@ -143,6 +185,8 @@ class HttpProtocol {
   void start_app(std::string_view query, bool head_only, bool keep_alive, OutQueue& out);
   void answer_app(const PendingApp& app, OutQueue& out);
   void fail(int status, OutQueue& out);
+  void redirect_to_directory(std::string_view raw_path, std::string_view query, bool keep_alive,
+                             OutQueue& out);
   void release_pending();
 
   const FileRoot* root_;
@@ -154,6 +198,8 @@ class HttpProtocol {
   std::optional<PendingFile> file_;
   bool offload_files_ = false;
   bool closing_ = false;
+  bool backlogged_ = false;  // stopped at the back-pressure limit
+  std::chrono::milliseconds head_timeout_{0};
 };
 
 }  // namespace cb::proto

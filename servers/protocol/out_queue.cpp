@@ -11,6 +11,7 @@ void OutQueue::append(std::string_view bytes) {
   std::size_t begin = bytes_.size();
   bytes_.append(bytes);
   link_bytes(begin);
+  buffered_ += bytes.size();
 }
 
 void OutQueue::link_bytes(std::size_t begin) {
@@ -35,6 +36,7 @@ void OutQueue::append_file(Fd file, off_t offset, std::size_t length) {
   s.offset = offset;
   s.remaining = length;
   segments_.push_back(std::move(s));
+  ++files_;
 }
 
 std::size_t OutQueue::pending_bytes() const {
@@ -66,8 +68,10 @@ void OutQueue::consume(std::size_t n) {
     s.offset += static_cast<off_t>(n);
     s.remaining -= n;
     done = s.remaining == 0;
+    if (done) --files_;
   } else {
     s.begin += n;
+    buffered_ -= n;
     done = s.begin == s.end;
   }
   if (done) {
@@ -81,6 +85,8 @@ void OutQueue::clear() {
   segments_.clear();  // closes any files still queued
   bytes_.clear();
   head_ = 0;
+  buffered_ = 0;
+  files_ = 0;
   // A 1 MiB echo must not pin 1 MiB to an idle connection for ever.
   if (bytes_.capacity() > kKeepCapacityBytes) bytes_.shrink_to_fit();
   if (segments_.capacity() > kKeepSegments) segments_.shrink_to_fit();

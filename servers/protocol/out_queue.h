@@ -36,11 +36,17 @@ class OutQueue {
     std::size_t used = fill(bytes_.data() + begin, max_bytes);
     bytes_.resize(begin + used);
     if (used != 0) link_bytes(begin);
+    buffered_ += used;
     return used;
   }
 
   bool empty() const { return head_ == segments_.size(); }
   std::size_t pending_bytes() const;  // bytes + file bytes not yet written
+  // What the queue holds right now, in O(1): bytes in memory (not yet
+  // written) and open files (file ranges not yet sent). A protocol stops
+  // producing when these pass its limit (http.h, back-pressure).
+  std::size_t buffered_bytes() const { return buffered_; }
+  std::size_t open_files() const { return files_; }
   std::size_t segment_count() const { return segments_.size() - head_; }
 
   // The segment to write next. Exactly one of bytes / file is set.
@@ -77,6 +83,8 @@ class OutQueue {
   std::string bytes_;
   std::vector<Segment> segments_;
   std::size_t head_ = 0;
+  std::size_t buffered_ = 0;  // unwritten bytes of byte segments
+  std::size_t files_ = 0;     // file segments not yet sent
 };
 
 // Writes the queue to `stream` until it is empty (kOk), the stream would

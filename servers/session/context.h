@@ -40,6 +40,12 @@ struct ServerConfig {
   int workers = 0;                  // 0 = the model's default
   std::size_t stack_size = 64 * 1024;
   std::chrono::milliseconds idle_timeout{0};  // 0 = never
+  // HTTP: a request head must end this long after its first byte, or the
+  // connection gets a 408 and is closed (nginx's client_header_timeout).
+  // On by default, so a client that never finishes its head (HTTP/0.9, TLS
+  // by mistake, slowloris) cannot hold a connection, thread or process for
+  // ever; 0 = never.
+  std::chrono::milliseconds header_timeout{30000};
   int server_cpus = 1;              // CPUs in this process's affinity mask
   // The backend service that /app requests call (bench_backend); port 0 =
   // none configured: such calls are answered 503 and counted.
@@ -99,7 +105,9 @@ inline proto::EchoProtocol make_protocol<proto::EchoProtocol>(ServerContext& ctx
 
 template <>
 inline proto::HttpProtocol make_protocol<proto::HttpProtocol>(ServerContext& ctx) {
-  return proto::HttpProtocol(*ctx.root, ctx.stats());
+  proto::HttpProtocol p(*ctx.root, ctx.stats());
+  p.set_head_timeout(ctx.config.header_timeout);
+  return p;
 }
 
 }  // namespace cb

@@ -4,8 +4,13 @@
 //
 // on_readable() reads, lets the protocol answer and writes what it can; it
 // then says what the connection waits for next. While output is pending the
-// connection stops reading (back-pressure: a client that does not read its
-// responses cannot make the server buffer without bound).
+// connection stops reading, and once the protocol holds input back (its
+// output limit, http.h) what it held is served only after the queue was
+// written (back-pressure: a client that does not read its responses cannot
+// make the server buffer without bound).
+// The head timeout (head_clock.h): head_due() says when the unfinished
+// request head runs out of time; the model's timer (or a byte arriving
+// after it) calls on_head_timeout(), which answers 408 and closes.
 //
 // An /app request (app_step.h) is handed to the model's Runner once the
 // responses before it are written:
@@ -34,6 +39,7 @@
 #include "protocol/out_queue.h"
 #include "session/app_step.h"
 #include "session/file_step.h"
+#include "session/head_clock.h"
 #include "session/session.h"
 
 namespace cb {
@@ -52,6 +58,7 @@ class NbSession {
   // read until EAGAIN.
   template <class Runner>
   Next on_readable(std::span<char> scratch, CounterBlock& c, bool until_eagain, Runner& runner) {
+    if (head_.expired(HeadClock::Clock::now())) return on_head_timeout(c);
     for (;;) {
       IoResult r = io::read_some(fd_.get(), scratch);
       if (r.status == IoStatus::kRetry) return Next::kRead;
@@ -67,8 +74,47 @@ class NbSession {
   }
 
   // Writes what is queued; then starts a waiting /app request, or closes.
+  // The head clock follows the protocol's state after every step.
   template <class Runner>
   Next on_writable(CounterBlock& c, Runner& runner) {
+    Next next = step(c, runner);
+    head_.note(protocol_);
+    return next;
+  }
+
+  // The runner's answer to a request it took without one (kWaitApp).
+  template <class Runner>
+  Next resume_app(proto::AppOutcome outcome, CounterBlock& c, Runner& runner) {
+    if constexpr (HasAppStep<Protocol>) protocol_.finish_app(outcome, out_);
+    return on_writable(c, runner);
+  }
+
+  // The helper's answer to a file request the runner handed off (kWaitFile).
+  template <class Runner>
+  Next resume_file(FileRead read, CounterBlock& c, Runner& runner) {
+    if constexpr (HasFileStep<Protocol>) protocol_.finish_file(read, out_);
+    return on_writable(c, runner);
+  }
+
+  bool output_pending() const { return !out_.empty(); }
+
+  // The unfinished request head's deadline, while one is pending.
+  bool head_running() const { return head_.running(); }
+  HeadClock::Clock::time_point head_due() const { return head_.due(); }
+  bool head_expired(HeadClock::Clock::time_point now) const { return head_.expired(now); }
+  // The head timeout ran out: a 408 (written if the socket takes it at
+  // once), then close.
+  Next on_head_timeout(CounterBlock& c) {
+    if constexpr (HasHeadTimeout<Protocol>) {
+      protocol_.on_head_timeout(out_);
+      if (write_out(c) == Next::kRead) ::shutdown(fd_.get(), SHUT_WR);
+    }
+    return Next::kClose;
+  }
+
+ private:
+  template <class Runner>
+  Next step(CounterBlock& c, Runner& runner) {
     for (;;) {
       Next next = write_out(c);
       if (next != Next::kRead) return next;
@@ -92,27 +138,11 @@ class NbSession {
         ::shutdown(fd_.get(), SHUT_WR);  // FIN after the last response
         return Next::kClose;
       }
+      if (resume_held(protocol_, out_)) continue;
       return Next::kRead;
     }
   }
 
-  // The runner's answer to a request it took without one (kWaitApp).
-  template <class Runner>
-  Next resume_app(proto::AppOutcome outcome, CounterBlock& c, Runner& runner) {
-    if constexpr (HasAppStep<Protocol>) protocol_.finish_app(outcome, out_);
-    return on_writable(c, runner);
-  }
-
-  // The helper's answer to a file request the runner handed off (kWaitFile).
-  template <class Runner>
-  Next resume_file(FileRead read, CounterBlock& c, Runner& runner) {
-    if constexpr (HasFileStep<Protocol>) protocol_.finish_file(read, out_);
-    return on_writable(c, runner);
-  }
-
-  bool output_pending() const { return !out_.empty(); }
-
- private:
   template <class Runner>
   std::optional<FileRead> start_file(Runner& runner) {
     FileWait w = protocol_.file_wait();
@@ -140,6 +170,7 @@ class NbSession {
   Fd fd_;
   Protocol protocol_;
   proto::OutQueue out_;
+  HeadClock head_;
 };
 
 // The runner of the models whose step may block (pool:ready's workers): the

@@ -14,6 +14,9 @@
 
 #include <sys/socket.h>
 
+#include <sys/time.h>
+
+#include <chrono>
 #include <cstddef>
 #include <span>
 
@@ -23,6 +26,7 @@
 #include "protocol/out_queue.h"
 #include "session/app_step.h"
 #include "session/file_step.h"
+#include "session/head_clock.h"
 
 namespace cb {
 
@@ -73,6 +77,14 @@ struct InlineFiles {
   }
 };
 
+// A Stream whose reads can time out (kRetry): SO_RCVTIMEO, a fiber's
+// deadline.
+template <class S>
+concept HasReadTimeout = requires(S& s, const S& cs) {
+  { cs.read_timeout() } -> std::same_as<std::chrono::milliseconds>;
+  s.set_read_timeout(std::chrono::milliseconds(1));
+};
+
 // Serves one connection to the end. `scratch` is the read buffer; it may be
 // shared by every session of a thread, because the protocol consumes the
 // bytes before the next read. An /app request is worked here, in the
@@ -81,13 +93,32 @@ struct InlineFiles {
 // `files` loads a parked file GET: load(FileWait, finish) calls
 // finish(FileRead) once the bytes are there (a fiber parks meanwhile) and
 // returns true, or false if the server stops first (the session ends).
+// Back-pressure (http.h): once the protocol holds input, nothing more is
+// read until the queue is written out and what was held has been served.
+// The head timeout (head_clock.h) bounds each read while a head is
+// unfinished: when it runs out the client gets a 408 and the session ends.
 template <class Stream, class Protocol, class Pool = NoBackend, class Files = InlineFiles>
 void run_session(Stream& stream, Protocol& protocol, std::span<char> scratch, CounterBlock& c,
                  Pool* backend = nullptr, Files* files = nullptr) {
   proto::OutQueue out;
+  HeadClock head;
+  // The stream's own read timeout is the idle timeout; while a request head
+  // is unfinished a read waits at most until the head's deadline.
+  std::chrono::milliseconds idle{0};
+  if constexpr (HasReadTimeout<Stream>) idle = stream.read_timeout();
   for (;;) {
+    if constexpr (HasReadTimeout<Stream> && HasHeadTimeout<Protocol>) {
+      stream.set_read_timeout(head.read_timeout(idle, HeadClock::Clock::now()));
+    }
     IoResult r = stream.read(scratch);
     if (!r.ok()) {
+      if constexpr (HasHeadTimeout<Protocol>) {
+        if (r.status == IoStatus::kRetry && head.expired(HeadClock::Clock::now())) {
+          protocol.on_head_timeout(out);
+          if (flush_all(out, stream, c)) ::shutdown(stream.fd(), SHUT_WR);
+          return;
+        }
+      }
       count_end(c, r, /*reading=*/true);
       return;
     }
@@ -110,18 +141,23 @@ void run_session(Stream& stream, Protocol& protocol, std::span<char> scratch, Co
           continue;
         }
       }
+      if (!flush_all(out, stream, c)) return;
+      if (protocol.closing()) {
+        // Send FIN after the response so the client reads it before EOF.
+        ::shutdown(stream.fd(), SHUT_WR);
+        return;
+      }
+      // Back-pressure: what the protocol held is served once the queue has
+      // been written, before anything more is read.
+      if (resume_held(protocol, out)) continue;
       break;
     }
-    if (!flush_all(out, stream, c)) return;
-    if (protocol.closing()) {
-      // Send FIN after the response so the client reads it before EOF.
-      ::shutdown(stream.fd(), SHUT_WR);
-      return;
-    }
+    head.note(protocol);
   }
 }
 
-// A plain socket as a Stream: blocking for threads and processes.
+// A plain socket as a Stream: blocking for threads and processes. Its read
+// timeout is SO_RCVTIMEO (set only when it changes).
 class SocketStream {
  public:
   explicit SocketStream(int fd) : fd_(fd) {}
@@ -131,9 +167,19 @@ class SocketStream {
   IoResult sendfile(int file_fd, off_t* offset, std::size_t count) {
     return io::sendfile_some(fd_, file_fd, offset, count);
   }
+  std::chrono::milliseconds read_timeout() const { return timeout_; }
+  void set_read_timeout(std::chrono::milliseconds t) {
+    if (t == timeout_) return;
+    timeval tv{static_cast<time_t>(t.count() / 1000),
+               static_cast<suseconds_t>((t.count() % 1000) * 1000)};
+    // A failure keeps the old timeout: the head check then waits for the
+    // next byte or the idle timeout.
+    if (::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0) timeout_ = t;
+  }
 
  private:
   int fd_;
+  std::chrono::milliseconds timeout_{0};
 };
 
 }  // namespace cb

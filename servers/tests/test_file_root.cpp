@@ -111,10 +111,17 @@ TEST_P(FileRootTest, DirectoriesServeTheirIndexHtml) {
     EXPECT_EQ(read_all(f.file.get()), "root index") << path;
     EXPECT_EQ(f.content_type, "text/html");
   }
-  for (std::string_view path : {"/dir", "/dir/", "/dir//", "/dir/."}) {
+  for (std::string_view path : {"/dir/", "/dir//", "/dir/./"}) {
     FileRoot::Opened f = root_->open(path);
     ASSERT_EQ(f.status, 200) << path;
     EXPECT_EQ(read_all(f.file.get()), "dir index") << path;
+  }
+  // Without the trailing slash the client is redirected (301, no file open),
+  // so relative links in the index resolve beneath the directory.
+  for (std::string_view path : {"/dir", "/dir/."}) {
+    FileRoot::Opened f = root_->open(path);
+    EXPECT_EQ(f.status, 301) << path;
+    EXPECT_FALSE(f.file) << path;
   }
   EXPECT_EQ(status("/noindex/"), 404);
   EXPECT_EQ(status("/dirindex/"), 404);  // index.html is itself a directory

@@ -178,6 +178,11 @@ class HttpTest : public ::testing::Test {
     for (std::string_view chunk : chunks) {
       protocol.on_input(chunk, out);
       o.bytes += drain(out);
+      // A session serves what back-pressure held once the queue is written.
+      while (protocol.input_held()) {
+        protocol.resume(out);
+        o.bytes += drain(out);
+      }
     }
     o.closing = protocol.closing();
     o.requests = c.requests.load();
@@ -395,7 +400,7 @@ TEST_F(HttpTest, ContentLengthZeroIsNoBody) {
 
 TEST_F(HttpTest, MissingOrUnservableIs404) {
   for (std::string_view target :
-       {"/nope.txt", "/noindex/", "/noindex", "/fifo", "/hello.txt/", "/dir/nope", "/a/b"}) {
+       {"/nope.txt", "/noindex/", "/fifo", "/hello.txt/", "/dir/nope", "/a/b/"}) {
     SCOPED_TRACE(target);
     expect_error(get(target), 404);
   }
@@ -531,8 +536,134 @@ TEST_F(HttpTest, AbsoluteFormServesItsPath) {
 TEST_F(HttpTest, DirectoriesServeTheirIndex) {
   expect_ok(get("/"), "text/html", kIndex);
   expect_ok(get("/dir/"), "text/html", kDirIndex);
-  expect_ok(get("/dir"), "text/html", kDirIndex);
   expect_error(get("/noindex/"), 404);
+}
+
+TEST_F(HttpTest, DirectoryWithoutItsSlashIsRedirected) {
+  auto redirect = [](std::string_view location, bool keep_alive = true) {
+    return "HTTP/1.1 301 Moved Permanently\r\nLocation: " + std::string(location) +
+           "\r\nContent-Length: 0\r\nConnection: " + (keep_alive ? "keep-alive" : "close") +
+           "\r\n\r\n";
+  };
+  Outcome o = whole(get("/dir") + get("/hello.txt"));
+  EXPECT_EQ(o.bytes, redirect("/dir/") + expected_ok("text/plain", kHello));
+  EXPECT_FALSE(o.closing);
+  EXPECT_EQ(o.requests, 2u);
+  EXPECT_EQ(o.http_2xx, 1u);
+  // The query is kept; the target's own (undecoded) bytes are echoed.
+  EXPECT_EQ(whole(get("/dir?x=1")).bytes, redirect("/dir/?x=1"));
+  EXPECT_EQ(whole(get("/d%69r")).bytes, redirect("/d%69r/"));
+  EXPECT_EQ(whole(get("/linkdir_in")).bytes, redirect("/linkdir_in/"));
+  EXPECT_EQ(whole(get("http://example.com/dir")).bytes, redirect("/dir/"));
+  Outcome closing = whole("GET /dir HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(closing.bytes, redirect("/dir/", false));
+  EXPECT_TRUE(closing.closing);
+  // "/noindex" is still redirected: the 404 comes from "/noindex/".
+  EXPECT_EQ(whole(get("/noindex")).bytes, redirect("/noindex/"));
+}
+
+TEST_F(HttpTest, FragmentsAndUserinfoAre400) {
+  for (std::string_view target : {"/hello.txt#x", "/hello.txt#", "/#", "/hello.txt?q#f",
+                                  "http://u@example.com/hello.txt", "http://u:p@h/hello.txt",
+                                  "http://@h/hello.txt", "http://u@h"}) {
+    SCOPED_TRACE(target);
+    expect_error(get(target), 400);
+  }
+  // An escaped '#' is a plain character of the name.
+  expect_error(get("/hello.txt%23x"), 404);
+  // '@' in the path (not the authority) is an ordinary character.
+  expect_error(get("http://h/a@b"), 404);
+}
+
+TEST_F(HttpTest, AWrongRequestLineIsAnsweredBeforeTheHeadEnds) {
+  // HTTP/0.9's "GET /" never sends the empty line a head ends with.
+  expect_error("GET /\r\n", 400);
+  expect_error("GET /hello.txt\n", 400);
+  expect_error("GET / HTTP/2.0\r\n", 505);
+  // A TLS ClientHello sent to the plain port: its first byte (0x16) is no
+  // token character.
+  expect_error(std::string_view("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), 400);
+  expect_error(" GET", 400);
+  expect_error("G\x01", 400);
+  // A line that may still be right waits for the rest of its head.
+  for (std::string_view partial : {"GET / HTTP/1.1\r\n", "GET /", "GET", "\r", "GET / HTTP/1.1\r"}) {
+    SCOPED_TRACE(::testing::PrintToString(std::string(partial)));
+    Outcome o = whole(partial);
+    EXPECT_EQ(o.bytes, "");
+    EXPECT_FALSE(o.closing);
+  }
+}
+
+TEST_F(HttpTest, HeadPendingOnlyWhileTheClientOwesBytes) {
+  CounterBlock c{};
+  HttpProtocol protocol(*root_, c);
+  OutQueue out;
+  EXPECT_FALSE(protocol.head_pending());
+  protocol.on_input("GET /hello.txt HTTP/1.1\r\nX: y\r\n", out);
+  EXPECT_TRUE(protocol.head_pending());
+  protocol.on_input("\r\n", out);
+  EXPECT_FALSE(protocol.head_pending());
+  EXPECT_EQ(drain(out), expected_ok("text/plain", kHello));
+  // A parked /app request: the server's turn, even with bytes held behind it.
+  protocol.on_input("GET /app HTTP/1.1\r\n\r\nGET /hel", out);
+  EXPECT_TRUE(protocol.app_waiting());
+  EXPECT_FALSE(protocol.head_pending());
+}
+
+TEST_F(HttpTest, HeadTimeoutAnswers408AndCloses) {
+  CounterBlock c{};
+  HttpProtocol protocol(*root_, c);
+  OutQueue out;
+  protocol.on_input("GET /hello.txt HTTP/1.1\r\nX:", out);
+  ASSERT_TRUE(protocol.head_pending());
+  protocol.on_head_timeout(out);
+  EXPECT_EQ(drain(out),
+            "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(protocol.closing());
+  EXPECT_FALSE(protocol.head_pending());
+  EXPECT_EQ(c.errors_head_timeout.load(), 1u);
+  EXPECT_EQ(c.http_4xx.load(), 1u);
+  EXPECT_EQ(HttpProtocolTestPeer::pending_capacity(protocol), std::string().capacity());
+}
+
+// A burst of pipelined requests is parsed only as far as the output limits:
+// the queue never holds more than one response beyond them, the rest of the
+// input is held until the queue is written, and the answers are the same
+// bytes, in the same order, as without the limit.
+TEST_F(HttpTest, PipelinedBurstStopsAtTheOutputLimits) {
+  struct Case {
+    const char* target;
+    std::size_t body;
+  };
+  for (Case k : {Case{"/inline.bin", HttpProtocol::kInlineBodyBytes},
+                 Case{"/over_inline.bin", HttpProtocol::kInlineBodyBytes + 1}}) {
+    SCOPED_TRACE(k.target);
+    std::string burst;
+    while (burst.size() < 64 * 1024) burst += get(k.target);
+    std::size_t n = burst.size() / get(k.target).size();
+    CounterBlock c{};
+    HttpProtocol protocol(*root_, c);
+    OutQueue out;
+    protocol.on_input(burst, out);
+    std::string got;
+    std::size_t rounds = 0;
+    for (;;) {
+      EXPECT_LE(out.buffered_bytes(), HttpProtocol::kMaxQueuedBytes + k.body + 256);
+      EXPECT_LE(out.open_files(), HttpProtocol::kMaxQueuedFiles);
+      EXPECT_LE(HttpProtocolTestPeer::pending_bytes(protocol), burst.size());
+      got += drain(out);
+      if (!protocol.input_held()) break;
+      protocol.resume(out);
+      ++rounds;
+    }
+    EXPECT_GT(rounds, 10u) << "the limit never held parsing back";
+    EXPECT_EQ(c.http_2xx.load(), n);
+    std::string one = expected_ok("application/octet-stream", pattern(k.body, k.body == HttpProtocol::kInlineBodyBytes ? 1 : 2));
+    ASSERT_EQ(got.size(), one.size() * n);
+    for (std::size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(got.compare(i * one.size(), one.size(), one), 0) << "response " << i;
+    }
+  }
 }
 
 TEST_F(HttpTest, ContentTypesFollowTheExtension) {

@@ -141,6 +141,35 @@ TEST(OutQueue, FileRangesAreSeparateSegmentsInOrder) {
   EXPECT_EQ(q.front().bytes, "tail");
 }
 
+// What a protocol's output limit looks at: bytes held in memory and open
+// files, kept exact through appends, partial writes and clears.
+TEST(OutQueue, CountsBufferedBytesAndOpenFiles) {
+  TempFile file("0123456789");
+  OutQueue q;
+  q.append("head");
+  q.append_file(file.open_fd(), 0, 10);
+  q.append_with(8, [](char* room, std::size_t) {
+    std::memcpy(room, "abc", 3);
+    return std::size_t{3};
+  });
+  q.append_file(file.open_fd(), 2, 3);
+  EXPECT_EQ(q.buffered_bytes(), 7u);
+  EXPECT_EQ(q.open_files(), 2u);
+  q.consume(3);  // "hea"
+  EXPECT_EQ(q.buffered_bytes(), 4u);
+  q.consume(1);
+  q.consume(4);  // part of the first file
+  EXPECT_EQ(q.open_files(), 2u);
+  q.consume(6);
+  EXPECT_EQ(q.open_files(), 1u);
+  EXPECT_EQ(q.buffered_bytes(), 3u);
+  q.clear();
+  EXPECT_EQ(q.buffered_bytes(), 0u);
+  EXPECT_EQ(q.open_files(), 0u);
+  q.append("x");
+  EXPECT_EQ(q.buffered_bytes(), 1u);
+}
+
 TEST(OutQueue, PartialConsumeAdvances) {
   TempFile file("0123456789");
   OutQueue q;

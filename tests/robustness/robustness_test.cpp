@@ -7,13 +7,22 @@
 //    counted, cleaned up, no descriptor leaked;
 //  - EMFILE under a low RLIMIT_NOFILE: existing connections keep working,
 //    new ones are refused or deferred, the server does not spin, and it
-//    refuses at most one queued client per rest per accepting loop.
+//    refuses at most one queued client per rest per accepting loop;
+//  - a 64 KiB burst of pipelined GETs that the client does not read: the
+//    server's memory and descriptors stay within a per-connection bound
+//    (back-pressure, protocol/http.h), and the client that finally reads
+//    gets every response, in order;
+//  - the request-head timeout (--header-timeout): an unfinished head, sent
+//    at once or trickled, gets a 408 and a close; a silent connection and a
+//    head that ends in time do not; the timeouts are counted.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -42,6 +51,8 @@ struct RobustnessRoot : DocRoot {
   RobustnessRoot() : DocRoot("cb-robust") {
     write("index.html", "<html>ok</html>\n");
     write("big.bin", make_payload(32u << 20, 9));
+    write("inline.bin", make_payload(16 * 1024, 10));  // the largest inline body
+    write("sendfile.bin", make_payload(20 * 1024, 11));  // just past it: sendfile
   }
 };
 
@@ -83,18 +94,25 @@ std::vector<BadRequest> bad_requests() {
        404},
       {"absolute-form escape", "GET http://x/../etc/passwd HTTP/1.1\r\n\r\n", 400},
       {"absolute path outside", "GET /etc/passwd HTTP/1.1\r\n\r\n", 404},
+      // Answered before any empty line: neither ever sends one.
+      {"HTTP/0.9 request line", "GET /\r\n", 400},
+      {"TLS ClientHello", "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03"s, 400},
+      {"fragment in the target", "GET /index.html#top HTTP/1.1\r\n\r\n", 400},
+      {"userinfo in absolute-form", "GET http://user@x/index.html HTTP/1.1\r\n\r\n", 400},
   };
 }
 
 class Robustness : public ::testing::Test {
  protected:
-  std::unique_ptr<ServerProcess> start(const std::string& proto, int nofile = 0) {
+  std::unique_ptr<ServerProcess> start(const std::string& proto, int nofile = 0,
+                                       std::vector<std::string> args = {}) {
     ServerOptions o;
     o.binary = g_server;
     o.model = g_model;
     o.proto = proto;
     o.root = proto == "http" ? root_.path() : "";
     o.rlimit_nofile = nofile;
+    o.extra_args = std::move(args);
     return std::make_unique<ServerProcess>(o);
   }
 
@@ -251,6 +269,146 @@ TEST_F(Robustness, OutOfDescriptorsRefusesWithoutSpinning) {
     return send_all(after.get(), "again") && recv_exact(after.get(), 5) == "again";
   })) << "server does not accept after the flood";
   EXPECT_EQ(server->stop(), 0);
+}
+
+
+// Waits until the server's request count stops moving (for 500 ms), at
+// most `limit`: a server held back by its output limit stops answering.
+uint64_t settled_requests(ServerProcess& server, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  uint64_t last = server.live_counters()["requests"].get<uint64_t>();
+  auto still_since = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    uint64_t now = server.live_counters()["requests"].get<uint64_t>();
+    if (now != last) {
+      last = now;
+      still_since = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - still_since >= std::chrono::milliseconds(500)) {
+      break;
+    }
+  }
+  return last;
+}
+
+// Issue 17, case 1. Each client sends one 64 KiB burst of pipelined GETs
+// and reads nothing. Without back-pressure every response is queued at
+// once: ~2,000 x 16 KiB (about 32 MiB) per connection for an inline body,
+// ~2,000 open files per connection for a sendfile one. With it (at most
+// 64 KiB of bytes or 4 files queued, protocol/http.h) a connection holds
+// about what the kernel's socket buffers take plus one read of input.
+TEST_F(Robustness, PipelinedBurstWithoutReadingIsBounded) {
+  // Per connection: the queue (64 KiB + one response) and the held read;
+  // the socket buffers are the kernel's. Measured: under 0.5 MiB of PSS and
+  // at most 11 descriptors per connection (a forked child's inherited ones
+  // included); without back-pressure 7-28 MiB (inline) and 18-1,500
+  // descriptors (sendfile), depending on the model's read size. 4 MiB
+  // leaves room for a thread stack or a forked child's own pages; 16
+  // descriptors for the queued files (4), the socket, and what a forked
+  // child inherits (listener, stats file, signal and stop descriptors,
+  // stdio).
+  constexpr long kPssPerConnKb = 4 * 1024;
+  constexpr int kFdsPerConn = 16;
+  constexpr int kConns = 2;
+  for (std::string name : {"inline.bin", "sendfile.bin"}) {
+    SCOPED_TRACE(name);
+    auto server = start("http");
+    ASSERT_TRUE(serves_index(server->port()));
+    ASSERT_TRUE(eventually([&] { return server->all_connections_closed(); }));
+    long pss_before = server->tree_pss_kb();
+    int fds_before = server->tree_open_fds();
+    uint64_t requests_before = server->live_counters()["requests"].get<uint64_t>();
+
+    std::string one = "GET /" + name + " HTTP/1.1\r\nHost: t\r\n\r\n";
+    std::string burst;
+    while (burst.size() + one.size() <= 64 * 1024) burst += one;
+    const std::size_t n = burst.size() / one.size();
+    std::vector<Fd> conns;
+    for (int i = 0; i < kConns; ++i) {
+      conns.push_back(connect_to(server->port()));
+      ASSERT_TRUE(send_all(conns.back().get(), burst));
+    }
+    uint64_t answered = settled_requests(*server, std::chrono::seconds(15)) - requests_before;
+    long pss_grew = server->tree_pss_kb() - pss_before;
+    int fds_grew = server->tree_open_fds() - fds_before;
+    std::printf("pipelined burst %s %s: %zu requests x %d connections, %llu answered before "
+                "the clients read; server grew by %ld KiB PSS and %d descriptors\n",
+                g_model.c_str(), name.c_str(), n, kConns,
+                static_cast<unsigned long long>(answered), pss_grew, fds_grew);
+    EXPECT_LT(answered, n * kConns) << "every request was answered before any was read";
+    EXPECT_LE(fds_grew, kFdsPerConn * kConns);
+#if !defined(CB_ASAN) && !defined(CB_TSAN)
+    // Under a sanitizer PSS measures its shadow memory and quarantine.
+    EXPECT_LE(pss_grew, kPssPerConnKb * kConns);
+#endif
+    // The clients read at last: every response, byte-exact, in order.
+    const std::string body = name == "inline.bin" ? make_payload(16 * 1024, 10)
+                                                  : make_payload(20 * 1024, 11);
+    for (Fd& fd : conns) {
+      for (std::size_t i = 0; i < n; ++i) {
+        auto r = read_response(fd.get());
+        ASSERT_TRUE(r) << "response " << i << " of " << n << " missing";
+        ASSERT_EQ(r->status, 200) << "response " << i;
+        ASSERT_TRUE(r->body == body) << "response " << i << " has the wrong body";
+      }
+    }
+    conns.clear();
+    EXPECT_TRUE(serves_index(server->port()));
+    EXPECT_EQ(server->stop(), 0);
+    EXPECT_EQ(server->final_counters()["http_2xx"].get<uint64_t>(), n * kConns + 2);
+    EXPECT_EQ(server->final_counters()["http_5xx"].get<uint64_t>(), 0u);
+  }
+}
+
+// Issue 17, case 2. --header-timeout 500ms: 408 and a close for a head that
+// does not end in time, whether it stalls or trickles; nothing for a
+// silent connection (the idle timeout's business, off by default) or for
+// a head that ends in time.
+TEST_F(Robustness, UnfinishedHeadsGet408AtTheHeaderTimeout) {
+  auto server = start("http", 0, {"--header-timeout", "500ms"});
+  const std::string timeout_408 =
+      "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  // Stalled: a request line and one header, then nothing.
+  Fd stalled = connect_to(server->port());
+  ASSERT_TRUE(send_all(stalled.get(), "GET /index.html HTTP/1.1\r\nX: y\r\n"));
+  // A silent connection, and one whose head ends after 300 ms.
+  Fd silent = connect_to(server->port());
+  Fd in_time = connect_to(server->port());
+  ASSERT_TRUE(send_all(in_time.get(), "GET /index.html HTTP/1.1\r\n"));
+  // Trickled: a byte every 100 ms, never ending; each byte is activity, so
+  // only a clock that started at the head's first byte can stop it.
+  Fd trickled = connect_to(server->port());
+  std::string head = "GET /index.html HTTP/1.1\r\nX-Slow: " + std::string(200, 's');
+  std::thread trickler([&] {
+    for (char c : head) {
+      if (!send_all(trickled.get(), std::string(1, c))) return;  // cut off: done
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(send_all(in_time.get(), "\r\n"));
+  auto ok = read_response(in_time.get());
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+
+  EXPECT_EQ(recv_until_eof(stalled.get()), timeout_408) << "stalled head";
+  std::string cut = recv_until_eof(trickled.get());
+  trickled.reset();  // the trickler's next send fails and it stops
+  trickler.join();
+  EXPECT_EQ(cut, timeout_408) << "trickled head";
+
+  // The kept-alive connection whose head ended in time, and the silent one,
+  // are still served well after the timeout.
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  for (Fd* fd : {&in_time, &silent}) {
+    ASSERT_TRUE(send_all(fd->get(), "GET /index.html HTTP/1.1\r\n\r\n"));
+    auto r = read_response(fd->get());
+    ASSERT_TRUE(r) << "a connection without an unfinished head was closed";
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(server->live_counters()["errors_head_timeout"].get<int>(), 2);
+  EXPECT_EQ(server->stop(), 0);
+  EXPECT_EQ(server->final_counters()["errors_head_timeout"].get<int>(), 2);
 }
 
 }  // namespace

@@ -101,6 +101,78 @@ TEST(Slowloris, KeepsServingOthersOrReportsStarvation) {
   std::system(("rm -rf '" + root + "'").c_str());
 }
 
+
+// With the request-head timeout (here --header-timeout 1s; 30 s by
+// default) slow heads are cut: each slow client gets a 408 and a close,
+// and the per-connection models free the thread or process it held. The
+// fixed-worker models get their workers back, so they serve again even
+// while more slow clients keep trickling.
+TEST(Slowloris, SlowHeadsAreCutAtTheHeaderTimeout) {
+  char tmpl[] = "/tmp/cb-slowloris-XXXXXX";
+  std::string root = ::mkdtemp(tmpl);
+  std::ofstream(root + "/index.html") << "<html>ok</html>\n";
+  ServerOptions o;
+  o.binary = g_server;
+  o.model = g_model;
+  o.proto = "http";
+  o.root = root;
+  o.extra_args = {"--header-timeout", "1s"};
+  // Fixed workers: 4 of them take 8 slow clients in two turns of 1 s.
+  if (starves_by_design()) o.extra_args.insert(o.extra_args.end(), {"--workers", "4"});
+  ServerProcess server(o);
+  auto serves = [&] {
+    Fd fd = connect_to(server.port());
+    if (!send_all(fd.get(), "GET /index.html HTTP/1.1\r\nConnection: close\r\n\r\n")) return false;
+    auto r = read_response(fd.get());
+    return r && r->status == 200;
+  };
+  ASSERT_TRUE(serves());
+  ASSERT_TRUE(eventually([&] { return server.all_connections_closed(); }));
+  int threads_before = server.threads();
+  std::size_t children_before = server.children().size();
+
+  const int slow_clients = starves_by_design() ? 8 : 100;
+  std::vector<Fd> slow;
+  for (int i = 0; i < slow_clients; ++i) slow.push_back(connect_to(server.port()));
+  // 4 s of trickling, one byte per 250 ms, the head never complete.
+  const std::string head = "GET /index.html HTTP/1.1\r\nX-Slow: yyyyyyyyyyyyyyyyyyyy";
+  int threads_held = 0;
+  std::size_t children_held = 0;
+  for (int b = 0; b < 16; ++b) {
+    for (auto& fd : slow) send_all(fd.get(), head.substr(static_cast<std::size_t>(b), 1));
+    std::this_thread::sleep_for(kByteInterval);
+    if (b == 1) {  // what the slow clients hold before the timeout
+      threads_held = server.threads();
+      children_held = server.children().size();
+    }
+  }
+  const std::string timeout_408 =
+      "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  int cut = 0;
+  for (auto& fd : slow) cut += recv_until_eof(fd.get()) == timeout_408 ? 1 : 0;
+  // The clients still hold their sockets: what the server freed, it freed
+  // on its own.
+  bool freed = eventually([&] {
+    return server.all_connections_closed() && server.threads() <= threads_before &&
+           server.children().size() <= children_before;
+  }, std::chrono::seconds(10));
+  int threads_after = server.threads();
+  std::size_t children_after = server.children().size();
+  bool served = serves();
+  std::printf("slowloris %s with --header-timeout 1s: %d/%d slow heads cut with 408; threads "
+              "%d -> %d -> %d, children %zu -> %zu -> %zu (before, while slow, after); a "
+              "normal client served afterwards: %s\n",
+              g_model.c_str(), cut, slow_clients, threads_before, threads_held, threads_after,
+              children_before, children_held, children_after, served ? "yes" : "no");
+  EXPECT_EQ(cut, slow_clients);
+  EXPECT_TRUE(freed) << "the server still holds what the slow clients took";
+  EXPECT_TRUE(served);
+  slow.clear();
+  EXPECT_EQ(server.stop(), 0);
+  EXPECT_EQ(server.final_counters()["errors_head_timeout"].get<int>(), slow_clients);
+  std::system(("rm -rf '" + root + "'").c_str());
+}
+
 }  // namespace
 }  // namespace cb::testing
 

@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -166,6 +168,70 @@ TEST_F(App, ABackendThatGoesAwayIsA502AndFilesAreStillServed) {
                     c["backend_errors_reply"].get<uint64_t>();
   EXPECT_GE(errors, 1u) << "the failed call was not counted";
   EXPECT_EQ(c["backend_calls"], 1u);
+}
+
+
+// Issue 17, case 5: the bounds of back-pressure hold for /app too. One
+// client pipelines a 64 KiB burst of /app requests (a backend call and a
+// 64 KiB body each) and reads nothing. Its connection works one request at
+// a time (so it holds at most one backend connection or call), stops once
+// its output is full, and so makes a bounded number of calls and holds
+// bounded memory; meanwhile other clients' calls are served through the
+// same 4 backend connections. When it reads at last, every body arrives,
+// in order.
+TEST_F(App, APipelinerThatDoesNotReadHoldsBoundedCallsAndMemory) {
+  BackendProcess backend(CB_BACKEND_PATH);
+  auto server = start(backend.port());
+  constexpr std::size_t kBody = 64 * 1024;
+  const std::string one = "GET /app?calls=1&delay_us=1000&bytes=65536 HTTP/1.1\r\n\r\n";
+  std::string burst;
+  while (burst.size() + one.size() <= 64 * 1024) burst += one;
+  const std::size_t n = burst.size() / one.size();
+  long pss_before = server->tree_pss_kb();
+
+  Fd greedy = connect_to(server->port());
+  ASSERT_TRUE(send_all(greedy.get(), burst));
+  // Others get their calls answered meanwhile (4 at once, as many as the
+  // server has backend connections).
+  std::vector<std::thread> others;
+  for (int i = 0; i < 4; ++i) {
+    others.emplace_back([&, i] {
+      Fd fd = connect_to(server->port());
+      ASSERT_TRUE(send_all(fd.get(), "GET /app?calls=1&delay_us=1000&bytes=5 HTTP/1.1\r\n\r\n"));
+      expect_ok(fd.get(), "abcde", "other client " + std::to_string(i));
+    });
+  }
+  for (auto& t : others) t.join();
+
+  // Let the greedy connection run until its output limit stops it.
+  uint64_t calls = 0;
+  for (int still = 0, round = 0; still < 10 && round < 300; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    uint64_t now = server->live_counters()["backend_calls"].get<uint64_t>();
+    still = now == calls ? still + 1 : 0;
+    calls = now;
+  }
+  long pss_grew = server->tree_pss_kb() - pss_before;
+  std::printf("app burst %s: %zu pipelined /app requests, %llu backend calls made before the "
+              "client read; server grew by %ld KiB PSS\n",
+              g_model.c_str(), n, static_cast<unsigned long long>(calls), pss_grew);
+  EXPECT_LT(calls, n + 4) << "every pipelined /app request was worked before any was read";
+#if !defined(CB_ASAN) && !defined(CB_TSAN)
+  // Unbounded, the responses alone would be n x 64 KiB (about 75 MiB).
+  EXPECT_LE(pss_grew, 16 * 1024) << "KiB of PSS for one connection";
+#endif
+  for (std::size_t i = 0; i < n; ++i) {
+    auto r = read_response(greedy.get());
+    ASSERT_TRUE(r) << "response " << i << " of " << n << " missing";
+    ASSERT_EQ(r->status, 200) << "response " << i;
+    ASSERT_EQ(r->body.size(), kBody) << "response " << i;
+    ASSERT_TRUE(r->body == app_body(kBody)) << "response " << i;
+  }
+  greedy.reset();
+  ASSERT_EQ(server->stop(), 0);
+  ASSERT_EQ(backend.stop(), 0);
+  EXPECT_EQ(server->final_counters()["backend_calls"], n + 4);
+  EXPECT_EQ(server->final_counters()["backend_errors_io"], 0u);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -160,6 +161,20 @@ long pss_kb(pid_t pid) {
 
 int ServerProcess::open_fds() const {
   return count_dir_entries("/proc/" + std::to_string(pid_) + "/fd");
+}
+
+long ServerProcess::tree_pss_kb() const {
+  long total = pss_kb(pid_);
+  for (pid_t kid : children()) total += std::max(0L, pss_kb(kid));
+  return total;
+}
+
+int ServerProcess::tree_open_fds() const {
+  int total = open_fds();
+  for (pid_t kid : children()) {
+    total += std::max(0, count_dir_entries("/proc/" + std::to_string(kid) + "/fd"));
+  }
+  return total;
 }
 
 int ServerProcess::threads() const {

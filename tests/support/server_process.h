@@ -51,6 +51,11 @@ class ServerProcess {
   // Direct children and threads right now.
   std::vector<pid_t> children() const;
   int threads() const;
+  // The server and its direct children together (a process per connection
+  // keeps the connection's memory and descriptors in the child): PSS in KiB
+  // and open descriptors, right now.
+  long tree_pss_kb() const;
+  int tree_open_fds() const;
 
  private:
   void read_output_until_exit();
