@@ -47,6 +47,14 @@ void install_signal_handlers() {
   if (::sigaction(SIGINT, &stop, nullptr) != 0) throw SysError("sigaction(SIGINT)", errno);
 }
 
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
 bool stop_requested() { return g_stop.load(std::memory_order_acquire); }
 
 int stop_fd() { return g_stop_fd; }

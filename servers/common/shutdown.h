@@ -4,7 +4,16 @@
 // every thread that watches it (poll, epoll, a fiber hub) wakes and exits.
 #pragma once
 
+#include <signal.h>
+
 namespace cb {
+
+// The signals that request a stop (SIGTERM, SIGINT). A thread that runs
+// user-level fibers blocks them and lets them in only while it waits in its
+// poller (fiber/scheduler.cpp), so a handler always runs on the thread's own
+// stack, never in a fiber's frame (where TSan defers it into the fiber's
+// state, and loses it if the fiber then ends or parks for good).
+sigset_t stop_signals();
 
 void install_signal_handlers();
 bool stop_requested();

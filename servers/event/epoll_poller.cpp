@@ -51,12 +51,12 @@ int EpollPoller::wait(std::span<Ready> out, std::chrono::nanoseconds timeout) {
   int max = static_cast<int>(out.size());
   int n;
   if (timeout.count() < 0) {
-    n = ::epoll_wait(epoll_.get(), events, max, -1);
+    n = ::epoll_pwait(epoll_.get(), events, max, -1, wait_mask_);
   } else {
     // epoll_pwait2 takes a timespec: sub-millisecond timers (open-loop load
     // generation) need it; epoll_wait would round up to whole milliseconds.
     timespec ts = to_timespec<timespec>(timeout);
-    n = ::epoll_pwait2(epoll_.get(), events, max, &ts, nullptr);
+    n = ::epoll_pwait2(epoll_.get(), events, max, &ts, wait_mask_);
   }
   if (n < 0) {
     if (errno == EINTR) return 0;

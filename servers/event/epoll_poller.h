@@ -3,6 +3,8 @@
 // epoll_poller.cpp.
 #pragma once
 
+#include <signal.h>
+
 #include <chrono>
 #include <cstdint>
 #include <span>
@@ -24,6 +26,10 @@ class EpollPoller {
   void modify(int fd, uint32_t events, Handler* h);
   void remove(int fd);
   int wait(std::span<Ready> out, std::chrono::nanoseconds timeout);
+  // The signal mask wait() runs with (epoll_pwait: atomically swapped in
+  // for the wait only), or nullptr for the thread's own. A thread that
+  // blocks some signals everywhere else receives them only here.
+  void set_wait_sigmask(const sigset_t* mask) { wait_mask_ = mask; }
 
   int fd() const { return epoll_.get(); }
 
@@ -32,6 +38,7 @@ class EpollPoller {
 
   Fd epoll_;
   Trigger trigger_;
+  const sigset_t* wait_mask_ = nullptr;
   std::vector<char> raw_;  // struct epoll_event[], sized on first wait
 };
 

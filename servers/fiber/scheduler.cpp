@@ -1,9 +1,14 @@
 // scheduler.cpp: see scheduler.h.
 #include "fiber/scheduler.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+
+#include "common/shutdown.h"
 
 namespace cb::fiber {
 
@@ -146,6 +151,24 @@ void Scheduler::fiber_main(void* arg) {
 void Scheduler::run() {
   Scheduler* outer = t_current;
   t_current = this;
+  // The stop signals are blocked while fibers run and let in only during
+  // the hub's waits (epoll_pwait with the thread's old mask): a handler
+  // then runs on the scheduler's own stack. Taken in a fiber's frame under
+  // TSan, it would be deferred into that fiber's state and lost when the
+  // fiber ends or parks for good: a stop that never comes.
+  struct StopSignalsOnlyInWaits {
+    explicit StopSignalsOnlyInWaits(event::EpollPoller& poller) : hub(poller) {
+      sigset_t stop = stop_signals();
+      ::pthread_sigmask(SIG_BLOCK, &stop, &waiting);
+      hub.set_wait_sigmask(&waiting);
+    }
+    ~StopSignalsOnlyInWaits() {
+      hub.set_wait_sigmask(nullptr);
+      ::pthread_sigmask(SIG_SETMASK, &waiting, nullptr);
+    }
+    event::EpollPoller& hub;
+    sigset_t waiting;  // the mask the thread had: the one the hub waits with
+  } signals(hub_.backend());
   int passes_without_poll = 0;
   while (live_ > 0) {
     run_batch();

@@ -37,19 +37,26 @@ std::string run(std::string_view input, std::size_t split, bool* closing) {
   cb::Counters counters;
   cb::proto::HttpProtocol http(cb::fuzz::root(), counters.block());
   cb::proto::OutQueue out;
+  std::string all;
   // As a session does: a waiting /app request is answered (here at once,
-  // with success) before more input is given.
-  auto finish_apps = [&] {
-    while (http.app_waiting()) http.finish_app(cb::proto::AppOutcome::kOk, out);
+  // with success), and input held back by the output limit is served once
+  // the queue is written, before more input is given.
+  auto serve = [&] {
+    for (;;) {
+      while (http.app_waiting()) http.finish_app(cb::proto::AppOutcome::kOk, out);
+      all += drain(out);
+      if (!http.input_held()) return;
+      http.resume(out);
+    }
   };
   http.on_input(input.substr(0, split), out);
-  finish_apps();
+  serve();
   if (split < input.size() && !http.closing()) {
     http.on_input(input.substr(split), out);
-    finish_apps();
+    serve();
   }
   *closing = http.closing();
-  return drain(out);
+  return all;
 }
 
 }  // namespace

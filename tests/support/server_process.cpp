@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -122,13 +124,80 @@ void ServerProcess::read_output_until_exit() {
   }
 }
 
+namespace {
+
+// CPU time (user + system, all threads) of a live process, in clock ticks;
+// -1 once it is gone.
+long cpu_ticks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::string f;
+  long ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i >= 14) ticks += std::stol(f);  // utime, stime
+  }
+  return ticks;
+}
+
+// Under a sanitizer a stop may take longer than `limit` (TSan tracks each of
+// 2,000 fibers like a thread, and tearing them down beside other tests on a
+// 2-CPU machine is slow), but it must keep moving: past the limit the wait
+// goes on in steps only while the server closes connections or burns CPU in
+// the step, up to this many times the limit. A hung server (parked, waiting
+// on nothing) makes neither kind of progress and is still killed at the
+// limit.
+#if defined(CB_ASAN) || defined(CB_TSAN)
+constexpr int kSanitizerStretch = 6;
+#else
+constexpr int kSanitizerStretch = 1;
+#endif
+constexpr std::chrono::seconds kProgressStep{2};
+
+}  // namespace
+
 int ServerProcess::stop(std::chrono::milliseconds limit) {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
   int status = 0;
-  auto deadline = std::chrono::steady_clock::now() + limit;
+  auto start = std::chrono::steady_clock::now();
+  auto deadline = start + limit;
+  auto hard_limit = start + limit * kSanitizerStretch;
+  auto closed = [&] {
+    try {
+      return live_counters()["connections_closed"].get<uint64_t>();
+    } catch (const std::exception&) {
+      return uint64_t{0};
+    }
+  };
+  uint64_t closed_at_deadline = closed();
+  long ticks_at_deadline = cpu_ticks(pid_);
   pid_t r = 0;
-  while ((r = ::waitpid(pid_, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
+  for (;;) {
+    r = ::waitpid(pid_, &status, WNOHANG);
+    if (r != 0) break;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      uint64_t closed_now = closed();
+      long ticks_now = cpu_ticks(pid_);
+      // Progress: connections closed, or a fifth of the step spent on CPU.
+      long busy = static_cast<long>(::sysconf(_SC_CLK_TCK)) * kProgressStep.count() / 5;
+      bool moving = closed_now > closed_at_deadline || ticks_now - ticks_at_deadline >= busy;
+      if (now >= hard_limit || !moving) break;
+      std::fprintf(stderr,
+                   "server %d still stopping %.1f s after SIGTERM (%llu connections closed, "
+                   "%.1f s of CPU in the last step): a sanitizer build, waiting on\n",
+                   static_cast<int>(pid_),
+                   std::chrono::duration<double>(now - start).count(),
+                   static_cast<unsigned long long>(closed_now - closed_at_deadline),
+                   static_cast<double>(ticks_now - ticks_at_deadline) /
+                       static_cast<double>(::sysconf(_SC_CLK_TCK)));
+      closed_at_deadline = closed_now;
+      ticks_at_deadline = ticks_now;
+      deadline = now + kProgressStep;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   int code = -1;

@@ -35,7 +35,10 @@ class ServerProcess {
   uint16_t port() const { return port_; }
   bool running();
 
-  // SIGTERM, then wait up to `limit`; SIGKILL if it is still there.
+  // SIGTERM, then wait up to `limit`; SIGKILL if it is still there. In a
+  // sanitizer build the wait may stretch to 6 x `limit`, in 2 s steps, but
+  // only while the server shows progress (connections closed or CPU used in
+  // the step) and says so on stderr: slow is tolerated, hung is not.
   // Returns the exit status (WEXITSTATUS) or 128+signal, -1 if killed by us.
   int stop(std::chrono::milliseconds limit = std::chrono::milliseconds(10000));
 
