@@ -408,6 +408,7 @@ std::size_t HttpProtocol::serve_all(std::string_view buf, OutQueue& out, std::si
 }
 
 void HttpProtocol::serve_one(std::string_view head, OutQueue& out) {
+  ++heads_done_;
   ParsedHead req;
   int status = parse_head(head, &req);
   if (status != 0) return fail(status, out);

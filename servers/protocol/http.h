@@ -126,6 +126,9 @@ class HttpProtocol {
   // An unfinished request head is waiting for more bytes (the client's
   // turn; not while the server works on a parked request or held input).
   bool head_pending() const { return !pending_.empty() && !parked(); }
+  // Heads this connection has completed: a pending head after a change is a
+  // new one, whose clock starts afresh.
+  uint64_t heads_done() const { return heads_done_; }
   // The head timeout expired: queues a 408 and closes (counted in
   // errors_head_timeout).
   void on_head_timeout(OutQueue& out);
@@ -199,6 +202,7 @@ class HttpProtocol {
   bool offload_files_ = false;
   bool closing_ = false;
   bool backlogged_ = false;  // stopped at the back-pressure limit
+  uint64_t heads_done_ = 0;
   std::chrono::milliseconds head_timeout_{0};
 };
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <concepts>
+#include <cstdint>
 
 #include "protocol/out_queue.h"
 
@@ -20,6 +21,7 @@ namespace cb {
 template <class P>
 concept HasHeadTimeout = requires(P& p, const P& cp, proto::OutQueue& out) {
   { cp.head_pending() } -> std::same_as<bool>;
+  { cp.heads_done() } -> std::same_as<uint64_t>;
   { cp.head_timeout() } -> std::same_as<std::chrono::milliseconds>;
   p.on_head_timeout(out);
 };
@@ -58,14 +60,17 @@ class HeadClock {
   using Clock = std::chrono::steady_clock;
 
   // After the protocol took input (and answered what it could): starts the
-  // clock at a new unfinished head, stops it when none is pending.
+  // clock at a new unfinished head, stops it when none is pending. A head
+  // pending after others were completed is a new one (a read may end one
+  // head and begin the next): its clock starts again.
   template <class P>
   void note(const P& protocol) {
     if constexpr (HasHeadTimeout<P>) {
       if (!protocol.head_pending() || protocol.head_timeout().count() == 0) {
         running_ = false;
-      } else if (!running_) {
+      } else if (!running_ || protocol.heads_done() != heads_seen_) {
         running_ = true;
+        heads_seen_ = protocol.heads_done();
         due_ = Clock::now() + protocol.head_timeout();
       }
     }
@@ -87,6 +92,7 @@ class HeadClock {
 
  private:
   bool running_ = false;
+  uint64_t heads_seen_ = 0;
   Clock::time_point due_{};
 };
 

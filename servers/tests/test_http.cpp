@@ -19,11 +19,13 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/counters.h"
 #include "protocol/http.h"
 #include "protocol/out_queue.h"
+#include "session/head_clock.h"
 #include "tests/drain.h"
 
 // Counts heap allocations while g_counting is set, to prove the steady state
@@ -624,6 +626,42 @@ TEST_F(HttpTest, HeadTimeoutAnswers408AndCloses) {
   EXPECT_EQ(c.errors_head_timeout.load(), 1u);
   EXPECT_EQ(c.http_4xx.load(), 1u);
   EXPECT_EQ(HttpProtocolTestPeer::pending_capacity(protocol), std::string().capacity());
+}
+
+// The session's head clock (session/head_clock.h): it runs only while the
+// client owes a head, and a new head that a read begins right after ending
+// another starts a fresh clock (pipelined traffic whose reads split heads
+// must never run out of time).
+TEST_F(HttpTest, HeadClockStartsAgainForEachNewHead) {
+  CounterBlock c{};
+  HttpProtocol protocol(*root_, c);
+  protocol.set_head_timeout(std::chrono::milliseconds(1000));
+  OutQueue out;
+  HeadClock clock;
+  clock.note(protocol);
+  EXPECT_FALSE(clock.running());
+  protocol.on_input("GET /hello.txt HTTP/1.1\r\n", out);
+  clock.note(protocol);
+  ASSERT_TRUE(clock.running());
+  HeadClock::Clock::time_point first = clock.due();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  protocol.on_input("X: y\r\n", out);  // the same head goes on: same deadline
+  clock.note(protocol);
+  EXPECT_EQ(clock.due(), first);
+  protocol.on_input("\r\nGET /hello.txt HTT", out);  // ends it, begins the next
+  clock.note(protocol);
+  ASSERT_TRUE(clock.running());
+  EXPECT_GE(clock.due() - first, std::chrono::milliseconds(20));
+  protocol.on_input("P/1.1\r\n\r\n", out);
+  clock.note(protocol);
+  EXPECT_FALSE(clock.running());
+  EXPECT_EQ(c.http_2xx.load(), 2u);
+  // No timeout configured: the clock never runs.
+  HttpProtocol untimed(*root_, c);
+  untimed.on_input("GET /", out);
+  HeadClock idle;
+  idle.note(untimed);
+  EXPECT_FALSE(idle.running());
 }
 
 // A burst of pipelined requests is parsed only as far as the output limits:
