@@ -307,6 +307,7 @@ def test_report_leads_with_findings_and_keeps_prose_out_of_tables(tmp_path):
     p = _Tables()
     p.feed(page)
     assert p.stack == [] and p.wrong == []
+    assert "white-space: nowrap" in page   # numeric cells (every model's) stay on one line
     summary = p.tables[0]
     assert summary, "no summary table"
     for text in summary:
