@@ -326,8 +326,8 @@ SUMMARY_NOTE = (
     "saturated ('ranked by CPU/req'), throughput measures the client, so the models that "
     "saturated it are ranked by server CPU per request ('CPU 1.08×': 8% more CPU per request "
     "than the best; 'tie' when within noise). 'bound by': what limited the best model — "
-    "server CPU (≥ 90% of its CPUs), client CPU (load generator saturated), concurrency "
-    "(neither: connections or workers) or errors. Superscripts point to the notes below "
+    "server CPU (≥ 90% of its CPUs), client CPU (load generator saturated), the "
+    "connections or the worker pool (neither CPU full: the closed loop's concurrency) or errors. Superscripts point to the notes below "
     "each table.")
 
 

@@ -15,8 +15,10 @@ Ranking a (workload, connections) row of the summary:
   two client-bound models whose CPU per request is within noise, "tie").
 - What bound the best model: "errors" (more than 1 in 1,000 requests
   failed), "client CPU" (load generator saturated), "server CPU" (the
-  server used ≥ 90% of its CPUs), else "concurrency" (neither CPU was
-  full: the connections, or the model's workers, limited it).
+  server used ≥ 90% of its CPUs), else the closed loop's concurrency:
+  "workers" for a model whose requests wait for a worker (the registry's
+  app_wait) with more connections than its default pool, else
+  "connections".
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from stats import Interval, batch_means, batch_means_interval, mean_interval, nu
 
 SERVER_CPU_BOUND = 0.90     # of the server's CPUs
 ERROR_BOUND = 1e-3          # errors per request
+WORKERS_PER_CPU = 4         # the servers' default worker pool (README: --workers)
 # Mann–Whitney over repetitions needs four a side to reach p < 0.05.
 MIN_REPS_FOR_TEST = 4
 
@@ -217,9 +220,15 @@ def rank_row(res: rs.Results, wl: rs.Workload, x) -> Ranked:
            for l, c in cells.items()}
     p99_present = [(l, v) for l, v in p99.items() if v is not None]
     best_p99 = min(p99_present, key=lambda t: t[1]) if p99_present else None
+    bound = bound_of(cells.get(best), server_cpus) if best else None
+    if bound == "concurrency":
+        # Neither CPU was full: what the closed loop's concurrency was held
+        # by: a fixed worker pool smaller than the connections, or the
+        # connections themselves (Little's law: connections / latency).
+        workers = WORKERS_PER_CPU * server_cpus
+        bound = "workers" if res.app_wait(best) == "worker" and int(x) > workers else "connections"
     return Ranked(wl, int(x), basis, best, rps.get(best) if best else None,
-                  cpu.get(best) if best else None,
-                  bound_of(cells.get(best), server_cpus) if best else None, versus,
+                  cpu.get(best) if best else None, bound, versus,
                   best_p99[0] if best_p99 else None, best_p99[1] if best_p99 else None)
 
 

@@ -175,9 +175,9 @@ def test_summary_numbers_in_report(rendered):
     # sample sd 2828.4; t(0.975, 1 df) = 12.706, so the 95% interval is
     # ±12.706 × 2828.4 / √2 = ±25,412 = ±48.9%. Every other model's ratio
     # interval (±69% = √2 × 48.9% on the log scale) includes 1.00×: "≈".
-    assert ("| 100 | req/s | reactor:epoll | 52,000 | ±48.9% | ≈ | **1.00×** | ≈ | concurrency "
+    assert ("| 100 | req/s | reactor:epoll | 52,000 | ±48.9% | ≈ | **1.00×** | ≈ | connections "
             "| reactor:epoll | 2.41ms |") in md
-    assert ("| 10 | req/s | thread:per-conn | 12,480 | ±48.9% | **1.00×** | ≈ | ≈ | concurrency "
+    assert ("| 10 | req/s | thread:per-conn | 12,480 | ±48.9% | **1.00×** | ≈ | ≈ | connections "
             "| fiber:hub | 986µs |") in md
     # At 1000 echo connections reactor:epoll saturated the load generator (the
     # others did not): the row ranks by CPU per request; thread:per-conn's

@@ -73,7 +73,7 @@ def synthetic_run(model, variant, conns, rep, rps, cpu_us, saturated, rng, noise
     }
 
 
-def synthetic(folder, models, reps=1, seed=1, conns=(100,)):
+def synthetic(folder, models, reps=1, seed=1, conns=(100,), registry=()):
     """models: {label: (rps, cpu_us, saturated)}; per connection count the same."""
     rng = random.Random(seed)
     runs = []
@@ -85,7 +85,8 @@ def synthetic(folder, models, reps=1, seed=1, conns=(100,)):
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "results.json"), "w") as f:
         json.dump({"schema_version": 1, "context": CONTEXT,
-                   "config": {"profile": "synthetic", "repeat": reps, "duration_s": 5.0},
+                   "config": {"profile": "synthetic", "repeat": reps, "duration_s": 5.0,
+                              "registry": list(registry)},
                    "runs": runs, "aggregates": []}, f)
     return folder
 
@@ -154,7 +155,7 @@ def test_ranking_by_throughput_when_the_client_is_not_saturated(tmp_path):
     assert v.low < v.ratio < v.high < 1.0
     # ±2% noise per 250 ms interval over 20 intervals: a tight interval.
     assert v.rel_half < 0.03
-    assert row.bound == "concurrency"
+    assert row.bound == "connections"
 
 
 def test_saturated_client_ranks_by_cpu_per_request(tmp_path):
@@ -191,6 +192,18 @@ def test_difference_within_noise_is_not_ranked(tmp_path):
     other = [v for l, v in row.versus.items() if l != row.best][0]
     assert other.verdict == "≈"
     assert "within noise" in unc.findings([row])[0]
+
+
+def test_unsaturated_best_is_bound_by_its_workers_or_connections(tmp_path):
+    # pool:ready waits for one of 4 workers (1 server CPU): at 1000
+    # connections the pool is the limit, at 2 the connections are.
+    registry = [{"name": "pool", "variant": "ready", "app_wait": "worker"},
+                {"name": "reactor", "variant": "epoll", "app_wait": "loop"}]
+    res = rs.load(synthetic(str(tmp_path / "r"), {"pool:ready": (20000, 20.0, False),
+                                                  "reactor:epoll": (10000, 12.0, False)},
+                            conns=(2, 1000), registry=registry))
+    bound = {row.connections: row.bound for row in unc.ranked_rows(res)}
+    assert bound == {2: "connections", 1000: "workers"}
 
 
 def test_cell_interval_over_repetitions(tmp_path):
@@ -284,7 +297,7 @@ class _Tables(HTMLParser):
 # A summary cell holds a number, a ratio with its interval, a short verdict
 # or a model name, plus footnote markers: never a sentence.
 SUMMARY_CELL = re.compile(r"^(—|≈|tie|failed|not run|req/s|CPU/req|[a-z]+:[a-z-]+|"
-                          r"server CPU|client CPU|concurrency|errors|"
+                          r"server CPU|client CPU|connections|workers|errors|"
                           r"[\d,.]+[kM]?|±[\d.<]+%|(CPU )?[\d.]+×( ±[\d<]+%)?|[\d.]+(µs|ms|s))"
                           r"[⁰¹²³⁴⁵⁶⁷⁸⁹]*$")
 
