@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import sys
 from dataclasses import dataclass
 from typing import Optional
@@ -150,6 +151,26 @@ def _marker(n: int) -> str:
     return str(n).translate(SUPERSCRIPTS)
 
 
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _note_kind(warning: str) -> str:
+    """A warning with its numbers masked: runs that differ only in their
+    figures ('other processes used 87%' and '...used 140%') share a note."""
+    return _NUMBER.sub("#", warning)
+
+
+def _note_legend(kind: str, examples: list[str]) -> str:
+    """The note's text: the warning, its first figure as the range seen."""
+    values = sorted({float(m.group()) for w in examples
+                     for m in [_NUMBER.search(w)] if m is not None})
+    if len(values) <= 1:
+        return examples[0]
+    lo, hi = values[0], values[-1]
+    span = f"{lo:g}–{hi:g}"
+    return _NUMBER.sub(lambda _: span, examples[0], count=1)
+
+
 def _versus_cell(v: unc.Versus, best: Optional[str]) -> str:
     """A short token: '0.60× ±4%', '≈', 'tie', 'CPU 1.08× ±2%', 'failed'."""
     if v.ratio is None:
@@ -172,7 +193,9 @@ def _summary_tables(res: rs.Results, rows: list[unc.Ranked]) -> list[doc.Block]:
     labels = res.labels()
     blocks: list[doc.Block] = []
     for wl in res.workloads("closed"):
-        notes: dict[str, int] = {}
+        notes: dict[str, int] = {}        # warning kind -> footnote number
+        seen: dict[str, list[str]] = {}   # warning kind -> the warnings
+        
         table = doc.Table(["connections", "ranked by", "best", "requests/s", "95% CI"] + labels +
                           ["bound by", "lowest p99", "p99"], [],
                           caption=f"{wl.describe()}: each model against the best",
@@ -182,7 +205,10 @@ def _summary_tables(res: rs.Results, rows: list[unc.Ranked]) -> list[doc.Block]:
             for label in labels:
                 v = r.versus[label]
                 text = _versus_cell(v, r.best)
-                marks = "".join(_marker(notes.setdefault(n, len(notes) + 1)) for n in v.notes)
+                kinds = list(dict.fromkeys(_note_kind(n) for n in v.notes))
+                for n in v.notes:
+                    seen.setdefault(_note_kind(n), []).append(n)
+                marks = "".join(_marker(notes.setdefault(k, len(notes) + 1)) for k in kinds)
                 text += marks
                 cells.append(doc.Strong(text) if label == r.best else text)
             ci = r.best_rps.rel if r.best_rps is not None else None
@@ -193,8 +219,8 @@ def _summary_tables(res: rs.Results, rows: list[unc.Ranked]) -> list[doc.Block]:
                               [r.bound or "—", r.best_p99 or "—", fm.fmt_us(r.best_p99_us)])
         blocks.append(table)
         if notes:
-            blocks.append(doc.Para("Notes: " + " · ".join(f"{_marker(i)} {n}"
-                                                           for n, i in notes.items())))
+            blocks.append(doc.Para("Notes: " + " · ".join(
+                f"{_marker(i)} {_note_legend(k, seen[k])}" for k, i in notes.items())))
     return blocks
 
 

@@ -16,9 +16,9 @@ Ranking a (workload, connections) row of the summary:
 - What bound the best model: "errors" (more than 1 in 1,000 requests
   failed), "client CPU" (load generator saturated), "server CPU" (the
   server used ≥ 90% of its CPUs), else the closed loop's concurrency:
-  "workers" for a model whose requests wait for a worker (the registry's
-  app_wait) with more connections than its default pool, else
-  "connections".
+  "workers" for a model whose requests hold a worker through their backend
+  calls (the registry's app_wait; /app and mix workloads) with more
+  connections than its default pool, else "connections".
 """
 
 from __future__ import annotations
@@ -225,8 +225,12 @@ def rank_row(res: rs.Results, wl: rs.Workload, x) -> Ranked:
         # Neither CPU was full: what the closed loop's concurrency was held
         # by: a fixed worker pool smaller than the connections, or the
         # connections themselves (Little's law: connections / latency).
+        # A worker is held through a request's backend wait only (the
+        # registry's app_wait); other requests free it at once.
         workers = WORKERS_PER_CPU * server_cpus
-        bound = "workers" if res.app_wait(best) == "worker" and int(x) > workers else "connections"
+        waits = bool(wl.app and wl.app.get("calls")) or bool(wl.mix)
+        bound = ("workers" if waits and res.app_wait(best) == "worker" and int(x) > workers
+                 else "connections")
     return Ranked(wl, int(x), basis, best, rps.get(best) if best else None,
                   cpu.get(best) if best else None, bound, versus,
                   best_p99[0] if best_p99 else None, best_p99[1] if best_p99 else None)
