@@ -35,7 +35,7 @@ CONTEXT = {"cpu_model": "Test CPU", "cpus_online": 2, "server_cpus": [0], "clien
 # --- synthetic results folders ---------------------------------------------------
 
 def synthetic_run(model, variant, conns, rep, rps, cpu_us, saturated, rng, noise=0.02,
-                  intervals=20, step=0.25, warmup=4):
+                  intervals=20, step=0.25, warmup=4, spec=None):
     ivs = []
     total = 0
     for k in range(-warmup, intervals):
@@ -54,11 +54,12 @@ def synthetic_run(model, variant, conns, rep, rps, cpu_us, saturated, rng, noise
     dur = intervals * step
     window = [i for i in ivs if not i["warmup"]]
     cpu_s = sum(i["server_cpu_us_per_request"] * i["requests"] for i in window) / 1e6
+    proto = "http" if spec else "echo"
     return {
-        "model": model, "variant": variant, "proto": "echo", "connections": conns,
-        "msg_size_bytes": 64, "file_size_bytes": None, "workload": None, "backend_conns": None,
-        "load": "closed", "rate_per_s": None,
-        "id": f"{model}-{variant}_echo_c{conns}_m64_closed_r{rep}", "repetition": rep,
+        "model": model, "variant": variant, "proto": proto, "connections": conns,
+        "msg_size_bytes": None if spec else 64, "file_size_bytes": None, "workload": spec,
+        "backend_conns": None, "load": "closed", "rate_per_s": None,
+        "id": f"{model}-{variant}_{proto}_c{conns}_closed_r{rep}", "repetition": rep,
         "status": "ok", "failure_reason": None,
         "warnings": ["loadgen saturated"] if saturated else [],
         "duration_s": dur, "requests": total, "requests_per_s": total / dur,
@@ -73,7 +74,7 @@ def synthetic_run(model, variant, conns, rep, rps, cpu_us, saturated, rng, noise
     }
 
 
-def synthetic(folder, models, reps=1, seed=1, conns=(100,), registry=()):
+def synthetic(folder, models, reps=1, seed=1, conns=(100,), registry=(), spec=None):
     """models: {label: (rps, cpu_us, saturated)}; per connection count the same."""
     rng = random.Random(seed)
     runs = []
@@ -81,7 +82,8 @@ def synthetic(folder, models, reps=1, seed=1, conns=(100,), registry=()):
         for c in conns:
             for label, (rps, cpu_us, sat) in models.items():
                 model, variant = label.split(":")
-                runs.append(synthetic_run(model, variant, c, rep, rps, cpu_us, sat, rng))
+                runs.append(synthetic_run(model, variant, c, rep, rps, cpu_us, sat, rng,
+                                          spec=spec))
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "results.json"), "w") as f:
         json.dump({"schema_version": 1, "context": CONTEXT,
@@ -195,15 +197,18 @@ def test_difference_within_noise_is_not_ranked(tmp_path):
 
 
 def test_unsaturated_best_is_bound_by_its_workers_or_connections(tmp_path):
-    # pool:ready waits for one of 4 workers (1 server CPU): at 1000
-    # connections the pool is the limit, at 2 the connections are.
+    # pool:ready's requests hold one of 4 workers (1 server CPU) through
+    # their backend call: at 1000 connections the pool is the limit, at 2
+    # the connections are; echo requests never hold a worker.
     registry = [{"name": "pool", "variant": "ready", "app_wait": "worker"},
                 {"name": "reactor", "variant": "epoll", "app_wait": "loop"}]
-    res = rs.load(synthetic(str(tmp_path / "r"), {"pool:ready": (20000, 20.0, False),
-                                                  "reactor:epoll": (10000, 12.0, False)},
-                            conns=(2, 1000), registry=registry))
+    models = {"pool:ready": (20000, 20.0, False), "reactor:epoll": (10000, 12.0, False)}
+    res = rs.load(synthetic(str(tmp_path / "app"), models, conns=(2, 1000), registry=registry,
+                            spec="app:calls=1&delay_us=1000"))
     bound = {row.connections: row.bound for row in unc.ranked_rows(res)}
     assert bound == {2: "connections", 1000: "workers"}
+    res = rs.load(synthetic(str(tmp_path / "echo"), models, conns=(1000,), registry=registry))
+    assert [row.bound for row in unc.ranked_rows(res)] == ["connections"]
 
 
 def test_cell_interval_over_repetitions(tmp_path):
