@@ -20,10 +20,13 @@ namespace cb::harness {
 
 inline constexpr int kSchemaVersion = 1;
 
-// The server counters each run records (server_counters in results.json).
+// The server counters each run records (server_counters in results.json):
+// the /app and backend ones, and how file GETs left the loop (the offloading
+// models and reactor:uring).
 inline constexpr const char* kServerAppCounters[] = {
-    "app_requests",      "backend_calls",        "backend_errors_connect", "backend_errors_io",
-    "backend_errors_reply", "backend_unconfigured", "backend_wait_us"};
+    "app_requests",         "backend_calls",        "backend_errors_connect", "backend_errors_io",
+    "backend_errors_reply", "backend_unconfigured", "backend_wait_us",        "offload_jobs",
+    "offload_resident_hits", "offload_queue_full",  "uring_file_reads"};
 
 struct LatencySummary {
   double mean_us = 0, stdev_us = 0, min_us = 0;

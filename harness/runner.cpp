@@ -168,7 +168,9 @@ class Monitor {
     } else if (now >= next_sample_ && now + to_clock(2 * mid_cost_s_) < end_at_ - ahead) {
       // (A PSS sample that could still be running when the last one is due
       // is not started: the last sample matters more.)
-      TreeSample mid = sample_tree(pid, server_.counters());
+      // Disk bytes here too: a window that closes at its last mid sample
+      // (finish_early) still has them.
+      TreeSample mid = sample_tree(pid, server_.counters(), {.pss = true, .tasks = true, .io = disk_});
       tracker_.add(mid);
       last_mid_ = mid;
       mid_cost_s_ = std::max(mid_cost_s_, mid.cost_s);
@@ -255,7 +257,7 @@ class Monitor {
   loadgen::LoadControl& control_;
   const RunSettings& s_;
   const double connections_;
-  const bool disk_;  // the first and last samples read the tree's disk bytes
+  const bool disk_;  // samples read the tree's disk bytes
   Progress& progress_;
   std::atomic<bool> stop_{false};
   std::string phase_name_ = "warm-up";

@@ -507,7 +507,7 @@ TEST_F(HarnessE2E, DiskCellReadsItsDataSetUnderAMemoryLimit) {
   char tmpl[] = "/var/tmp/cb-e2e-datasets-XXXXXX";  // on a disk: tmpfs is refused
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   std::string datasets = tmpl;
-  std::string matrix = write_matrix({{"models", {"reactor:epoll"}},
+  std::string matrix = write_matrix({{"models", {"reactor:offload"}},
                                      {"protos", {"http"}},
                                      {"connections", {10}},
                                      {"server_memory", "32MiB"},
@@ -541,6 +541,9 @@ TEST_F(HarnessE2E, DiskCellReadsItsDataSetUnderAMemoryLimit) {
     EXPECT_EQ(d["dataset_bytes"], 64u << 20);
     EXPECT_DOUBLE_EQ(d["dataset_to_memory_ratio"].get<double>(), 2.0);
     EXPECT_EQ(d["resident_after_eviction_ratio"], 0.0) << "the eviction left pages cached";
+    for (const char* key : {"read_bytes", "read_bytes_per_request", "page_cache_hit_ratio", "read_bytes_server_life"}) {
+      ASSERT_TRUE(d[key].is_number()) << key << " " << r.dump();
+    }
     EXPECT_GT(d["read_bytes"].get<uint64_t>(), 0u) << "a cold data set was served without reading the disk";
     EXPECT_GE(d["read_bytes_server_life"].get<uint64_t>(), d["read_bytes"].get<uint64_t>() / 2);
     double hit = d["page_cache_hit_ratio"].get<double>();
@@ -556,9 +559,13 @@ TEST_F(HarnessE2E, DiskCellReadsItsDataSetUnderAMemoryLimit) {
       EXPECT_LE(m["peak_bytes"].get<uint64_t>(), 32u << 20);
     }
     EXPECT_TRUE(r["classes"].is_array() && r["classes"].size() == 1u) << "one latency class for 4096 paths";
+    // Cold files went to the helpers, cached ones stayed on the loop.
+    EXPECT_GT(r["server_counters"]["offload_jobs"].get<uint64_t>(), 0u) << r["server_counters"].dump();
+    EXPECT_GT(r["server_counters"]["offload_resident_hits"].get<uint64_t>(), 0u) << r["server_counters"].dump();
+    EXPECT_EQ(r["server_counters"]["uring_file_reads"], 0);
   }
   EXPECT_EQ(closed["load"], "closed");
-  EXPECT_EQ(share["id"], "reactor-epoll_http_c10_disk-total2x-size16KiB-zipf0.8_mem32MiB_open80pct_r0");
+  EXPECT_EQ(share["id"], "reactor-offload_http_c10_disk-total2x-size16KiB-zipf0.8_mem32MiB_open80pct_r0");
   EXPECT_EQ(share["load"], "open");
   EXPECT_DOUBLE_EQ(share["rate_of_capacity"].get<double>(), 0.8);
   EXPECT_NEAR(share["rate_per_s"].get<double>(), 0.8 * closed["requests_per_s"].get<double>(), 1e-6);
