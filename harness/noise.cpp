@@ -113,22 +113,24 @@ void CpuSeries::annotate(nlohmann::ordered_json& series, int64_t window_start_ns
     if (points_.size() >= 2 && iv.contains("start_s") && iv.contains("duration_s")) {
       auto from = window_start_ns + static_cast<int64_t>(iv["start_s"].get<double>() * 1e9);
       auto to = from + static_cast<int64_t>(iv["duration_s"].get<double>() * 1e9);
-      // Only intervals the points cover (an interval's edge may stick out
-      // by a few ms: the last point is taken just before the window's end).
-      int64_t slack = (to - from) / 4;
-      if (to > from && from >= points_.front().t_ns - slack && to <= points_.back().t_ns + slack) {
-        Scalars a = at(from), b = at(to);
+      // The part of the interval the points cover, if at least half of it
+      // (the last point is taken a little before the window's end): its
+      // rates stand for the whole interval.
+      int64_t lo = std::max(from, points_.front().t_ns), hi = std::min(to, points_.back().t_ns);
+      if (to > from && hi > lo && 2 * (hi - lo) >= to - from) {
+        Scalars a = at(lo), b = at(hi);
+        double span = static_cast<double>(hi - lo) / 1e9;
         double dur = static_cast<double>(to - from) / 1e9;
         double cpu = b.server - a.server;
-        server = 100.0 * cpu / dur;
-        load = 100.0 * ((b.self - a.self) + (b.backend - a.backend)) / dur;
+        server = 100.0 * cpu / span;
+        load = 100.0 * ((b.self - a.self) + (b.backend - a.backend)) / span;
         uint64_t requests = iv.value("requests", uint64_t{0});
-        if (requests > 0) per_req = cpu * 1e6 / static_cast<double>(requests);
+        if (requests > 0) per_req = cpu / span * dur * 1e6 / static_cast<double>(requests);
         if (b.total_server > a.total_server) {
           steal = 100.0 * (b.steal_server - a.steal_server) / (b.total_server - a.total_server);
         }
         double known = cpu + (b.self - a.self) + (b.backend - a.backend);
-        other = 100.0 * std::max(0.0, (b.busy_all_s - a.busy_all_s) - known) / dur;
+        other = 100.0 * std::max(0.0, (b.busy_all_s - a.busy_all_s) - known) / span;
       }
     }
     iv["server_cpu_pct"] = server;

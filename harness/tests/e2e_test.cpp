@@ -325,6 +325,9 @@ TEST_F(HarnessE2E, TinyMatrixMatchesTheDocumentedSchema) {
       ++window;
       in_window += i["requests"].get<uint64_t>();
       EXPECT_EQ(i["connections_open"], 20);
+      // The last interval may end after the last CPU point (taken ahead of
+      // the window's end, further ahead on a busy machine): null allowed.
+      if (window == 4 && i["server_cpu_pct"].is_null()) continue;
       ASSERT_TRUE(i["server_cpu_pct"].is_number()) << i.dump();
       EXPECT_GT(i["server_cpu_pct"].get<double>(), 0.0) << i.dump();
       EXPECT_LE(i["server_cpu_pct"].get<double>(), 100.0 * 1.2) << i.dump();  // one server CPU
