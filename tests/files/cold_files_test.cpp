@@ -305,8 +305,14 @@ TEST_F(ColdFilesInFlight, FileTruncatedWhileReadFailsTheRequest) {
       EXPECT_EQ(got, "") << "a failed file read sends no response";
     }
   }
-  EXPECT_TRUE(caught) << "no truncation landed while the file was being read";
   expect_serving();
+  // The race is the test's to win, not the server's: where every read
+  // finished before the truncation landed (seen once in an ASan run), the
+  // case was not produced, and the test says so instead of failing.
+  if (!caught) {
+    GTEST_SKIP() << "no truncation landed while the file was being read in " << kAttempts
+                 << " attempts (the reads finished first on this machine)";
+  }
 }
 
 TEST_F(ColdFilesInFlight, StopsWithReadsInFlight) {
