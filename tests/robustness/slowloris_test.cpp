@@ -24,6 +24,7 @@
 #include <gtest/gtest.h>
 
 #include "support/client.h"
+#include "support/doc_root.h"
 #include "support/model_test_main.h"
 #include "support/server_process.h"
 
@@ -42,16 +43,20 @@ constexpr int kSlowBytes = 12;  // 3 s of trickling, head never completed
 
 bool starves_by_design() { return g_model == "pool:conn" || g_model == "process:prefork"; }
 
-TEST(Slowloris, KeepsServingOthersOrReportsStarvation) {
-  char tmpl[] = "/tmp/cb-slowloris-XXXXXX";
-  std::string root = ::mkdtemp(tmpl);
-  std::ofstream(root + "/index.html") << "<html>ok</html>\n";
+// The model under test serving `root` (which holds index.html) over HTTP.
+ServerOptions http_server(const DocRoot& root) {
   ServerOptions o;
   o.binary = g_server;
   o.model = g_model;
   o.proto = "http";
-  o.root = root;
-  ServerProcess server(o);
+  o.root = root.path();
+  return o;
+}
+
+TEST(Slowloris, KeepsServingOthersOrReportsStarvation) {
+  DocRoot root("cb-slowloris");
+  root.write("index.html", "<html>ok</html>\n");
+  ServerProcess server(http_server(root));
 
   std::vector<Fd> slow;
   for (int i = 0; i < kSlowClients; ++i) slow.push_back(connect_to(server.port()));
@@ -98,7 +103,6 @@ TEST(Slowloris, KeepsServingOthersOrReportsStarvation) {
     return r && r->status == 200;
   }, std::chrono::seconds(10)));
   EXPECT_EQ(server.stop(), 0);
-  std::system(("rm -rf '" + root + "'").c_str());
 }
 
 
@@ -108,14 +112,9 @@ TEST(Slowloris, KeepsServingOthersOrReportsStarvation) {
 // fixed-worker models get their workers back, so they serve again even
 // while more slow clients keep trickling.
 TEST(Slowloris, SlowHeadsAreCutAtTheHeaderTimeout) {
-  char tmpl[] = "/tmp/cb-slowloris-XXXXXX";
-  std::string root = ::mkdtemp(tmpl);
-  std::ofstream(root + "/index.html") << "<html>ok</html>\n";
-  ServerOptions o;
-  o.binary = g_server;
-  o.model = g_model;
-  o.proto = "http";
-  o.root = root;
+  DocRoot root("cb-slowloris");
+  root.write("index.html", "<html>ok</html>\n");
+  ServerOptions o = http_server(root);
   o.extra_args = {"--header-timeout", "1s"};
   // Fixed workers: 4 of them take 8 slow clients in two turns of 1 s.
   if (starves_by_design()) o.extra_args.insert(o.extra_args.end(), {"--workers", "4"});
@@ -173,7 +172,6 @@ TEST(Slowloris, SlowHeadsAreCutAtTheHeaderTimeout) {
   slow.clear();
   EXPECT_EQ(server.stop(), 0);
   EXPECT_EQ(server.final_counters()["errors_head_timeout"].get<int>(), slow_clients);
-  std::system(("rm -rf '" + root + "'").c_str());
 }
 
 }  // namespace
