@@ -1109,33 +1109,47 @@ def timeseries_data(res: rs.Results, wl: rs.Workload, x) -> Optional[TimeSeriesD
     return TimeSeriesData(int(x), lines, warm) if lines else None
 
 
-def timeseries(res: rs.Results, wl: rs.Workload, x, out_dir: str,
-               style: Style) -> Optional[Chart]:
-    data = timeseries_data(res, wl, x)
-    if data is None:
-        return None
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13.0, 4.0), layout="constrained")
-    for line in data.lines:
-        kw = dict(color=style.color(line.label), linestyle=style.linestyle(line.label),
-                  linewidth=1.4, drawstyle="steps-post")
-        a1.plot(line.t, [v if v is not None else float("nan") for v in line.rps],
-                label=line.label, **kw)
-        a2.plot(line.t, [v if v is not None else float("nan") for v in line.p99], **kw)
+def _draw_timeseries(a1, a2, sides, style: Style) -> float:
+    """Draws throughput (a1) and p99 (a2) per interval for each
+    (TimeSeriesData, dashed) of `sides`, shades the longest warm-up and
+    labels the axes; returns that warm-up in s."""
+    warm = max(data.warmup_s for data, _ in sides)
+    for data, dashed in sides:
+        for line in data.lines:
+            kw = dict(color=style.color(line.label),
+                      linestyle="--" if dashed else style.linestyle(line.label),
+                      linewidth=1.2 if dashed else 1.4, drawstyle="steps-post")
+            a1.plot(line.t, [v if v is not None else float("nan") for v in line.rps],
+                    label=line.label, **kw)
+            a2.plot(line.t, [v if v is not None else float("nan") for v in line.p99], **kw)
     for ax in (a1, a2):
-        if data.warmup_s > 0:
-            ax.axvspan(-data.warmup_s, 0, color="#999999", alpha=0.18, lw=0)
+        if warm > 0:
+            ax.axvspan(-warm, 0, color="#999999", alpha=0.18, lw=0)
         ax.set_xlabel("time from the window's start (s)")
         ax.grid(True, alpha=0.3)
     a1.set_ylabel("throughput (requests/s)")
     a1.yaxis.set_major_formatter(FuncFormatter(fm.format_count))
     a1.set_ylim(bottom=0)
     a2.set_ylabel("p99 latency per interval")
-    p99s = [v for ln in data.lines for v in ln.p99 if v]
-    _value_axis(a2, p99s, fmt_us)
-    handles, labels = a1.get_legend_handles_labels()
-    if data.warmup_s > 0:
+    _value_axis(a2, [v for data, _ in sides for ln in data.lines for v in ln.p99 if v], fmt_us)
+    return warm
+
+
+def _warmup_handle(warm: float, handles: list, labels: list) -> None:
+    if warm > 0:
         handles.append(Patch(color="#999999", alpha=0.3))
         labels.append("warm-up (not measured)")
+
+
+def timeseries(res: rs.Results, wl: rs.Workload, x, out_dir: str,
+               style: Style) -> Optional[Chart]:
+    data = timeseries_data(res, wl, x)
+    if data is None:
+        return None
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13.0, 4.0), layout="constrained")
+    warm = _draw_timeseries(a1, a2, [(data, False)], style)
+    handles, labels = a1.get_legend_handles_labels()
+    _warmup_handle(warm, handles, labels)
     _legend_right(a2, handles, labels, title="model:variant")
     _title(fig, f"Over time at {fm.format_count(data.connections)} connections", res, wl)
     name = _save(fig, out_dir, f"timeseries_{wl.slug()}_c{data.connections}.png")
@@ -1143,6 +1157,47 @@ def timeseries(res: rs.Results, wl: rs.Workload, x, out_dir: str,
                  f"{fm.format_count(data.connections)} connections",
                  "Throughput and p99 of each interval of one run per model (the repetition "
                  "with the median throughput); the shaded span is the warm-up.")
+
+
+def compare_timeseries_data(res_a: rs.Results, res_b: rs.Results, wl: rs.Workload,
+                            x) -> Optional[tuple[TimeSeriesData, TimeSeriesData]]:
+    """A's and B's time series of one closed-loop cell, restricted to the
+    models that have one on both sides; None when no model has."""
+    a, b = timeseries_data(res_a, wl, x), timeseries_data(res_b, wl, x)
+    if a is None or b is None:
+        return None
+    both = {ln.label for ln in a.lines} & {ln.label for ln in b.lines}
+    if not both:
+        return None
+    a.lines = [ln for ln in a.lines if ln.label in both]
+    b.lines = [ln for ln in b.lines if ln.label in both]
+    a.warmup_s = max([-min(ln.t) for ln in a.lines] + [0.0])
+    b.warmup_s = max([-min(ln.t) for ln in b.lines] + [0.0])
+    return a, b
+
+
+def compare_timeseries(res_a: rs.Results, res_b: rs.Results, names: tuple[str, str],
+                       wl: rs.Workload, x, out_dir: str, style: Style) -> Optional[Chart]:
+    """Throughput and p99 over time of one cell from two folders: each
+    model's representative run of A dashed, of B solid."""
+    pair = compare_timeseries_data(res_a, res_b, wl, x)
+    if pair is None:
+        return None
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13.0, 4.0), layout="constrained")
+    warm = _draw_timeseries(a1, a2, [(pair[0], True), (pair[1], False)], style)
+    labels = [l for l in style.map if l in {ln.label for ln in pair[1].lines}]
+    handles = [Line2D([], [], color=style.color(l), linestyle="-") for l in labels]
+    handles += [Line2D([], [], color="0.3", linestyle="--"), Line2D([], [], color="0.3")]
+    labels = labels + [f"A: {names[0]}", f"B: {names[1]}"]
+    _warmup_handle(warm, handles, labels)
+    _legend_right(a2, handles, labels, title="model:variant")
+    _title(fig, f"Over time at {fm.format_count(int(x))} connections: A vs B", res_b, wl)
+    name = _save(fig, out_dir, f"compare_timeseries_{wl.slug()}_c{int(x)}.png")
+    return Chart(name, "Comparison", f"Over time, A vs B — {wl.describe()}, "
+                 f"{fm.format_count(int(x))} connections",
+                 f"Throughput and p99 of each interval of one run per model (the repetition "
+                 f"with the median throughput): A = {names[0]} dashed, B = {names[1]} solid; "
+                 "the shaded span is the warm-up.")
 
 
 CLOSED_CHARTS: tuple[Callable, ...] = (throughput, latency, spectrum, memory,

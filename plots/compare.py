@@ -11,7 +11,9 @@ batch means of the runs' time series (uncertainty.py) — with "~" when the
 change is not significant (p >= --alpha, 0.05), and the geometric mean of
 B/A per workload. Printed as text on stdout and written, with ratios of
 every metric, a geometric mean per model variant and overlaid charts (A
-dashed, B solid), to compare.md, compare.html and compare_*.png in B (or
+dashed, B solid: each metric against connections or rate, and throughput
+and p99 over time for every closed-loop cell both have a time series of),
+to compare.md, compare.html and compare_*.png in B (or
 --out).
 
 Exit status: 0 written, 2 bad arguments or unreadable folders, 1 when a
@@ -285,6 +287,11 @@ def write_compare(folder_a: str, folder_b: str, out_dir: Optional[str] = None,
             c = charts.compare(res_a, res_b, names, wl, metric, out_dir, style)
             if c:
                 chart_list.append(c)
+        if not wl.is_open:
+            for x in sorted(set(res_a.xs(wl)) & set(res_b.xs(wl))):
+                c = charts.compare_timeseries(res_a, res_b, names, wl, x, out_dir, style)
+                if c:
+                    chart_list.append(c)
     blocks = build_blocks(res_a, res_b, rows, chart_list)
     doc.write(os.path.join(out_dir, "compare.md"), os.path.join(out_dir, "compare.html"),
               f"conc-bench comparison: {res_a.name} → {res_b.name}", blocks)

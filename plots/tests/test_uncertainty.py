@@ -22,6 +22,7 @@ import pytest
 
 from conftest import PLOTS_DIR
 
+import charts
 import compare
 import report
 import results as rs
@@ -352,3 +353,26 @@ def test_time_series_window_sums_to_run_totals(tmp_path):
     for run in rs.load(folder).runs:
         assert sum(i["requests"] for i in run.intervals()) == run.raw["requests"]
         assert len(run.intervals(warmup=True)) - len(run.intervals()) == 4
+
+
+def test_compare_draws_each_cells_time_series_for_models_on_both_sides(tmp_path):
+    a = synthetic(str(tmp_path / "a"), MODELS, conns=(10, 1000))
+    only_b = dict(MODELS, **{"fiber:hub": (9000, 15.0, False)})
+    b = synthetic(str(tmp_path / "b"), only_b, conns=(10, 1000), seed=2)
+    ra, rb = rs.load(a), rs.load(b)
+    [wl] = rb.workloads("closed")
+    pair = charts.compare_timeseries_data(ra, rb, wl, 1000)
+    # fiber:hub has no A side: it is left out of both.
+    assert [ln.label for ln in pair[0].lines] == [ln.label for ln in pair[1].lines] \
+        == ["pool:ready", "reactor:epoll"]
+    assert pair[0].warmup_s == pair[1].warmup_s == 1.0  # 4 warm-up intervals of 0.25 s
+    line = pair[1].lines[1]
+    run = rb.cell(wl, "reactor:epoll", 1000).representative_run("requests_per_s")
+    assert line.rps == [i["requests_per_s"] for i in run.raw["timeseries"]["intervals"]]
+    _, chart_list, _ = compare.write_compare(a, b)
+    names = {c.filename for c in chart_list}
+    assert {"compare_timeseries_echo_m64_c10.png", "compare_timeseries_echo_m64_c1000.png"} <= names
+    for n in names:
+        assert os.path.getsize(os.path.join(b, n)) > 0
+    md = open(os.path.join(b, "compare.md"), encoding="utf-8").read()
+    assert "Over time, A vs B — " in md
