@@ -114,7 +114,8 @@ def _pm(iv: Optional[unc.Interval], fmt) -> str:
     if iv is None:
         return "—"
     rel = iv.rel
-    return f"{fmt(iv.mean)} ±{rel * 100:.0f}%" if rel is not None else fmt(iv.mean)
+    return f"{fmt(iv.mean)} ±{rel * 100:.0f}%" if rel is not None and math.isfinite(rel) \
+        else fmt(iv.mean)
 
 
 def _change(d: Delta) -> str:

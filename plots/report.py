@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import os
 import re
 import sys
@@ -215,7 +216,8 @@ def _summary_tables(res: rs.Results, rows: list[unc.Ranked]) -> list[doc.Block]:
             table.rows.append([fm.format_count(r.connections),
                                "CPU/req" if r.basis == "CPU per request" else "req/s",
                                r.best or "—", fmt_rps(r.best_rps.mean if r.best_rps else None),
-                               (f"±{ci * 100:.1f}%" if ci is not None else "—")] + cells +
+                               (f"±{ci * 100:.1f}%" if ci is not None and math.isfinite(ci)
+                                else "none" if ci is not None else "—")] + cells +
                               [r.bound or "—", r.best_p99 or "—", fm.fmt_us(r.best_p99_us)])
         blocks.append(table)
         if notes:

@@ -3,7 +3,8 @@
 Per run: the 95% interval of throughput (and of server CPU per request)
 from batch means over its time series (stats.batch_means_interval). Per
 cell: the t interval over its successful repetitions when it has two or
-more, else its one run's batch-means interval.
+more, else its one run's batch-means interval (infinite when that run has
+no time series: results from before runs recorded one).
 
 Ranking a (workload, connections) row of the summary:
 
@@ -38,6 +39,9 @@ WORKERS_PER_CPU = 4         # the servers' default worker pool (README: --worker
 # Mann–Whitney over repetitions needs four a side to reach p < 0.05.
 MIN_REPS_FOR_TEST = 4
 
+# The method of a cell's interval when its one run has no time series.
+NO_INTERVAL = "no time series"
+
 # Per-run metric -> the time series key whose batch means give its interval.
 SERIES_KEY = {"requests_per_s": "requests_per_s",
               "server_cpu_us_per_request": "server_cpu_us_per_request",
@@ -68,7 +72,10 @@ def cell_interval(cell: Optional[rs.Cell], metric: str = "requests_per_s") -> Op
         return mean_interval(vals, "repetitions")
     if len(vals) == 1:
         runs = [r for r in cell.ok_runs if r.metric(metric) is not None]
-        return run_interval(runs[0], metric)
+        # One run without a time series (results written before runs kept
+        # one) has no interval at all: an infinite one, so nothing it is
+        # compared with is ranked ('≈'), but its figure is still shown.
+        return run_interval(runs[0], metric) or Interval(vals[0], math.inf, 1, NO_INTERVAL)
     return None
 
 
@@ -266,7 +273,12 @@ def findings(rows: list[Ranked], limit: int = 10) -> list[str]:
         by_cpu = [v for v in others if v.basis == "CPU per request"]
         if row.basis == "CPU per request" and by_cpu:
             rival = min(by_cpu, key=lambda v: v.ratio)
-            if rival.verdict == "tie":
+            if row.best_cpu is not None and row.best_cpu.method == NO_INTERVAL:
+                out.append(f"{where} the load generator was the limit; {row.best} needed "
+                           f"{1 / rival.ratio:.2f}× the server CPU per request of "
+                           f"{rival.label} in one run without a time series: no interval, "
+                           f"not ranked.")
+            elif rival.verdict == "tie":
                 out.append(f"{where} the load generator was the limit for {row.best} and "
                            f"{rival.label}, and their server CPU per request is the same within "
                            f"noise ({rival.ratio:.2f}×, {_pct(rival.rel_half)}): a tie.")
@@ -285,7 +297,11 @@ def findings(rows: list[Ranked], limit: int = 10) -> list[str]:
             else ""
         cpu = (f" at {1 / rival.cpu_ratio:.2f}× its CPU per request"
                if rival.cpu_ratio else "")
-        if rival.verdict == "≈":
+        if row.best_rps is not None and row.best_rps.method == NO_INTERVAL:
+            out.append(f"{where},{client} {row.best} measured {1 / rival.ratio:.2f}× "
+                       f"{rival.label} in one run without a time series: no interval, "
+                       f"not ranked{bound}.")
+        elif rival.verdict == "≈":
             out.append(f"{where},{client} {row.best} and {rival.label} are within noise of "
                        f"each other ({1 / rival.ratio:.2f}×, {_pct(rival.rel_half)}): not "
                        f"ranked{bound}.")

@@ -376,3 +376,30 @@ def test_compare_draws_each_cells_time_series_for_models_on_both_sides(tmp_path)
         assert os.path.getsize(os.path.join(b, n)) > 0
     md = open(os.path.join(b, "compare.md"), encoding="utf-8").read()
     assert "Over time, A vs B — " in md
+
+
+def test_runs_without_a_time_series_are_shown_but_not_ranked(tmp_path):
+    """Results written before runs kept a time series: each cell's figure is
+    its one run's, with no interval, so nothing is ranked against it."""
+    folder = synthetic(str(tmp_path / "old"), {"pool:ready": (10000, 20.0, False),
+                                               "reactor:epoll": (14000, 12.0, False),
+                                               "fiber:hub": (13000, 11.0, True)},
+                       conns=(100,))
+    path = os.path.join(folder, "results.json")
+    d = json.load(open(path))
+    for r in d["runs"]:
+        del r["timeseries"]
+    json.dump(d, open(path, "w"))
+    res = rs.load(folder)
+    [row] = unc.ranked_rows(res)
+    assert row.best == "reactor:epoll" and row.basis == "throughput"
+    assert row.best_rps.method == unc.NO_INTERVAL
+    assert row.best_rps.mean == pytest.approx(res.cell(row.workload, "reactor:epoll", 100)
+                                              .ok_runs[0].metric("requests_per_s"))
+    assert {l: v.verdict for l, v in row.versus.items()} == {
+        "pool:ready": "≈", "reactor:epoll": "best", "fiber:hub": "≈"}
+    [sentence] = unc.findings([row])
+    assert "in one run without a time series: no interval, not ranked" in sentence
+    report.write_report(folder)
+    md = open(os.path.join(folder, "report.md"), encoding="utf-8").read()
+    assert re.search(r"\| 100 \| req/s \| reactor:epoll \| [\d,]+ \| none \|", md)
