@@ -43,6 +43,8 @@ class Table:
     caption: Optional[str] = None
     # Columns holding numbers are right-aligned.
     numeric: set[int] = field(default_factory=set)
+    # Every cell a short token (numbers, ratios, names): none may wrap.
+    compact: bool = False
 
 
 @dataclass
@@ -103,6 +105,7 @@ table { border-collapse: collapse; margin: .5em 0 1.2em; font-size: .92em; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; }
 th { background: #f3f3f3; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.tok { white-space: nowrap; }
 caption { caption-side: top; text-align: left; font-style: italic; padding: .2em 0; }
 figure { margin: 1em 0 2em; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: .9em; color: #555; }
@@ -116,13 +119,17 @@ def _html_cell(c: Cell) -> str:
 
 
 def _html_table(b: Table) -> list[str]:
-    out = ["<table>"]
+    out = ['<table class="compact">' if b.compact else "<table>"]
     if b.caption:
         out.append(f"<caption>{html.escape(b.caption)}</caption>")
-    out.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in b.headers) + "</tr>")
+    # A header may break after the colon of "model:variant", so a column
+    # is as wide as its values rather than its name.
+    out.append("<tr>" + "".join(f"<th>{html.escape(h).replace(':', ':<wbr>')}</th>"
+                                for h in b.headers) + "</tr>")
+    plain = '<td class="tok">' if b.compact else "<td>"
     for row in b.rows:
         cells = "".join(f'<td class="num">{_html_cell(c)}</td>' if i in b.numeric
-                        else f"<td>{_html_cell(c)}</td>" for i, c in enumerate(row))
+                        else f"{plain}{_html_cell(c)}</td>" for i, c in enumerate(row))
         out.append(f"<tr>{cells}</tr>")
     out.append("</table>")
     return out

@@ -188,38 +188,44 @@ def _versus_cell(v: unc.Versus, best: Optional[str]) -> str:
 
 
 def _summary_tables(res: rs.Results, rows: list[unc.Ranked]) -> list[doc.Block]:
-    """Per closed-loop workload: one row per connection count, numbers and
-    short tokens only; each model's warnings are footnote markers with
-    their legend below the table."""
+    """Per closed-loop workload, two tables of numbers and short tokens
+    only: the best model per connection count, then each model (a row)
+    against that best (a column per connection count), so the width grows
+    with the connection counts, not with the models; each model's warnings
+    are footnote markers with their legend below."""
     labels = res.labels()
     blocks: list[doc.Block] = []
     for wl in res.workloads("closed"):
+        wl_rows = [r for r in rows if r.workload == wl]
+        best = doc.Table(["connections", "ranked by", "best", "requests/s", "95% CI", "bound by",
+                          "lowest p99", "p99"], [], numeric={0, 3, 4, 7}, compact=True,
+                         caption=f"{wl.describe()}: the best model per connection count")
+        for r in wl_rows:
+            ci = r.best_rps.rel if r.best_rps is not None else None
+            best.rows.append([fm.format_count(r.connections),
+                              "CPU/req" if r.basis == "CPU per request" else "req/s",
+                              r.best or "—", fmt_rps(r.best_rps.mean if r.best_rps else None),
+                              (f"±{ci * 100:.1f}%" if ci is not None and math.isfinite(ci)
+                               else "none" if ci is not None else "—"),
+                              r.bound or "—", r.best_p99 or "—", fm.fmt_us(r.best_p99_us)])
         notes: dict[str, int] = {}        # warning kind -> footnote number
         seen: dict[str, list[str]] = {}   # warning kind -> the warnings
-        
-        table = doc.Table(["connections", "ranked by", "best", "requests/s", "95% CI"] + labels +
-                          ["bound by", "lowest p99", "p99"], [],
-                          caption=f"{wl.describe()}: each model against the best",
-                          numeric={0, 3, 4, len(labels) + 7} | set(range(5, 5 + len(labels))))
-        for r in (r for r in rows if r.workload == wl):
+        versus = doc.Table(["model:variant"] + [fm.format_count(r.connections) for r in wl_rows],
+                           [], numeric=set(range(1, 1 + len(wl_rows))), compact=True,
+                           caption=f"{wl.describe()}: each model against the best, "
+                                   "per connection count")
+        for label in labels:
             cells = []
-            for label in labels:
+            for r in wl_rows:
                 v = r.versus[label]
-                text = _versus_cell(v, r.best)
                 kinds = list(dict.fromkeys(_note_kind(n) for n in v.notes))
                 for n in v.notes:
                     seen.setdefault(_note_kind(n), []).append(n)
-                marks = "".join(_marker(notes.setdefault(k, len(notes) + 1)) for k in kinds)
-                text += marks
+                text = _versus_cell(v, r.best) + "".join(
+                    _marker(notes.setdefault(k, len(notes) + 1)) for k in kinds)
                 cells.append(doc.Strong(text) if label == r.best else text)
-            ci = r.best_rps.rel if r.best_rps is not None else None
-            table.rows.append([fm.format_count(r.connections),
-                               "CPU/req" if r.basis == "CPU per request" else "req/s",
-                               r.best or "—", fmt_rps(r.best_rps.mean if r.best_rps else None),
-                               (f"±{ci * 100:.1f}%" if ci is not None and math.isfinite(ci)
-                                else "none" if ci is not None else "—")] + cells +
-                              [r.bound or "—", r.best_p99 or "—", fm.fmt_us(r.best_p99_us)])
-        blocks.append(table)
+            versus.rows.append([label] + cells)
+        blocks += [best, versus]
         if notes:
             blocks.append(doc.Para("Notes: " + " · ".join(
                 f"{_marker(i)} {_note_legend(k, seen[k])}" for k, i in notes.items())))
@@ -349,14 +355,15 @@ def _partial_cells(res: rs.Results) -> list[str]:
 SUMMARY_NOTE = (
     "Throughput is the mean over successful repetitions, with its 95% confidence interval "
     "(over repetitions when there are several, else from batch means over the run's time "
-    "series). Each model is a ratio to the best of its row with the ratio's interval; '≈' "
+    "series). The first table names the best model per connection count; in the second, each "
+    "model is a ratio to that best, with the ratio's interval; '≈' "
     "marks a ratio whose interval includes 1.00× (not ranked). Where the load generator "
     "saturated ('ranked by CPU/req'), throughput measures the client, so the models that "
     "saturated it are ranked by server CPU per request ('CPU 1.08×': 8% more CPU per request "
     "than the best; 'tie' when within noise). 'bound by': what limited the best model — "
     "server CPU (≥ 90% of its CPUs), client CPU (load generator saturated), the "
-    "connections or the worker pool (neither CPU full: the closed loop's concurrency) or errors. Superscripts point to the notes below "
-    "each table.")
+    "connections or the worker pool (neither CPU full: the closed loop's concurrency) or "
+    "errors. Superscripts point to the notes below the tables.")
 
 
 def build_blocks(res: rs.Results, chart_list: list[charts.Chart]) -> list[doc.Block]:

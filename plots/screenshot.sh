@@ -6,11 +6,10 @@
 # Renders RESULTS_DIR/report.html in headless Chromium (Debian: apt-get
 # install chromium; not a dependency of the suite) into OUT.png
 # (default RESULTS_DIR/report-1280.png), 1280 px wide and tall enough for
-# the findings and the summary tables. What to check on it: every summary
-# cell on one line (numbers, ratios, '≈', footnote markers; the legend
-# below the table), no row taller than a line of text. The pytest suite
-# checks the same property on the HTML itself (test_uncertainty.py:
-# summary cells are short tokens, numeric cells do not wrap).
+# the findings and the summary tables, to look at. plots/layout_check.py
+# measures the same page in the same browser: every cell of the summary
+# tables on one line, no sideways scrolling (pytest runs it when Chromium
+# is installed).
 # Exit status: 0 written, 2 usage or no Chromium.
 set -eu
 dir=${1:?usage: plots/screenshot.sh RESULTS_DIR [OUT.png]}

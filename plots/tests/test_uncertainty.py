@@ -279,7 +279,7 @@ class _Tables(HTMLParser):
         self.tables, self.stack, self.wrong, self._cell = [], [], [], None
 
     def handle_starttag(self, tag, attrs):
-        if tag not in ("meta", "img", "br"):
+        if tag not in ("meta", "img", "br", "wbr"):
             self.stack.append(tag)
         if tag == "table":
             self.tables.append([])
@@ -327,8 +327,8 @@ def test_report_leads_with_findings_and_keeps_prose_out_of_tables(tmp_path):
     p.feed(page)
     assert p.stack == [] and p.wrong == []
     assert "white-space: nowrap" in page   # numeric cells (every model's) stay on one line
-    summary = p.tables[0]
-    assert summary, "no summary table"
+    summary = p.tables[0] + p.tables[1]   # the best per row, each model against it
+    assert p.tables[0] and p.tables[1], "no summary tables"
     for text in summary:
         assert SUMMARY_CELL.match(text.strip()), repr(text)
     # The saturated models' warning is a footnote marker with its legend.
@@ -403,3 +403,44 @@ def test_runs_without_a_time_series_are_shown_but_not_ranked(tmp_path):
     report.write_report(folder)
     md = open(os.path.join(folder, "report.md"), encoding="utf-8").read()
     assert re.search(r"\| 100 \| req/s \| reactor:epoll \| [\d,]+ \| none \|", md)
+
+
+# --- the report as a browser lays it out --------------------------------------------
+
+def test_layout_rule_flags_wrapped_summary_and_numeric_cells_and_a_wide_page():
+    import layout_check
+    table = {"caption": "echo: each model against the best", "rows": 3, "width_px": 900,
+             "header": ["connections", "ranked by", "best", "bound by"],
+             "wrapped": [{"row": 1, "column": 3, "lines": 2, "numeric": False,
+                          "text": "client CPU"}]}
+    prose = {"caption": "", "rows": 2, "width_px": 900, "header": ["run", "why"],
+             "wrapped": [{"row": 1, "column": 1, "lines": 3, "numeric": False, "text": "long"}]}
+    ok = {"page_width_px": 1280, "window_width_px": 1280, "tables": [prose]}
+    assert layout_check.problems(ok) == []
+    bad = {"page_width_px": 1330, "window_width_px": 1280, "tables": [table, prose]}
+    assert layout_check.problems(bad) == [
+        "page is 1330 px wide in a 1280 px window",
+        "echo: each model against the best: row 1, column bound by: 2 lines ('client CPU')"]
+    prose["wrapped"][0]["numeric"] = True
+    assert len(layout_check.problems(ok)) == 1
+
+
+def test_report_summary_holds_one_line_per_cell_in_chromium_at_1280px(tmp_path):
+    """Ten models and every warning kind in the summary: in a real browser
+    at 1280 px no summary cell wraps and the page does not scroll sideways."""
+    import layout_check
+    browser = layout_check.find_browser()
+    if browser is None:
+        pytest.skip("no Chromium (apt-get install chromium): the layout is checked on the "
+                    "HTML only (test_report_leads_with_findings_and_keeps_prose_out_of_tables)")
+    models = {f"{m}:{v}": (10000 + 500 * i, 20.0 - i, i % 3 == 0) for i, (m, v) in enumerate(
+        [("process", "fork"), ("process", "prefork"), ("thread", "per-conn"), ("pool", "conn"),
+         ("pool", "ready"), ("reactor", "epoll"), ("reactor", "offload"), ("reactor", "uring"),
+         ("fiber", "hub"), ("fiber", "offload")])}
+    folder = synthetic(str(tmp_path / "wide"), models, conns=(10, 1000))
+    report.write_report(folder)
+    layout = layout_check.measure(os.path.join(folder, "report.html"), 1280, browser)
+    summaries = [t for t in layout["tables"] if t["compact"]]
+    assert [t["rows"] for t in summaries] == [3, 11]   # header + 2 counts; header + 10 models
+    assert layout_check.problems(layout) == []
+    assert layout_check.main([folder]) == 0
