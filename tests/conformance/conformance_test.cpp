@@ -78,25 +78,6 @@ class Conformance : public ::testing::Test {
   ConformanceRoot root_;
 };
 
-// Sends `payload` in odd-sized pieces while reading the echo back.
-bool echo_roundtrip(uint16_t port, const std::string& payload) {
-  Fd fd = connect_to(port);
-  std::string got;
-  std::thread reader([&] {
-    auto r = recv_exact(fd.get(), payload.size());
-    if (r) got = std::move(*r);
-  });
-  static constexpr std::size_t kPieces[] = {1, 7, 13, 1000, 4093, 65537};
-  bool sent = true;
-  for (std::size_t at = 0, i = 0; at < payload.size() && sent; ++i) {
-    std::size_t n = std::min(kPieces[i % 6], payload.size() - at);
-    sent = send_all(fd.get(), std::string_view(payload).substr(at, n));
-    at += n;
-  }
-  reader.join();
-  return sent && got == payload;
-}
-
 TEST_F(Conformance, EchoesExactBytesOverFiftyConnections) {
   auto server = start("echo");
   for (std::size_t size : {std::size_t{1}, std::size_t{1024}, std::size_t{1} << 20}) {

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <algorithm>
 #include <cerrno>
+#include <thread>
 
 #include "common/socket.h"
 
@@ -123,6 +125,24 @@ std::optional<HttpResponse> read_response(int fd, bool head_request) {
   if (!body) return std::nullopt;
   resp.body = std::move(*body);
   return resp;
+}
+
+bool echo_roundtrip(uint16_t port, const std::string& payload) {
+  Fd fd = connect_to(port);
+  std::string got;
+  std::thread reader([&] {
+    auto r = recv_exact(fd.get(), payload.size());
+    if (r) got = std::move(*r);
+  });
+  static constexpr std::size_t kPieces[] = {1, 7, 13, 1000, 4093, 65537};
+  bool sent = true;
+  for (std::size_t at = 0, i = 0; at < payload.size() && sent; ++i) {
+    std::size_t n = std::min(kPieces[i % 6], payload.size() - at);
+    sent = send_all(fd.get(), std::string_view(payload).substr(at, n));
+    at += n;
+  }
+  reader.join();
+  return sent && got == payload;
 }
 
 std::string make_payload(std::size_t n, uint32_t seed) {

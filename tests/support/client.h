@@ -30,6 +30,10 @@ struct HttpResponse {
 // Reads one response (Content-Length framed; HEAD responses have no body).
 std::optional<HttpResponse> read_response(int fd, bool head_request = false);
 
+// Echo: sends `payload` on a new connection in odd-sized pieces while a
+// second thread reads the echo back; true if every byte came back in order.
+bool echo_roundtrip(uint16_t port, const std::string& payload);
+
 // A deterministic pseudo-random payload (so corruption cannot go unnoticed).
 std::string make_payload(std::size_t n, uint32_t seed);
 

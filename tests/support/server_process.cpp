@@ -2,7 +2,6 @@
 #include "support/server_process.h"
 
 #include "common/counters.h"
-#include "listening_line.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -39,25 +38,29 @@ int count_dir_entries(const std::string& path) {
 }  // namespace
 
 ServerProcess::ServerProcess(const ServerOptions& o) {
-  std::vector<std::string> args = {o.binary, "--model", o.model, "--proto", o.proto,
-                                   "--port", "0"};
-  if (!o.root.empty()) {
-    args.push_back("--root");
-    args.push_back(o.root);
+  std::vector<std::string> args = o.command;
+  if (args.empty()) {
+    args = {o.binary, "--model", o.model, "--proto", o.proto, "--port", "0"};
+    if (!o.root.empty()) {
+      args.push_back("--root");
+      args.push_back(o.root);
+    }
+    char stats_template[] = "/tmp/cb-stats-XXXXXX";
+    int stats_fd = ::mkstemp(stats_template);
+    if (stats_fd < 0) throw std::runtime_error("mkstemp failed");
+    ::close(stats_fd);
+    stats_path_ = stats_template;
+    args.push_back("--stats-file");
+    args.push_back(stats_path_);
+    args.insert(args.end(), o.extra_args.begin(), o.extra_args.end());
   }
-  char stats_template[] = "/tmp/cb-stats-XXXXXX";
-  int stats_fd = ::mkstemp(stats_template);
-  if (stats_fd < 0) throw std::runtime_error("mkstemp failed");
-  ::close(stats_fd);
-  stats_path_ = stats_template;
-  args.push_back("--stats-file");
-  args.push_back(stats_path_);
-  args.insert(args.end(), o.extra_args.begin(), o.extra_args.end());
+  bool own_group = !o.command.empty();
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    if (own_group) ::setpgid(0, 0);
     ::dup2(pipe_fds[1], STDOUT_FILENO);
     if (o.rlimit_nofile > 0) {
       rlimit rl{static_cast<rlim_t>(o.rlimit_nofile), static_cast<rlim_t>(o.rlimit_nofile)};
@@ -69,11 +72,15 @@ ServerProcess::ServerProcess(const ServerOptions& o) {
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
+  if (own_group) {
+    ::setpgid(pid_, pid_);  // also here, so the group exists before we go on
+    group_ = pid_;
+  }
   ::close(pipe_fds[1]);
   out_fd_ = pipe_fds[0];
   // Read until the "listening HOST:PORT" line (at most 10 s).
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (output_.find('\n') == std::string::npos) {
+  while (!listening::find(output_)) {
     pollfd p{out_fd_, POLLIN, 0};
     if (std::chrono::steady_clock::now() > deadline || ::poll(&p, 1, 100) < 0) break;
     if (!(p.revents & (POLLIN | POLLHUP))) continue;
@@ -82,21 +89,24 @@ ServerProcess::ServerProcess(const ServerOptions& o) {
     if (n <= 0) break;
     output_.append(buf, static_cast<std::size_t>(n));
   }
-  auto line = listening::parse(std::string_view(output_).substr(0, output_.find('\n')));
+  auto line = listening::find(output_);
   if (!line) {
     stop(std::chrono::milliseconds(1000));
     throw std::runtime_error("server did not start: " + output_);
   }
+  line_ = *line;
   port_ = line->port;
 }
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) stop(std::chrono::milliseconds(2000));
+  end_group();
   if (out_fd_ >= 0) ::close(out_fd_);
   if (!stats_path_.empty()) ::unlink(stats_path_.c_str());
 }
 
 nlohmann::json ServerProcess::live_counters() const {
+  if (stats_path_.empty()) return nlohmann::json::object();  // a peer keeps none
   return nlohmann::json::parse(CounterReader(stats_path_).to_json());
 }
 
@@ -210,8 +220,28 @@ int ServerProcess::stop(std::chrono::milliseconds limit) {
     code = 128 + WTERMSIG(status);
   }
   pid_ = -1;
+  end_group();
   read_output_until_exit();
   return code;
+}
+
+void ServerProcess::end_group() {
+  if (group_ <= 0) return;
+  auto group_alive = [&] { return ::kill(-group_, 0) == 0; };
+  if (!eventually([&] { return !group_alive(); }, std::chrono::milliseconds(3000))) {
+    // Count what is left (every process whose group is ours), then kill it.
+    int left = 0;
+    if (DIR* dir = ::opendir("/proc")) {
+      while (dirent* e = ::readdir(dir)) {
+        pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+        if (pid > 0 && ::getpgid(pid) == group_) ++left;
+      }
+      ::closedir(dir);
+    }
+    group_leftovers_ += std::max(left, 1);
+    ::kill(-group_, SIGKILL);
+  }
+  group_ = -1;
 }
 
 long pss_kb(pid_t pid) {

@@ -1,7 +1,9 @@
 // server_process.h: runs bench_server as a child process for tests: picks a
 // free port (--port 0), reads the "listening" line, and stops it with
 // SIGTERM, collecting its exit status and final counters. Shared by the
-// conformance, robustness, fiber and load-generator tests.
+// conformance, robustness, fiber and load-generator tests. It also runs a
+// peer's `serve` launcher (ServerOptions::command): the same start and
+// stop, in a process group of its own whose leftovers stop() reports.
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "listening_line.h"
+
 namespace cb::testing {
 
 struct ServerOptions {
@@ -22,6 +26,10 @@ struct ServerOptions {
   std::string root;  // for http
   std::vector<std::string> extra_args;
   int rlimit_nofile = 0;  // > 0: lower RLIMIT_NOFILE in the child first
+  // Not empty: run this command line as it is instead of bench_server (a
+  // peer's launcher, which prints the same listening line): no stats file,
+  // and the child leads a new process group, killed whole when it stops.
+  std::vector<std::string> command;
 };
 
 class ServerProcess {
@@ -33,6 +41,10 @@ class ServerProcess {
 
   pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
+  // The parsed listening line (model, proto and the server's own pid).
+  const listening::Line& listening_line() const { return line_; }
+  // What it printed on stdout (complete after stop()).
+  const std::string& output() const { return output_; }
   bool running();
 
   // SIGTERM, then wait up to `limit`; SIGKILL if it is still there. In a
@@ -40,7 +52,10 @@ class ServerProcess {
   // only while the server shows progress (connections closed or CPU used in
   // the step) and says so on stderr: slow is tolerated, hung is not.
   // Returns the exit status (WEXITSTATUS) or 128+signal, -1 if killed by us.
+  // With a command (own process group), what is left of the group 3 s after
+  // the leader exits is counted (group_leftovers()) and then killed.
   int stop(std::chrono::milliseconds limit = std::chrono::milliseconds(10000));
+  int group_leftovers() const { return group_leftovers_; }
 
   // Final counters printed at exit (valid after stop()).
   const nlohmann::json& final_counters() const { return counters_; }
@@ -62,9 +77,13 @@ class ServerProcess {
 
  private:
   void read_output_until_exit();
+  void end_group();
 
   pid_t pid_ = -1;
+  pid_t group_ = -1;  // > 0: the child's own process group (command mode)
+  int group_leftovers_ = 0;
   uint16_t port_ = 0;
+  listening::Line line_;
   int out_fd_ = -1;
   std::string output_;
   std::string stats_path_;
