@@ -361,7 +361,8 @@ SUMMARY_NOTE = (
     "saturated ('ranked by CPU/req'), throughput measures the client, so the models that "
     "saturated it are ranked by server CPU per request ('CPU 1.08×': 8% more CPU per request "
     "than the best; 'tie' when within noise). 'bound by': what limited the best model — "
-    "server CPU (≥ 90% of its CPUs), client CPU (load generator saturated), the "
+    "server CPU (≥ 90% of its CPUs), client CPU (load generator saturated), noise (its CPUs "
+    "were that full only with the hypervisor's steal and other processes' CPU counted), the "
     "connections or the worker pool (neither CPU full: the closed loop's concurrency) or "
     "errors. Superscripts point to the notes below the tables.")
 

@@ -16,7 +16,9 @@ Ranking a (workload, connections) row of the summary:
   two client-bound models whose CPU per request is within noise, "tie").
 - What bound the best model: "errors" (more than 1 in 1,000 requests
   failed), "client CPU" (load generator saturated), "server CPU" (the
-  server used ≥ 90% of its CPUs), else the closed loop's concurrency:
+  server used ≥ 90% of its CPUs), "noise" (its CPUs were that full only
+  with the hypervisor's steal and other processes' CPU counted: the
+  machine's neighbours were the limit), else the closed loop's concurrency:
   "workers" for a model whose requests hold a worker through their backend
   calls (the registry's app_wait; /app and mix workloads) with more
   connections than its default pool, else "connections".
@@ -117,8 +119,8 @@ def server_cpu_fraction(run: rs.Run, server_cpus: int) -> Optional[float]:
     return (user + sys_) / dur / max(server_cpus, 1)
 
 
-def bound_of(cell: Optional[rs.Cell], server_cpus: int) -> Optional[str]:
-    """'errors', 'client CPU', 'server CPU' or 'concurrency' (see above)."""
+def bound_of(cell: Optional[rs.Cell], server_cpus: int, machine_cpus: int) -> Optional[str]:
+    """'errors', 'client CPU', 'server CPU', 'noise' or 'concurrency' (see above)."""
     runs = cell.ok_runs if cell else []
     if not runs:
         return None
@@ -131,7 +133,21 @@ def bound_of(cell: Optional[rs.Cell], server_cpus: int) -> Optional[str]:
     fr = [f for f in (server_cpu_fraction(r, server_cpus) for r in runs) if f is not None]
     if fr and statistics.fmean(fr) >= SERVER_CPU_BOUND:
         return "server CPU"
+    taken = [f for f in (neighbours_fraction(r, machine_cpus) for r in runs) if f is not None]
+    if fr and taken and statistics.fmean(fr) + statistics.fmean(taken) >= SERVER_CPU_BOUND:
+        return "noise"
     return "concurrency"
+
+
+def neighbours_fraction(run: rs.Run, machine_cpus: int) -> Optional[float]:
+    """The share of the server's CPUs that others had in the run's window:
+    the hypervisor's steal on them, plus other processes' CPU spread evenly
+    over the machine's CPUs (they are not pinned). None without figures."""
+    steal = number(rs.lookup(run.raw, "noise.steal_server_cpus_pct"))
+    other = number(rs.lookup(run.raw, "noise.other_processes_cpu_pct"))
+    if steal is None and other is None:
+        return None
+    return ((steal or 0.0) + (other or 0.0) / max(machine_cpus, 1)) / 100.0
 
 
 # --- ranking ----------------------------------------------------------------------
@@ -227,7 +243,8 @@ def rank_row(res: rs.Results, wl: rs.Workload, x) -> Ranked:
            for l, c in cells.items()}
     p99_present = [(l, v) for l, v in p99.items() if v is not None]
     best_p99 = min(p99_present, key=lambda t: t[1]) if p99_present else None
-    bound = bound_of(cells.get(best), server_cpus) if best else None
+    machine_cpus = int(number(res.ctx("cpus_online")) or server_cpus)
+    bound = bound_of(cells.get(best), server_cpus, machine_cpus) if best else None
     if bound == "concurrency":
         # Neither CPU was full: what the closed loop's concurrency was held
         # by: a fixed worker pool smaller than the connections, or the

@@ -303,7 +303,7 @@ class _Tables(HTMLParser):
 # A summary cell holds a number, a ratio with its interval, a short verdict
 # or a model name, plus footnote markers: never a sentence.
 SUMMARY_CELL = re.compile(r"^(—|≈|tie|failed|not run|req/s|CPU/req|[a-z]+:[a-z-]+|"
-                          r"server CPU|client CPU|connections|workers|errors|"
+                          r"server CPU|client CPU|noise|connections|workers|errors|"
                           r"[\d,.]+[kM]?|±[\d.<]+%|(CPU )?[\d.]+×( ±[\d<]+%)?|[\d.]+(µs|ms|s))"
                           r"[⁰¹²³⁴⁵⁶⁷⁸⁹]*$")
 
@@ -444,3 +444,22 @@ def test_report_summary_holds_one_line_per_cell_in_chromium_at_1280px(tmp_path):
     assert [t["rows"] for t in summaries] == [3, 11]   # header + 2 counts; header + 10 models
     assert layout_check.problems(layout) == []
     assert layout_check.main([folder]) == 0
+
+
+def test_bound_by_noise_when_only_steal_and_neighbours_fill_the_server_cpu(tmp_path):
+    # 40,000 requests/s at 20 µs each: 80% of the one server CPU (of 2 online).
+    folder = synthetic(str(tmp_path / "n"), {"reactor:epoll": (40000, 20.0, False)})
+    path = os.path.join(folder, "results.json")
+
+    def bound_with(steal_pct, other_pct):
+        d = json.load(open(path))
+        d["runs"][0]["noise"].update(steal_server_cpus_pct=steal_pct,
+                                     other_processes_cpu_pct=other_pct)
+        json.dump(d, open(path, "w"))
+        [row] = unc.ranked_rows(rs.load(folder))
+        return row.bound
+
+    # 80% + 1% steal + 4% of a CPU spread over 2 = 83%: the connections.
+    assert bound_with(1.0, 4.0) == "connections"
+    # 80% + 8% steal + 10% of a CPU over 2 = 93%: the neighbours were the limit.
+    assert bound_with(8.0, 10.0) == "noise"
