@@ -13,6 +13,7 @@
 // and the profile's own say on the micro-benchmarks as key=value lines. Exit status: 0 when every run succeeded, 1 when some failed,
 // 130 when interrupted (the JSON of the finished runs is kept).
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,6 +38,7 @@
 #include "dataset.h"
 #include "matrix.h"
 #include "memory_cgroup.h"
+#include "peers.h"
 #include "progress.h"
 #include "results.h"
 #include "runner.h"
@@ -48,6 +50,12 @@
 #endif
 #ifndef CB_BENCH_BACKEND
 #define CB_BENCH_BACKEND "bench_backend"
+#endif
+#ifndef CB_PEERS_DIR
+#define CB_PEERS_DIR "servers/peers"
+#endif
+#ifndef CB_PEERS_BIN_DIR
+#define CB_PEERS_BIN_DIR ""
 #endif
 
 namespace cb::harness {
@@ -72,6 +80,8 @@ struct Options {
   std::string out = "results";
   std::string server = CB_BENCH_SERVER;
   std::string backend = CB_BENCH_BACKEND;
+  std::string peers_dir = CB_PEERS_DIR;
+  std::string peers_bin_dir = CB_PEERS_BIN_DIR;
   std::string backend_cpus;  // empty: the client CPUs
   std::string stop_grace = "5s";
   std::string run_info;
@@ -121,6 +131,11 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--server", o.server, "the bench_server binary")->capture_default_str();
   app.add_option("--backend", o.backend, "the bench_backend binary (workloads that make backend calls)")
+      ->capture_default_str();
+  app.add_option("--peers-dir", o.peers_dir,
+                 "the reference servers (peer:NAME models): peers.json and NAME/serve")
+      ->capture_default_str();
+  app.add_option("--peers-bin-dir", o.peers_bin_dir, "where the compiled peers were built (their serve --bin-dir)")
       ->capture_default_str();
   app.add_option("--backend-cpus", o.backend_cpus, "CPUs bench_backend is pinned to (default: the client CPUs)");
   app.add_option("--stop-grace", o.stop_grace, "time between SIGTERM and SIGKILL")->capture_default_str();
@@ -312,6 +327,7 @@ void prepare_datasets(const std::vector<Cell>& cells, const std::string& base, P
 
 struct Plan {
   std::vector<ModelVariant> registry;
+  std::vector<Peer> peers;  // loaded and checked when the matrix names a peer
   Matrix matrix;
   Expanded expanded;
   std::vector<int> server_cpus, client_cpus, backend_cpus;
@@ -332,6 +348,13 @@ Plan make_plan(const Options& o) {
   Overrides ov = overrides_from(o);
   p.matrix = usage_checked("--profile", [&] { return load_matrix(o.profile); });
   usage_checked("--workloads", [&] { apply_overrides(p.matrix, ov); });
+  bool peers = (ov.models && names_a_peer(*ov.models)) || names_a_peer(p.matrix.base.models);
+  for (const Group& g : p.matrix.extra) peers = peers || names_a_peer(g.models);
+  if (peers) {
+    p.peers = usage_checked("--peers-dir", [&] { return load_peers(o.peers_dir); });
+    check_peers(p.peers);
+    for (ModelVariant& m : peer_models(p.peers)) p.registry.push_back(std::move(m));
+  }
   p.expanded = usage_checked("matrix", [&] { return expand(p.matrix, p.registry, ov.models); });
   skip_without_cgroups(p.expanded, o.cgroup_parent);
   if (p.expanded.cells.empty()) {
@@ -356,6 +379,8 @@ Plan make_plan(const Options& o) {
   ensure_fd_limit(p.expanded.cells);
   RunSettings& s = p.settings;
   s.server_binary = o.server;
+  s.peers_dir = o.peers_dir;
+  s.peers_bin_dir = o.peers_bin_dir;
   s.backend_binary = o.backend;
   s.backend_cpus = p.backend_cpus;
   s.server_cpus = p.server_cpus;
@@ -396,6 +421,10 @@ int run_matrix(const Plan& plan, const Options& o, const std::string& command) {
   RunSettings settings = plan.settings;
   settings.scratch_dir = counters_dir.path();
   settings.docroot = scratch.path() + "/docroot";
+  settings.state_dir = scratch.path();
+  // Peers' workers may run as another user (nginx's and Apache's drop root):
+  // they must reach the docroot (its files are readable by all).
+  ::chmod(scratch.path().c_str(), 0711);
   make_docroot(settings.docroot, file_sizes_of(plan.expanded.cells));
   settings.dataset_dir = o.dataset_dir;
   settings.cgroup_parent = o.cgroup_parent;
@@ -404,6 +433,8 @@ int run_matrix(const Plan& plan, const Options& o, const std::string& command) {
   writer.set_context(
       make_context({date, plan.server_cpus, plan.client_cpus, command, calibration, plan.backend_cpus}));
   nlohmann::ordered_json config = config_json(plan.matrix, plan.expanded, settings.loadgen_threads, plan.registry);
+  config["peers_dir"] = plan.peers.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(o.peers_dir);
+  config["peers"] = peers_to_json(plan.peers);
   config["target_ci_pct"] = o.target_ci > 0 ? nlohmann::ordered_json(o.target_ci) : nlohmann::ordered_json(nullptr);
   config["max_repeat"] = o.target_ci > 0 ? nlohmann::ordered_json(std::max(o.max_repeat, plan.matrix.repeat))
                                          : nlohmann::ordered_json(nullptr);
@@ -448,6 +479,12 @@ int run_matrix(const Plan& plan, const Options& o, const std::string& command) {
     }
     if (stop_requested()) out.record.fail("interrupted");
     if (!out.hgrm.empty()) out.record.hgrm_file = writer.write_hgrm(out.record.id(), out.hgrm);
+    if (cell.model == kPeerModel) {
+      out.record.peer_config_files.emplace();
+      for (const auto& [name, text] : out.peer_configs) {
+        out.record.peer_config_files->push_back(writer.write_peer_config(out.record.id(), name, text));
+      }
+    }
     failed += out.record.ok ? 0 : 1;
     progress.finish_run(out.record, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     writer.add_run(std::move(out.record));

@@ -182,7 +182,7 @@ std::vector<ModelVariant> resolve_models(const std::vector<std::string>& tokens,
   for (const std::string& token : tokens) {
     if (token == "all" || token == "defaults") {
       for (const ModelVariant& m : registry) {
-        if (token == "all" || m.is_default) chosen.insert(m.spec());
+        if (!m.peer && (token == "all" || m.is_default)) chosen.insert(m.spec());
       }
       continue;
     }
@@ -196,7 +196,8 @@ std::vector<ModelVariant> resolve_models(const std::vector<std::string>& tokens,
     if (rows.empty()) bad(fmt::format("unknown model '{}' (see bench_server --list-models)", token));
     std::size_t before = chosen.size();
     for (const ModelVariant* m : rows) {
-      bool take = variant == "*" || m->variant == variant || (variant.empty() && in_selection(*m));
+      // A bare peer token is every peer: peers have no default variant.
+      bool take = variant == "*" || m->variant == variant || (variant.empty() && (in_selection(*m) || m->peer));
       if (take) chosen.insert(m->spec());
     }
     if (variant.empty() && chosen.size() == before) {
@@ -220,6 +221,7 @@ void expand_group(const Group& g, const std::vector<ModelVariant>& models, Expan
                   std::set<std::string>& seen) {
   for (const ModelVariant& m : models) {
     for (const std::string& proto : g.protos) {
+      auto unavailable = m.unavailable_protos.find(proto);
       // Echo cells vary the message size, HTTP cells the workload.
       std::size_t shapes = proto == "echo" ? g.msg_sizes.size() : g.workloads.size();
       for (int conns : g.connections) {
@@ -246,6 +248,16 @@ void expand_group(const Group& g, const std::vector<ModelVariant>& models, Expan
             if (rate < 0) c.rate_of_capacity = -rate;
             else c.rate_per_s = rate;
             c.server_args = g.server_args;
+            std::optional<std::string> skip;
+            if (unavailable != m.unavailable_protos.end()) skip = unavailable->second;
+            else if (m.peer && c.workload && (c.workload->kind == Workload::Kind::kApp ||
+                                              c.workload->kind == Workload::Kind::kMix)) {
+              skip = fmt::format("{} serves files: /app and mixes are bench_server's service handler", m.spec());
+            }
+            if (skip) {
+              if (seen.insert("skip " + c.key()).second) out.skipped.push_back({c.key(), *skip});
+              continue;
+            }
             auto limit = g.max_connections.find(m.spec());
             if (limit != g.max_connections.end() && conns > limit->second) {
               if (seen.insert("skip " + c.key()).second) {
@@ -308,7 +320,8 @@ nlohmann::ordered_json models_to_json(const std::vector<ModelVariant>& models) {
                    {"why_not", m.supported ? nlohmann::ordered_json(nullptr)
                                            : nlohmann::ordered_json(m.why_unsupported)},
                    {"app_wait", m.app_wait.empty() ? nlohmann::ordered_json(nullptr)
-                                                   : nlohmann::ordered_json(m.app_wait)}});
+                                                   : nlohmann::ordered_json(m.app_wait)},
+                   {"peer", m.peer}});
   }
   return out;
 }

@@ -63,6 +63,10 @@ struct ModelVariant {
   // How a waiting /app request is held: "connection", "worker" or "loop"
   // ("" from a server that does not say).
   std::string app_wait;
+  // A reference server of servers/peers/ (peers.h), not a bench_server model.
+  bool peer = false;
+  // Protocol -> why this row cannot serve it here (peers: `serve --check`).
+  std::map<std::string, std::string> unavailable_protos;
   std::string spec() const { return name + ":" + variant; }
 };
 
@@ -188,9 +192,10 @@ struct Expanded {
 // Resolves model tokens against the registry and multiplies out the cells.
 // A command-line --models token NAME keeps the variants of NAME the matrix
 // already selects (all of them in `full`), or NAME's default variant if it
-// selects none; NAME:VARIANT, NAME:*, all and defaults mean what they say.
-// Unsupported variants and cells above max_connections are skipped (listed,
-// not failed). Throws std::invalid_argument on unknown models or protocols.
+// selects none; NAME:VARIANT, NAME:*, all and defaults mean what they say
+// (all and defaults: the models, no peer); `peer` is every peer (peers.h).
+// Unsupported variants, cells above max_connections and cells of a
+// protocol a row cannot serve here are skipped (listed, not failed). Throws std::invalid_argument on unknown models or protocols.
 Expanded expand(const Matrix& m, const std::vector<ModelVariant>& registry,
                 const std::optional<std::vector<std::string>>& model_filter = std::nullopt);
 

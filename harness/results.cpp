@@ -157,6 +157,7 @@ ojson RunRecord::to_json() const {
                   {"cpu_utilization", opt(loadgen.cpu_utilization)},
                   {"saturated", opt(loadgen.saturated)}};
   j["hgrm_file"] = opt(hgrm_file);
+  j["peer_config_files"] = opt(peer_config_files);
   j["noise"] = {{"steal_server_cpus_pct", opt(noise.steal_server_cpus_pct)},
                 {"steal_client_cpus_pct", opt(noise.steal_client_cpus_pct)},
                 {"other_processes_cpu_s", opt(noise.other_processes_cpu_s)},
@@ -220,6 +221,13 @@ ResultsWriter::ResultsWriter(const std::string& root, const std::string& stamp) 
 
 std::string ResultsWriter::write_hgrm(const std::string& id, const std::string& text) {
   std::string rel = "runs/" + id + ".hgrm";
+  write_file_atomic(dir_ + "/" + rel, text);
+  return rel;
+}
+
+std::string ResultsWriter::write_peer_config(const std::string& id, const std::string& name,
+                                             const std::string& text) {
+  std::string rel = "runs/" + id + "." + name;
   write_file_atomic(dir_ + "/" + rel, text);
   return rel;
 }

@@ -105,6 +105,9 @@ struct RunRecord {
   } loadgen;
 
   std::optional<std::string> hgrm_file;
+  // A peer's generated configuration files, saved beside the histogram
+  // (paths relative to the results folder); null for bench_server models.
+  std::optional<std::vector<std::string>> peer_config_files;
 
   // The load generator's results.timeseries with the CPU figures of each
   // interval (noise.h); null when the run has none.
@@ -140,6 +143,9 @@ class ResultsWriter {
 
   // Writes runs/<id>.hgrm; returns its path relative to dir().
   std::string write_hgrm(const std::string& id, const std::string& text);
+  // Writes runs/<id>.<name> (a peer's configuration file); returns its path
+  // relative to dir().
+  std::string write_peer_config(const std::string& id, const std::string& name, const std::string& text);
   // Appends the run and rewrites results.json.
   void add_run(RunRecord run);
   // Rewrites results.json (tmp + rename). Throws cb::SysError.

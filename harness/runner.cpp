@@ -6,8 +6,11 @@
 #include <cmath>
 #include <cstdio>
 #include <mutex>
+#include <cstring>
 #include <optional>
 #include <thread>
+
+#include <sys/stat.h>
 
 #include <fmt/format.h>
 
@@ -21,6 +24,7 @@
 #include "common/shutdown.h"
 #include "loadgen/load.h"
 #include "noise.h"
+#include "peers.h"
 #include "procfs.h"
 #include "sampler.h"
 #include "server_control.h"
@@ -497,7 +501,7 @@ ServerSpec server_spec(const Cell& cell, const RunSettings& s, int repetition) {
   spec.model = cell.model + ":" + cell.variant;
   spec.proto = cell.proto;
   spec.root = s.docroot;
-  spec.stats_file = fmt::format("{}/stats-{}", s.scratch_dir, cell.run_id(repetition));
+  if (cell.model != kPeerModel) spec.stats_file = fmt::format("{}/stats-{}", s.scratch_dir, cell.run_id(repetition));
   spec.cpus = s.server_cpus;
   spec.extra_args = cell.server_args;
   spec.probe_path = docroot_path_for(cell.file_size_bytes.value_or(kProbeFileBytes));
@@ -560,9 +564,30 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
       spec.extra_args.insert(spec.extra_args.end(), {"--backend-conns", std::to_string(*cell.backend_conns)});
     }
   }
+  // A peer: its launcher, in a fresh state dir of its own (peers.h).
+  std::string state_dir;
+  if (cell.model == kPeerModel) {
+    state_dir = fmt::format("{}/{}", s.state_dir, cell.run_id(repetition));
+    remove_tree(state_dir);
+    if (::mkdir(state_dir.c_str(), 0755) != 0) {
+      r.fail(fmt::format("startup: cannot make the state dir {}: {}", state_dir, std::strerror(errno)));
+      if (backend) backend->stop();
+      return out;
+    }
+    spec.command = peer_command(s.peers_dir + "/" + cell.variant + "/serve", cell.proto, spec.root,
+                                static_cast<int>(s.server_cpus.size()), state_dir, s.peers_bin_dir);
+  }
+  // Once the peer has stopped, however the run went: its generated
+  // configuration is kept, its state dir removed.
+  auto keep_peer_state = [&] {
+    if (state_dir.empty()) return;
+    out.peer_configs = peer_config_files(state_dir);
+    remove_tree(state_dir);
+  };
   ServerControl server(spec);
   if (auto failed = server.start()) {
     r.fail(*failed);
+    keep_peer_state();
     if (backend) backend->stop();
     return out;
   }
@@ -630,7 +655,9 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
     if (stopped->find("was killed by SIGTERM") != std::string::npos) r.warnings.push_back(*stopped);
     else if (r.ok) r.fail(*stopped);
   }
-  record_server_counters(r, server.output());
+  keep_peer_state();
+  // A peer has no counters: its figures stay null whatever it prints.
+  record_server_counters(r, cell.model == kPeerModel ? std::string() : server.output());
   if (dataset && r.ok) {
     r.disk.read_bytes_server_life = static_cast<uint64_t>(server.final_rusage().ru_inblock) * 512u;
   }

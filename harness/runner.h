@@ -42,6 +42,9 @@ struct RunSettings {
   std::chrono::nanoseconds warmup{std::chrono::seconds(1)};
   std::string docroot;      // http files (workspace.h); always holds the probe file
   std::string scratch_dir;  // where the counter files go
+  std::string state_dir;    // where peers' --state-dir folders go (one per run)
+  std::string peers_dir;    // servers/peers: a peer's launcher is peers_dir/NAME/serve
+  std::string peers_bin_dir;  // the launchers' --bin-dir (compiled peers)
   std::string dataset_dir;  // disk workloads: where their data sets live (dataset.h)
   std::string cgroup_parent;  // memory limits: the parent cgroup ("" = the harness's own)
   std::chrono::milliseconds stop_grace{5'000};
@@ -54,6 +57,8 @@ struct RunSettings {
 struct RunOutput {
   RunRecord record;
   std::string hgrm;  // empty when there is no histogram
+  // A peer's configuration files from its state dir: name -> text.
+  std::vector<std::pair<std::string, std::string>> peer_configs;
 };
 
 // The file every HTTP server start is probed with (HEAD): /app workloads

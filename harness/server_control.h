@@ -38,7 +38,10 @@ struct ServerSpec {
   std::string model;   // "reactor:epoll"
   std::string proto;   // "echo" | "http"
   std::string root;    // docroot, http only
-  std::string stats_file;
+  std::string stats_file;  // "" (peers): no counters block
+  // Non-empty: the whole command line instead of bench_server's (a peer's
+  // launcher, peers.h); everything else about the start and stop is the same.
+  std::vector<std::string> command;
   std::vector<int> cpus;  // empty: not pinned
   std::vector<std::string> extra_args;
   std::string probe_path = "/";  // http: a file that exists
@@ -76,6 +79,7 @@ class ServerControl {
 
   // Waits until the server has closed every connection it accepted (the
   // probe's) and reaped its children, at most `limit`. True if it settled.
+  // A server without counters (a peer) is given a fixed moment instead.
   bool wait_idle(std::chrono::milliseconds limit);
 
   // SIGTERM, grace, SIGKILL, reap. nullopt if it exited cleanly (status 0),

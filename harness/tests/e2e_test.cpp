@@ -442,6 +442,105 @@ TEST_F(HarnessE2E, CrashMidRunIsMarkedFailedAndTheMatrixGoesOn) {
   EXPECT_TRUE(entries_starting("/dev/shm", marker).empty());
 }
 
+// A fake peer: a launcher script that keeps the peer contract
+// (servers/peers/README.md) by exec'ing bench_server, with `extra` options.
+void write_fake_peer(const std::string& dir, const std::string& name, const std::string& check_fails,
+                     const std::string& extra) {
+  std::string peer_dir = dir + "/" + name;
+  ASSERT_EQ(::mkdir(peer_dir.c_str(), 0755), 0);
+  std::string path = peer_dir + "/serve";
+  std::ofstream(path) << "#!/usr/bin/env bash\n"
+                         "proto=\"\" root=\"\" state=\"\" check=0\n"
+                         "while [ $# -gt 0 ]; do case \"$1\" in\n"
+                         "  --check) check=1; shift ;;\n"
+                         "  --version) echo \"" << name << " 1.0\"; exit 0 ;;\n"
+                         "  --proto) proto=$2; shift 2 ;; --root) root=$2; shift 2 ;;\n"
+                         "  --state-dir) state=$2; shift 2 ;; *) shift 2 ;;\n"
+                         "esac; done\n"
+                      << (check_fails.empty() ? "" : "[ $check = 1 ] && { echo '" + check_fails + "'; exit 1; }\n")
+                      << "[ $check = 1 ] && exit 0\n"
+                         "echo \"worker_processes 1; # " << name << "\" > \"$state/" << name << ".conf\"\n"
+                         "args=(--model process:fork --proto \"$proto\" --host 127.0.0.1 --port 0)\n"
+                         "[ \"$proto\" = http ] && args+=(--root \"$root\")\n"
+                         "exec " CB_BENCH_SERVER " \"${args[@]}\" " << extra << "\n";
+  ASSERT_EQ(::chmod(path.c_str(), 0755), 0);
+}
+
+TEST_F(HarnessE2E, PeersRunLikeModelsAreSkippedWhereMissingAndFailWhenTheyCrash) {
+  // Three peers in this order: one that aborts mid-run, one that runs, one
+  // whose runtime "is missing" (its check fails). `peer` names them all.
+  std::string peers = tmp_.path() + "/peers";
+  ASSERT_EQ(::mkdir(peers.c_str(), 0755), 0);
+  write_fake_peer(peers, "crashy", "", "--crash-after 300");
+  write_fake_peer(peers, "good", "", "");
+  write_fake_peer(peers, "missing", "fakeruntime not installed (apt-get install fakeruntime)", "");
+  json rows = json::array();
+  for (const char* name : {"crashy", "good", "missing"}) {
+    rows.push_back({{"name", name}, {"protocols", {"echo", "http"}}, {"summary", std::string("fake ") + name},
+                    {"twin", nullptr}, {"needs", json::array()}, {"package", json::array()}, {"notes", ""}});
+  }
+  std::ofstream(peers + "/peers.json") << rows.dump(2);
+  std::string matrix = write_matrix({{"models", {"peer"}},
+                                     {"protos", {"http"}},
+                                     {"connections", {10}},
+                                     {"duration", "1s"},
+                                     {"warmup", "200ms"}});
+  std::string scratch = tmp_.path() + "/scratch";
+  ASSERT_EQ(::mkdir(scratch.c_str(), 0755), 0);
+  Outcome o = run({CB_HARNESS, "--profile", matrix, "--out", tmp_.path() + "/results", "--no-calibrate",
+                   "--peers-dir", peers},
+                  {"TMPDIR=" + scratch, "CI=true"});
+  EXPECT_EQ(o.exit_code, 1) << o.err;  // the crashed run failed
+  std::string dir = last_line(o.out);
+  json doc = load_json(dir + "/results.json");
+  ASSERT_EQ(doc["runs"].size(), 2u) << o.err;
+  const json& crashed = doc["runs"][0];
+  EXPECT_EQ(crashed["id"], "peer-crashy_http_c10_f1024_closed_r0");
+  EXPECT_EQ(crashed["status"], "failed");
+  std::string reason = crashed["failure_reason"].get<std::string>();
+  EXPECT_EQ(reason.rfind("crash: server killed by SIGABRT", 0), 0u) << reason;
+  const json& good = doc["runs"][1];
+  EXPECT_EQ(good["id"], "peer-good_http_c10_f1024_closed_r0");
+  EXPECT_EQ(good["status"], "ok") << good["failure_reason"];
+  EXPECT_GT(good["requests_per_s"].get<double>(), 0);
+  EXPECT_GT(good["server"]["cpu_us_per_request"].get<double>(), 0);  // sampled like a model
+  // No counters block: every server counter is null.
+  for (const auto& [name, value] : good["server_counters"].items()) EXPECT_TRUE(value.is_null()) << name;
+  // Its generated configuration is kept with the results.
+  ASSERT_EQ(good["peer_config_files"].size(), 1u);
+  std::string conf = good["peer_config_files"][0].get<std::string>();
+  EXPECT_EQ(conf, "runs/peer-good_http_c10_f1024_closed_r0.good.conf");
+  std::ifstream saved(dir + "/" + conf);
+  std::string text((std::istreambuf_iterator<char>(saved)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "worker_processes 1; # good\n");
+  // The missing runtime: skipped with the line its check printed.
+  const json& config = doc["config"];
+  ASSERT_EQ(config["skipped"].size(), 1u);
+  EXPECT_EQ(config["skipped"][0]["what"], "peer-missing_http_c10_f1024_closed");
+  EXPECT_EQ(config["skipped"][0]["reason"], "fakeruntime not installed (apt-get install fakeruntime)");
+  EXPECT_EQ(config["peers_dir"], peers);
+  ASSERT_EQ(config["peers"].size(), 3u);
+  EXPECT_EQ(config["peers"][1]["model"], "peer:good");
+  EXPECT_EQ(config["peers"][1]["version"], "good 1.0");
+  EXPECT_EQ(config["peers"][1]["check"]["http"], "ok");
+  EXPECT_EQ(config["peers"][2]["check"]["http"], "fakeruntime not installed (apt-get install fakeruntime)");
+  EXPECT_EQ(config["peers"][1]["row"]["summary"], "fake good");
+  const json& last = config["registry"].back();
+  EXPECT_EQ(last["name"], "peer");
+  EXPECT_EQ(last["variant"], "missing");
+  EXPECT_EQ(last["peer"], true);
+  // Nothing of the peers is left running (their docroot was in the
+  // harness's scratch folder, "cb-harness-<pid>-...") nor their state dirs.
+  std::string marker = "cb-harness-" + std::to_string(o.pid) + "-";
+  EXPECT_TRUE(processes_mentioning(marker).empty());
+  EXPECT_TRUE(entries_starting(scratch, marker).empty());
+  // A peers dir without peers.json is a usage error.
+  Outcome bad = run({CB_HARNESS, "--models", "peer:good", "--protos", "http", "--no-calibrate", "--peers-dir",
+                     tmp_.path() + "/nowhere", "--out", tmp_.path() + "/results"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("no peers.json"), std::string::npos) << bad.err;
+}
+
 TEST_F(HarnessE2E, ServiceCellRunsItsOwnBackend) {
   std::string matrix = write_matrix({{"models", {"reactor:epoll"}},
                                      {"protos", {"http"}},

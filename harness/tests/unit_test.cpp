@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -21,6 +22,7 @@
 #include "listening_line.h"
 #include "matrix.h"
 #include "noise.h"
+#include "peers.h"
 #include "procfs.h"
 #include "results.h"
 #include "runner.h"
@@ -276,6 +278,89 @@ TEST(Matrix, ModelTokensAndOverrides) {
   EXPECT_EQ(e.cells.size(), 2u);
   EXPECT_THROW(expand(quick, registry(), std::vector<std::string>{"bogus"}), std::invalid_argument);
   EXPECT_THROW(expand(quick, registry(), std::vector<std::string>{"reactor:bogus"}), std::invalid_argument);
+}
+
+// The registry with two peers as peers.json and check_peers would give
+// them: "web" serves http only, "ech" could serve both but its echo check
+// failed here.
+std::vector<ModelVariant> registry_with_peers(TempDir& tmp) {
+  std::ofstream(tmp.path() + "/peers.json") << R"([
+    {"name": "web", "protocols": ["http"], "summary": "a web server", "twin": "reactor:epoll",
+     "needs": ["web"], "package": ["web"], "notes": ""},
+    {"name": "ech", "protocols": ["echo", "http"], "summary": "an echo server", "twin": null,
+     "needs": [], "package": [], "notes": ""}])";
+  std::vector<Peer> peers = load_peers(tmp.path());
+  peers[0].unavailable["echo"] = "peer:web serves http only";
+  peers[1].unavailable["echo"] = "ech not installed (apt-get install ech)";
+  std::vector<ModelVariant> r = registry();
+  for (ModelVariant& m : peer_models(peers)) r.push_back(m);
+  return r;
+}
+
+TEST(Peers, TokensSelectPeersAndChecksSkipTheirCells) {
+  TempDir tmp("harness-unit-");
+  std::vector<ModelVariant> reg = registry_with_peers(tmp);
+  auto m = parse_matrix(nlohmann::json::parse(R"({"models":["defaults"],"protos":["echo","http"],
+      "connections":[10],"workloads":["file:1KiB","app:calls=1&delay_us=10"]})"), "f");
+  // all and defaults are the models; `peer` every peer; peer:NAME one.
+  for (const char* token : {"all", "defaults"}) {
+    for (const Cell& c : expand(m, reg, std::vector<std::string>{token}).cells) EXPECT_NE(c.model, "peer") << token;
+  }
+  Expanded e = expand(m, reg, std::vector<std::string>{"peer"});
+  EXPECT_EQ(keys(e), (std::vector<std::string>{"peer-web_http_c10_f1024_closed", "peer-ech_http_c10_f1024_closed"}));
+  // Echo refused by each check, /app not a peer's: listed with the reasons.
+  std::map<std::string, std::string> skipped;
+  for (const Skipped& s : e.skipped) skipped[s.what] = s.reason;
+  EXPECT_EQ(skipped.size(), 4u);
+  EXPECT_EQ(skipped["peer-web_echo_c10_m64_closed"], "peer:web serves http only");
+  EXPECT_EQ(skipped["peer-ech_echo_c10_m64_closed"], "ech not installed (apt-get install ech)");
+  EXPECT_NE(skipped["peer-ech_http_c10_app-calls1-delay_us10_closed"].find("/app"), std::string::npos);
+  e = expand(m, reg, std::vector<std::string>{"peer:ech", "reactor"});
+  EXPECT_EQ(keys(e), (std::vector<std::string>{"reactor-epoll_echo_c10_m64_closed", "reactor-epoll_http_c10_f1024_closed",
+                                                "reactor-epoll_http_c10_app-calls1-delay_us10_closed",
+                                                "peer-ech_http_c10_f1024_closed"}));
+  EXPECT_EQ(expand(m, reg, std::vector<std::string>{"peer:*"}).cells.size(), 2u);
+  EXPECT_THROW(expand(m, reg, std::vector<std::string>{"peer:nosuch"}), std::invalid_argument);
+  EXPECT_THROW(expand(m, registry(), std::vector<std::string>{"peer"}), std::invalid_argument);
+  EXPECT_TRUE(names_a_peer({"reactor", "peer:web"}));
+  EXPECT_TRUE(names_a_peer({"peer"}));
+  EXPECT_FALSE(names_a_peer({"reactor", "peers", "all"}));
+  // The registry rows say they are peers.
+  nlohmann::ordered_json rows = models_to_json(reg);
+  EXPECT_EQ(rows.back()["name"], "peer");
+  EXPECT_EQ(rows.back()["variant"], "ech");
+  EXPECT_EQ(rows.back()["peer"], true);
+  EXPECT_EQ(rows.front()["peer"], false);
+}
+
+TEST(Peers, PeersJsonIsChecked) {
+  TempDir tmp("harness-unit-");
+  EXPECT_THROW(load_peers(tmp.path()), std::invalid_argument);  // no peers.json
+  for (const char* text : {"{}", "[]", R"([{"name":"a","summary":"s"}])",
+                           R"([{"name":"a","summary":"s","protocols":["ftp"]}])",
+                           R"([{"name":"a:b","summary":"s","protocols":["http"]}])",
+                           R"([{"name":"a","summary":"s","protocols":["http"]},{"name":"a","summary":"t","protocols":["http"]}])"}) {
+    std::ofstream(tmp.path() + "/peers.json") << text;
+    EXPECT_THROW(load_peers(tmp.path()), std::invalid_argument) << text;
+  }
+  std::ofstream(tmp.path() + "/peers.json") << R"([{"name":"a","summary":"s","protocols":["http"],"twin":null}])";
+  std::vector<Peer> peers = load_peers(tmp.path());
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_EQ(peers[0].launcher, tmp.path() + "/a/serve");
+  // No launcher: both protocols unavailable, with the reason.
+  check_peers(peers);
+  EXPECT_EQ(peers[0].unavailable["echo"], "peer:a serves http only");
+  EXPECT_NE(peers[0].unavailable["http"].find("not an executable"), std::string::npos);
+  EXPECT_FALSE(peers[0].version);
+  EXPECT_EQ(peer_command("/p/a/serve", "http", "/root", 2, "/state", "/bin"),
+            (std::vector<std::string>{"/p/a/serve", "--proto", "http", "--host", "127.0.0.1", "--port", "0", "--root",
+                                      "/root", "--workers", "2", "--state-dir", "/state", "--bin-dir", "/bin"}));
+  // Only *.conf files of the state dir are kept.
+  std::ofstream(tmp.path() + "/x.conf") << "conf";
+  std::ofstream(tmp.path() + "/x.pid") << "1";
+  auto files = peer_config_files(tmp.path());
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0], (std::pair<std::string, std::string>{"x.conf", "conf"}));
 }
 
 TEST(Matrix, MatrixFileKeysAreChecked) {
