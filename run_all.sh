@@ -25,6 +25,9 @@ PACKAGES=(cmake g++ make pkg-config libfmt-dev nlohmann-json3-dev libbenchmark-d
   python3-pytest procps)
 # What `plot` needs: it only runs plots/report.py on an existing folder.
 PLOT_PACKAGES=(python3 python3-matplotlib python3-numpy)
+# The reference servers' runtimes (servers/peers/): `setup --peers`, `test`
+# and a profile with "peers": true install them; the plain main job does not.
+PEER_PACKAGES=(nginx-light apache2 golang-go nodejs python3-eventlet libboost-dev)
 # Extra packages of `test --fuzz` (libFuzzer comes with clang's runtime).
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 JOBS="$(nproc 2>/dev/null || echo 2)"
@@ -54,8 +57,12 @@ Modes:
                 DIR/latest), --dry-run (list the runs);
                 build/harness/harness --help lists them all.
                 Exit status 1 when some run failed (the rest is kept).
-  test          Setup, build, then every test (ctest: unit, conformance per
-                model variant, load generator, harness, plot tests).
+                --profile peers (every default model beside the reference
+                servers of servers/peers/: nginx, Apache, Go, Node.js, ...;
+                installs their packages first; about 10 minutes).
+  test          Setup (the peers' packages too), build, then every test
+                (ctest: unit, conformance per model variant and per peer,
+                load generator, harness, plot tests).
                   --sanitize address   ASan+UBSan build in build-asan/
                   --sanitize thread    TSan build in build-tsan/
                   --fuzz               also run the libFuzzer targets (bounded)
@@ -67,6 +74,10 @@ Modes:
                 (needs only Debian's python3 with matplotlib, no build).
   build         Setup and build only.
   setup         Install or check the Debian packages only.
+                  --peers              also the peers' (nginx-light apache2
+                                       golang-go nodejs python3-eventlet
+                                       libboost-dev), their services kept
+                                       from starting
   -h, --help    This text.
 
 Packages: when run as root, missing Debian packages are installed with
@@ -97,6 +108,60 @@ setup() {
   apt-get update
   # shellcheck disable=SC2086
   apt-get install -y --no-install-recommends $missing
+}
+
+# The peers' packages. Their daemons (nginx, apache2) must not start or be
+# enabled on install: a policy-rc.d that refuses every action (exit 101)
+# stands while apt-get runs, and whatever policy-rc.d was there before is
+# put back. A node already on PATH from elsewhere is kept (nodejs is not
+# installed over it).
+setup_peers() {
+  local wanted=() p missing policy=/usr/sbin/policy-rc.d saved=""
+  for p in "${PEER_PACKAGES[@]}"; do
+    if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1 && [ -n "$(missing_packages nodejs)" ]; then
+      log "node is installed from elsewhere ($(command -v node)): nodejs is not installed over it"
+      continue
+    fi
+    wanted+=("$p")
+  done
+  missing="$(missing_packages "${wanted[@]}" | tr '\n' ' ')"
+  [ -z "${missing// /}" ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    setup "${wanted[@]}"  # prints the apt-get command, exits 2
+  fi
+  if [ -e "$policy" ]; then
+    saved="$(mktemp "${TMPDIR:-/tmp}/policy-rc.d.XXXXXX")"
+    cp -p "$policy" "$saved"
+  fi
+  printf '#!/bin/sh\n# run_all.sh setup_peers: no service starts while the peers install\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  local status=0
+  ( setup "${wanted[@]}" ) || status=$?
+  if [ -n "$saved" ]; then
+    cp -p "$saved" "$policy"
+    rm -f "$saved"
+  else
+    rm -f "$policy"
+  fi
+  return "$status"
+}
+
+# Whether the main job's arguments name a profile with "peers": true or a
+# peer model (--models peer...): then the peers' packages are installed.
+wants_peers() {
+  local profile=quick file
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --profile) profile="${2:-}"; shift 2 || break; continue ;;
+      --profile=*) profile="${1#*=}" ;;
+      --models) case ",${2:-}," in *,peer,*|*,peer:*) return 0 ;; esac ;;
+      --models=*) case ",${1#*=}," in *,peer,*|*,peer:*) return 0 ;; esac ;;
+    esac
+    shift
+  done
+  file="$profile"
+  [ -f "$file" ] || file="$ROOT/harness/profiles/$profile.json"
+  [ -f "$file" ] && grep -Eq '"peers"[[:space:]]*:[[:space:]]*true' "$file"
 }
 
 # build DIR [extra cmake args...]
@@ -155,6 +220,7 @@ run_info_value() {
 }
 
 mode_main() {
+  if wants_peers "$@"; then setup_peers; fi
   build build
   # The harness writes where its results went, and whether the profile
   # includes the micro-benchmarks, to the --run-info file; its progress goes
@@ -203,9 +269,14 @@ main() {
   fi
   setup "${PACKAGES[@]}"
   case "$mode" in
-    test) shift; mode_test "$@" ;;
+    test) shift; setup_peers; mode_test "$@" ;;
     build) build build ;;
-    setup) ;;
+    setup)
+      case "${2:-}" in
+        "") ;;
+        --peers) setup_peers ;;
+        *) echo "run_all.sh: unknown setup option '$2' (--peers)" >&2; exit 2 ;;
+      esac ;;
     bench) shift; build build; exec "$ROOT/bench/run_bench.sh" "$@" ;;
     soak) shift; build build; mode_soak "${1:-5m}" ;;
     ""|-*) mode_main "$@" ;;

@@ -28,7 +28,7 @@ const std::set<std::string> kGroupKeys = {"models",      "protos",          "con
                                           "backend_conns", "server_memory"};
 const std::set<std::string> kTopKeys = {"description", "repeat", "duration", "warmup",
                                         "loadgen_threads", "connect_rate_per_s", "extra",
-                                        "microbench", "mixes"};
+                                        "microbench", "mixes", "peers"};
 
 [[noreturn]] void bad(const std::string& why) { throw std::invalid_argument(why); }
 
@@ -447,6 +447,9 @@ Matrix parse_matrix(const json& j, const std::string& profile) {
     if (!j["microbench"].is_boolean()) bad("matrix: 'microbench' must be true or false");
     m.microbench = j["microbench"].get<bool>();
   }
+  // "peers": true tells ./run_all.sh to install the peers' packages first;
+  // the harness itself finds the peers from the model tokens.
+  if (j.contains("peers") && !j["peers"].is_boolean()) bad("matrix: 'peers' must be true or false");
   if (j.contains("extra")) {
     if (!j["extra"].is_array()) bad("matrix: 'extra' must be an array of groups");
     for (const json& g : j["extra"]) m.extra.push_back(parse_group(g, m.base, false, m.mixes));

@@ -31,6 +31,9 @@
 //     "repeat": 1, "duration": "5s", "warmup": "1s", "loadgen_threads": 0,
 //     "connect_rate_per_s": 2000,        // connections opened per second
 //                                        // (0: all at once); warm-up follows
+//     "peers": false,                    // ./run_all.sh installs the peers'
+//                                        // packages first (the profile names
+//                                        // peer models: peers.h)
 //     "microbench": false,               // ./run_all.sh also runs bench/
 //                                        // (the micro-benchmarks) into the
 //                                        // results folder

@@ -173,6 +173,23 @@ std::vector<std::string> keys(const Expanded& e) {
   return out;
 }
 
+// The registry with two peers as peers.json and check_peers would give
+// them: "web" serves http only, "ech" could serve both but its echo check
+// failed here.
+std::vector<ModelVariant> registry_with_peers(TempDir& tmp) {
+  std::ofstream(tmp.path() + "/peers.json") << R"([
+    {"name": "web", "protocols": ["http"], "summary": "a web server", "twin": "reactor:epoll",
+     "needs": ["web"], "package": ["web"], "notes": ""},
+    {"name": "ech", "protocols": ["echo", "http"], "summary": "an echo server", "twin": null,
+     "needs": [], "package": [], "notes": ""}])";
+  std::vector<Peer> peers = load_peers(tmp.path());
+  peers[0].unavailable["echo"] = "peer:web serves http only";
+  peers[1].unavailable["echo"] = "ech not installed (apt-get install ech)";
+  std::vector<ModelVariant> r = registry();
+  for (ModelVariant& m : peer_models(peers)) r.push_back(m);
+  return r;
+}
+
 TEST(Matrix, ParsesTheModelJson) {
   auto r = registry();
   ASSERT_EQ(r.size(), 5u);
@@ -246,14 +263,30 @@ TEST(Matrix, MicrobenchIsTheProfilesOwnField) {
 }
 
 TEST(Matrix, FullProfileTakesEveryVariantAndSkipsUnsupported) {
+  TempDir tmp("harness-unit-");
   Matrix m = load_matrix("full");
-  Expanded e = expand(m, registry());
-  ASSERT_EQ(e.skipped.size(), 1u);
+  Expanded e = expand(m, registry_with_peers(tmp));
+  ASSERT_EQ(e.skipped.size(), 5u);  // reactor:uring, each peer's echo at 100 and 1000
   EXPECT_EQ(e.skipped[0].what, "reactor:uring");
-  int open_cells = 0;
-  for (const Cell& c : e.cells) open_cells += c.open_loop() ? 1 : 0;
+  int open_cells = 0, peer_cells = 0;
+  for (const Cell& c : e.cells) {
+    open_cells += c.open_loop() ? 1 : 0;
+    peer_cells += c.model == "peer" ? 1 : 0;
+  }
   EXPECT_EQ(open_cells, 4);  // 2 default variants x 2 rates
+  EXPECT_EQ(peer_cells, 4);  // 2 peers x http x 100, 1000 connections
   EXPECT_EQ(m.repeat, 3);
+}
+
+TEST(Matrix, PeersProfileHasEveryDefaultAndPeerClosedAndOpenLoop) {
+  TempDir tmp("harness-unit-");
+  Expanded e = expand(load_matrix("peers"), registry_with_peers(tmp));
+  // 2 default models x 2 protocols + 2 http-only peers, x 2 counts x 2 loads.
+  EXPECT_EQ(e.cells.size(), (2u * 2 + 2) * 2 * 2);
+  for (const Cell& c : e.cells) {
+    if (c.rate_of_capacity) EXPECT_DOUBLE_EQ(*c.rate_of_capacity, 0.8);
+  }
+  EXPECT_THROW(parse_matrix(nlohmann::json::parse(R"({"models":["all"],"peers":"yes"})"), "f"), std::invalid_argument);
 }
 
 TEST(Matrix, ModelTokensAndOverrides) {
@@ -266,7 +299,8 @@ TEST(Matrix, ModelTokensAndOverrides) {
   o.file_sizes = std::vector<uint64_t>{1024};
   apply_overrides(full, o);
   // In `full`, a bare name keeps all its (supported) variants.
-  auto e = expand(full, registry(), std::vector<std::string>{"reactor"});
+  TempDir tmp("harness-unit-");
+  auto e = expand(full, registry_with_peers(tmp), std::vector<std::string>{"reactor"});
   EXPECT_EQ(keys(e), (std::vector<std::string>{"reactor-epoll_echo_c10_m64_closed",
                                                 "reactor-poll_echo_c10_m64_closed"}));
   Matrix quick = load_matrix("quick");
@@ -278,23 +312,6 @@ TEST(Matrix, ModelTokensAndOverrides) {
   EXPECT_EQ(e.cells.size(), 2u);
   EXPECT_THROW(expand(quick, registry(), std::vector<std::string>{"bogus"}), std::invalid_argument);
   EXPECT_THROW(expand(quick, registry(), std::vector<std::string>{"reactor:bogus"}), std::invalid_argument);
-}
-
-// The registry with two peers as peers.json and check_peers would give
-// them: "web" serves http only, "ech" could serve both but its echo check
-// failed here.
-std::vector<ModelVariant> registry_with_peers(TempDir& tmp) {
-  std::ofstream(tmp.path() + "/peers.json") << R"([
-    {"name": "web", "protocols": ["http"], "summary": "a web server", "twin": "reactor:epoll",
-     "needs": ["web"], "package": ["web"], "notes": ""},
-    {"name": "ech", "protocols": ["echo", "http"], "summary": "an echo server", "twin": null,
-     "needs": [], "package": [], "notes": ""}])";
-  std::vector<Peer> peers = load_peers(tmp.path());
-  peers[0].unavailable["echo"] = "peer:web serves http only";
-  peers[1].unavailable["echo"] = "ech not installed (apt-get install ech)";
-  std::vector<ModelVariant> r = registry();
-  for (ModelVariant& m : peer_models(peers)) r.push_back(m);
-  return r;
 }
 
 TEST(Peers, TokensSelectPeersAndChecksSkipTheirCells) {
