@@ -49,6 +49,10 @@ EXTRA_COLORS = ("#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22", "#1f77b4"
 COLORS = EXTRA_COLORS[5:] + EXTRA_COLORS[:5]
 SHADES = (0.0, 0.45, -0.4, 0.7, -0.6, 0.25)   # a model's variants: + lighter, - darker
 LINESTYLES = ("-", "--", "-.", ":")
+# Reference servers (peer:NAME): greys, dashed or dotted, whatever the
+# models' colours, so a chart's models stand out against them.
+PEER_GREYS = ("#3a3a3a", "#7a7a7a", "#555555", "#959595", "#666666", "#a8a8a8")
+PEER_LINESTYLES = ("--", ":")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 PERCENTILE_TICKS = ((2, "50%"), (10, "90%"), (100, "99%"), (1e3, "99.9%"),
                     (1e4, "99.99%"), (1e5, "99.999%"), (1e6, "99.9999%"))
@@ -80,7 +84,8 @@ class Style:
     Labels are grouped by the part before `separator`: each group (a model)
     has one hue, by its place in model_order with by_model, and its members
     (the variants) are shades of it with their own line style, so a model's
-    variants read as a family.
+    variants read as a family. Reference servers (peer:NAME) are greys with
+    dashed or dotted lines, named with the suffix " (reference)" (name()).
     """
 
     def __init__(self, labels, by_model=True, separator=":",
@@ -93,6 +98,10 @@ class Style:
             model = label.split(separator, 1)[0]
             k = variants.get(model, 0)
             variants[model] = k + 1
+            if by_model and rs.is_peer(label):
+                self.map[label] = (PEER_GREYS[k % len(PEER_GREYS)], MARKERS[i % len(MARKERS)],
+                                   PEER_LINESTYLES[k % len(PEER_LINESTYLES)])
+                continue
             if by_model and model in hues:
                 base = hues[model]
             else:
@@ -100,6 +109,10 @@ class Style:
                 base = extra.setdefault(model, palette[len(extra) % len(palette)])
             self.map[label] = (_shade(base, SHADES[k % len(SHADES)]),
                                MARKERS[i % len(MARKERS)], LINESTYLES[k % len(LINESTYLES)])
+
+    def name(self, label):
+        """The label a legend or axis shows: peers marked as references."""
+        return rs.display_label(label) if label in self.map else label
 
     def color(self, label):
         return self.map.get(label, ("black", "o", "-"))[0]
@@ -225,7 +238,7 @@ def _plot_series(ax, series, style: Style, with_labels=True):
         ax.errorbar(xs, [s.mean for s in stats], yerr=_errorbars(stats), capsize=3,
                     color=style.color(label), marker=style.marker(label), markersize=6,
                     linestyle=style.linestyle(label), linewidth=1.6, elinewidth=1.0,
-                    label=label if with_labels else None)
+                    label=style.name(label) if with_labels else None)
 
 
 # --- 1. throughput vs connections ---------------------------------------------
@@ -387,7 +400,7 @@ def spectrum(res: rs.Results, wl: rs.Workload, out_dir: str, style: Style,
                 marker=style.marker(label), markersize=6 if line.from_json else 4,
                 markevery=1 if line.from_json else max(1, len(pts) // 8),
                 linestyle=style.linestyle(label), linewidth=1.6,
-                label=label + (" (JSON percentiles)" if line.from_json else ""))
+                label=style.name(label) + (" (JSON percentiles)" if line.from_json else ""))
     ax.set_xscale("log")
     ticks = [(t, l) for t, l in PERCENTILE_TICKS if t <= data.max_x * 1.01]
     ax.xaxis.set_major_locator(FixedLocator([t for t, _ in ticks]))
@@ -489,7 +502,7 @@ def _bars(ax, bars, style, fmt):
         ax.annotate(fmt(s.mean), (p, s.mean), textcoords="offset points", xytext=(0, 3),
                     ha="center", va="bottom", fontsize=8)
     ax.set_xticks(list(pos))
-    ax.set_xticklabels(labels, rotation=20, ha="right", fontsize=9)
+    ax.set_xticklabels([style.name(l) for l in labels], rotation=20, ha="right", fontsize=9)
     _value_axis(ax, [s.mean for s in stats] + [s.max or s.mean for s in stats],
                 lambda v: f"{v:.3g}")
     ax.margins(y=0.15)
@@ -566,7 +579,7 @@ def context_switches(res: rs.Results, wl: rs.Workload, out_dir: str,
     ax.set_xlabel("concurrent connections")
     ax.set_ylabel("context switches per request" + (" (log scale)" if log else ""))
     ax.grid(True, axis="y", which="major", alpha=0.3)
-    handles = [Patch(color=style.color(l), label=l) for l in labels]
+    handles = [Patch(color=style.color(l), label=style.name(l)) for l in labels]
     handles += [Patch(facecolor="0.6", edgecolor="black", label="voluntary"),
                 Patch(facecolor="0.85", edgecolor="black", hatch="///", label="involuntary")]
     _legend_right(ax, handles, [h.get_label() for h in handles], title="model:variant")
@@ -903,7 +916,7 @@ def compare(res_a: rs.Results, res_b: rs.Results, names: tuple[str, str], wl: rs
     handles += [Line2D([], [], color="0.3", linestyle="--", marker="o",
                        markerfacecolor="white"),
                 Line2D([], [], color="0.3", linestyle="-", marker="o")]
-    _legend_right(ax, handles, labels + [f"A: {names[0]}", f"B: {names[1]}"])
+    _legend_right(ax, handles, [style.name(l) for l in labels] + [f"A: {names[0]}", f"B: {names[1]}"])
     machine_a, machine_b = res_a.machine(), res_b.machine()
     machine = machine_a if machine_a == machine_b else f"A: {machine_a}\nB: {machine_b}"
     _title(fig, f"{ylabel.split(' (')[0].capitalize()}: A vs B", res_b, wl, machine=machine)
@@ -1120,7 +1133,7 @@ def _draw_timeseries(a1, a2, sides, style: Style) -> float:
                       linestyle="--" if dashed else style.linestyle(line.label),
                       linewidth=1.2 if dashed else 1.4, drawstyle="steps-post")
             a1.plot(line.t, [v if v is not None else float("nan") for v in line.rps],
-                    label=line.label, **kw)
+                    label=style.name(line.label), **kw)
             a2.plot(line.t, [v if v is not None else float("nan") for v in line.p99], **kw)
     for ax in (a1, a2):
         if warm > 0:

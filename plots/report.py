@@ -31,6 +31,7 @@ import document as doc  # noqa: E402
 import formatting as fm  # noqa: E402
 import results as rs  # noqa: E402
 import disk as dk  # noqa: E402
+import references as refs  # noqa: E402
 import service as sv  # noqa: E402
 import uncertainty as unc  # noqa: E402
 from formatting import fmt_ratio, fmt_rps  # noqa: E402
@@ -232,6 +233,44 @@ def _summary_tables(res: rs.Results, rows: list[unc.Ranked]) -> list[doc.Block]:
     return blocks
 
 
+def _reference_blocks(res: rs.Results) -> list[doc.Block]:
+    """"Models against references": per workload, each default model's
+    throughput and server CPU per request over each peer's (references.py)."""
+    rows = refs.rows(res)
+    if not rows:
+        return []
+    b: list[doc.Block] = [doc.Heading("Models against references"), doc.Para(
+        "Each default model's throughput and server CPU per request divided by each reference "
+        "server's (peer:NAME, servers/peers/) in the same cell, measured in this run. In brackets "
+        "the 95% interval of the ratio (the two cells' intervals combined); '≈' where it includes "
+        "1. Throughput above 1: the model served more; CPU per request below 1: it spent less. "
+        "'reps': successful repetitions, the model's / the peer's. References have no counters "
+        "block, so they lack: " + "; ".join(refs.PEER_LACKS) + ".")]
+    versions = [f"{p.get('model')}: {p.get('version')}" for p in res.config.get("peers") or []
+                if isinstance(p, dict) and p.get("version")]
+    if versions:
+        b.append(doc.Para("Reference versions: " + "; ".join(versions) + "."))
+    by_wl: dict[rs.Workload, list[refs.Row]] = {}
+    for r in rows:
+        by_wl.setdefault(r.workload, []).append(r)
+    for wl, wl_rows in by_wl.items():
+        t = doc.Table(["model", "against", "connections"] + [name for _, name in refs.METRICS] + ["reps"],
+                      [], numeric={2, 3, 4, 5}, compact=True,
+                      caption=f"{wl.describe()}: models against references")
+        for r in wl_rows:
+            t.rows.append([r.model, rs.display_label(r.peer), fm.format_count(r.connections)]
+                          + [r.ratios[m].text() for m, _ in refs.METRICS] + [f"{r.reps[0]}/{r.reps[1]}"])
+        b.append(t)
+    skipped = refs.skipped_peers(res)
+    if skipped:
+        reasons: dict[str, list[str]] = {}
+        for what, why in skipped:
+            reasons.setdefault(why, []).append(what)
+        b.append(doc.Para("References not run: " + "; ".join(
+            f"{why} ({len(whats)} cell{'s' if len(whats) > 1 else ''})" for why, whats in reasons.items()) + "."))
+    return b
+
+
 def _openloop_table(rows: list[OpenLoopRow]) -> doc.Table:
     t = doc.Table(["workload", "model", "p99 at the lowest rate", "p99 turns up at",
                    "max achieved requests/s"], [], numeric={2, 3, 4},
@@ -382,6 +421,7 @@ def build_blocks(res: rs.Results, chart_list: list[charts.Chart]) -> list[doc.Bl
     ol = openloop_rows(res)
     if ol:
         b.append(_openloop_table(ol))
+    b += _reference_blocks(res)
     service = sv.service_rows(res)
     if service:
         b.append(doc.Heading("Service cells: what bound each model"))

@@ -35,6 +35,19 @@ SCHEMA_VERSION = 1
 # registry (config.registry); newer folders take the order from there, so
 # colours and table columns follow the server's own list.
 FALLBACK_MODEL_ORDER = ("process", "thread", "pool", "reactor", "fiber")
+# The model name of the reference servers (servers/peers/): "peer:nginx".
+PEER_MODEL = "peer"
+REFERENCE_SUFFIX = " (reference)"
+
+
+def is_peer(label: str) -> bool:
+    """Whether a model:variant label is a reference server."""
+    return label.split(":", 1)[0] == PEER_MODEL
+
+
+def display_label(label: str) -> str:
+    """A label as charts show it: peers marked as references."""
+    return label + REFERENCE_SUFFIX if is_peer(label) else label
 
 # Latency keys of a run's `latency` object, with the percentile each stands for.
 LATENCY_PERCENTILES = (
@@ -368,8 +381,9 @@ def label_sort_key(label: str, first_seen: dict[str, int],
     """Models in model_order (unknown ones after, by name), then each model's
     variants in the order first seen."""
     model = label.split(":", 1)[0]
-    order = tuple(model_order)
-    rank = order.index(model) if model in order else len(order)
+    order = tuple(m for m in model_order if m != PEER_MODEL)
+    # Peers (references) come after every model, whatever the order says.
+    rank = len(order) + 1 if model == PEER_MODEL else order.index(model) if model in order else len(order)
     return (rank, model if rank == len(order) else "", first_seen.get(label, 0))
 
 
