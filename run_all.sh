@@ -28,6 +28,8 @@ PLOT_PACKAGES=(python3 python3-matplotlib python3-numpy)
 # The reference servers' runtimes (servers/peers/): `setup --peers`, `test`
 # and a profile with "peers": true install them; the plain main job does not.
 PEER_PACKAGES=(nginx-light apache2 golang-go nodejs python3-eventlet libboost-dev)
+# What `test` adds: a browser for the report's layout check (plots/layout_check.py).
+TEST_PACKAGES=(chromium fonts-dejavu-core)
 # Extra packages of `test --fuzz` (libFuzzer comes with clang's runtime).
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 JOBS="$(nproc 2>/dev/null || echo 2)"
@@ -60,7 +62,8 @@ Modes:
                 --profile peers (every default model beside the reference
                 servers of servers/peers/: nginx, Apache, Go, Node.js, ...;
                 installs their packages first; about 10 minutes).
-  test          Setup (the peers' packages too), build, then every test
+  test          Setup (the peers' packages and Chromium for the report's
+                layout check too), build, then every test
                 (ctest: unit, conformance per model variant and per peer,
                 load generator, harness, plot tests).
                   --sanitize address   ASan+UBSan build in build-asan/
@@ -269,7 +272,7 @@ main() {
   fi
   setup "${PACKAGES[@]}"
   case "$mode" in
-    test) shift; setup_peers; mode_test "$@" ;;
+    test) shift; setup_peers; setup "${TEST_PACKAGES[@]}"; mode_test "$@" ;;
     build) build build ;;
     setup)
       case "${2:-}" in
