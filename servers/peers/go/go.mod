@@ -1,0 +1,3 @@
+module conc-bench/peers/go
+
+go 1.19
