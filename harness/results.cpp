@@ -104,6 +104,8 @@ ojson RunRecord::to_json() const {
   j["requests_unanswered_through_window"] = opt(requests_unanswered_through_window);
   j["requests_per_s"] = opt(requests_per_s);
   j["mb_per_s"] = opt(mb_per_s);
+  j["response_header_bytes_per_request"] = opt(response_header_bytes_per_request);
+  j["response_body_bytes_per_request"] = opt(response_body_bytes_per_request);
   j["latency"] = latency_json(latency);
   j["latency_uncorrected"] = latency_json(latency_uncorrected);
   if (errors) {

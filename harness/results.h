@@ -47,6 +47,11 @@ struct RunRecord {
   std::optional<uint64_t> requests_unanswered_through_window;  // starved: see loadgen
   std::optional<double> requests_per_s;
   std::optional<double> mb_per_s;
+  // What each response carried, as the load generator parsed it: its head
+  // (status line, headers, empty line; http only) and its body. Two servers
+  // in one cell did the same work only if these match.
+  std::optional<double> response_header_bytes_per_request;
+  std::optional<double> response_body_bytes_per_request;
   std::optional<LatencySummary> latency;
   std::optional<LatencySummary> latency_uncorrected;
   std::optional<std::vector<std::pair<std::string, uint64_t>>> errors;  // class -> count

@@ -378,6 +378,8 @@ void record_load(RunRecord& r, const loadgen::LoadResult& load) {
   r.requests_unanswered_through_window = k.unanswered_through_window;
   r.requests_per_s = load.requests_per_s();
   r.mb_per_s = load.duration_s > 0 ? static_cast<double>(k.bytes_read) / 1e6 / load.duration_s : 0.0;
+  r.response_header_bytes_per_request = load.response_header_bytes_per_request();
+  r.response_body_bytes_per_request = load.response_body_bytes_per_request();
   if (load.corrected.count() > 0) r.latency = summarize_latency(load.corrected);
   if (load.config.open_loop() && load.uncorrected.count() > 0) {
     r.latency_uncorrected = summarize_latency(load.uncorrected);

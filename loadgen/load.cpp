@@ -22,6 +22,8 @@ void Counters::merge(const Counters& o) {
   requests += o.requests;
   bytes_read += o.bytes_read;
   bytes_written += o.bytes_written;
+  response_head_bytes += o.response_head_bytes;
+  response_body_bytes += o.response_body_bytes;
   for (std::size_t i = 0; i < status_classes.size(); ++i) status_classes[i] += o.status_classes[i];
   for (std::size_t i = 0; i < kErrorClassCount; ++i) {
     if (errors[i] == 0) first_errno[i] = o.first_errno[i];
@@ -71,6 +73,16 @@ double LoadResult::requests_per_s() const {
 double LoadResult::transfer_mib_per_s() const {
   return duration_s > 0 ? static_cast<double>(counters.bytes_read) / (1024.0 * 1024) / duration_s
                         : 0;
+}
+
+std::optional<double> LoadResult::response_header_bytes_per_request() const {
+  if (counters.requests == 0 || config.proto != Proto::kHttp) return std::nullopt;
+  return static_cast<double>(counters.response_head_bytes) / static_cast<double>(counters.requests);
+}
+
+std::optional<double> LoadResult::response_body_bytes_per_request() const {
+  if (counters.requests == 0) return std::nullopt;
+  return static_cast<double>(counters.response_body_bytes) / static_cast<double>(counters.requests);
 }
 
 int LoadResult::exit_code() const {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
@@ -51,6 +52,10 @@ struct Counters {
   uint64_t requests = 0;  // complete responses
   uint64_t bytes_read = 0;
   uint64_t bytes_written = 0;
+  // Of the responses counted in `requests`: their heads (status line,
+  // headers, empty line; 0 for echo) and bodies (echo: the messages).
+  uint64_t response_head_bytes = 0;
+  uint64_t response_body_bytes = 0;
   std::array<uint64_t, 6> status_classes{};  // [1]=1xx .. [5]=5xx; [0] other
   std::array<uint64_t, kErrorClassCount> errors{};
   std::array<int, kErrorClassCount> first_errno{};  // 0: none or not a syscall
@@ -108,6 +113,10 @@ struct LoadResult {
 
   double requests_per_s() const;
   double transfer_mib_per_s() const;  // bytes read
+  // Mean head and body bytes of a response in the window; nullopt without
+  // responses (the head: http only).
+  std::optional<double> response_header_bytes_per_request() const;
+  std::optional<double> response_body_bytes_per_request() const;
   // Exit status for tools: 0 when the run saw no errors, 1 otherwise.
   int exit_code() const;
   nlohmann::json to_json() const;  // the schema in README.md

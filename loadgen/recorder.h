@@ -75,7 +75,11 @@ class Recorder {
   bool response(int64_t now, int64_t intended_ns, int64_t sent_ns, uint32_t cls,
                 const Response& r) {
     bool counted = recording(now);
-    if (counted) record_latency(now, intended_ns, sent_ns, classes_[cls], r.status);
+    if (counted) {
+      record_latency(now, intended_ns, sent_ns, classes_[cls], r.status);
+      out_.counters.response_head_bytes += r.head_bytes;
+      out_.counters.response_body_bytes += r.body_bytes;
+    }
     out_.series.response(now, static_cast<uint64_t>(now - intended_ns), static_cast<int64_t>(live_open_));
     live_.requests.store(++live_requests_, std::memory_order_relaxed);
     if (r.mismatch) error(ErrorClass::kMismatch, 0, now);

@@ -80,6 +80,10 @@ json errors_json(const Counters& c) {
   return {{"errors", errors}, {"first_error", reasons}};
 }
 
+json optional_json(std::optional<double> v) {
+  return v ? json(*v) : json(nullptr);
+}
+
 json fairness_json(const Fairness& f) {
   std::optional<double> jain = f.jain_index();
   return {{"connections", f.connections},
@@ -243,6 +247,10 @@ nlohmann::json LoadResult::to_json() const {
       {"requests_per_s", requests_per_s()},
       {"bytes_read", c.bytes_read},
       {"bytes_written", c.bytes_written},
+      {"response_header_bytes", c.response_head_bytes},
+      {"response_body_bytes", c.response_body_bytes},
+      {"response_header_bytes_per_request", optional_json(response_header_bytes_per_request())},
+      {"response_body_bytes_per_request", optional_json(response_body_bytes_per_request())},
       {"transfer_mib_per_s", transfer_mib_per_s()},
       {"connect_attempts", c.connect_attempts},
       {"connections_opened", c.connections_opened},
@@ -303,6 +311,10 @@ std::string format_summary(const LoadResult& r) {
   out += class_rows(r.classes);
   out += fmt::format("  {} requests in {:.2f}s, {} read, {} written\n", c.requests, r.duration_s,
                      units::format_size(c.bytes_read), units::format_size(c.bytes_written));
+  if (auto head = r.response_header_bytes_per_request()) {
+    out += fmt::format("  Per response: {:.1f} B of head, {:.1f} B of body\n", *head,
+                       r.response_body_bytes_per_request().value_or(0));
+  }
   out += status_line(c);
   out += error_lines(c);
   out += fmt::format("  Connections: {} opened, {} attempts, {} closed by the server\n",

@@ -43,7 +43,7 @@ FeedResult EchoReader::feed(std::string_view payload, const char* data, std::siz
   if (std::memcmp(data, payload.data() + offset_, take) != 0) mismatch_ = true;
   offset_ += take;
   if (offset_ < payload.size()) return {take, FeedStatus::kNeedMore};
-  out = Response{0, mismatch_, false};
+  out = Response{0, mismatch_, false, 0, payload.size()};
   reset();
   return {take, FeedStatus::kComplete};
 }
@@ -112,7 +112,10 @@ bool HttpReader::value_char(char c) {
 }
 
 Response HttpReader::make_response() const {
-  return Response{status_, false, saw_close_ || (minor_version_ == 0 && !saw_keep_alive_)};
+  bool close = saw_close_ || (minor_version_ == 0 && !saw_keep_alive_);
+  bool no_body = state_ != State::kBody && state_ != State::kBodyUntilEof;
+  uint64_t body = no_body ? 0 : state_ == State::kBody ? content_length_ : body_read_;
+  return Response{status_, false, close, head_bytes_, body};
 }
 
 // After the blank line: decide how the body is framed. 1xx/204/304 have no
@@ -136,7 +139,19 @@ FeedStatus HttpReader::finish_headers(Response& out) {
   return FeedStatus::kNeedMore;
 }
 
+// A call that starts in the head consumes it from byte 0 (feed() ends at a
+// response's end, so a head never starts mid-call): the head's bytes are the
+// call's bytes up to its empty line, or all of them while it goes on.
 FeedResult HttpReader::feed(std::string_view, const char* data, std::size_t n, Response& out) {
+  FeedResult r = feed_bytes(data, n, out);
+  if (r.status == FeedStatus::kNeedMore && state_ != State::kBody &&
+      state_ != State::kBodyUntilEof) {
+    head_bytes_ += static_cast<uint32_t>(r.used);  // the head goes on
+  }
+  return r;
+}
+
+FeedResult HttpReader::feed_bytes(const char* data, std::size_t n, Response& out) {
   std::size_t i = 0;
   while (i < n) {
     switch (state_) {
@@ -152,6 +167,7 @@ FeedResult HttpReader::feed(std::string_view, const char* data, std::size_t n, R
         break;
       }
       case State::kBodyUntilEof:
+        body_read_ += n - i;
         return {n, FeedStatus::kNeedMore};
       case State::kSkipLine: {
         const void* nl = std::memchr(data + i, '\n', n - i);
@@ -185,6 +201,7 @@ FeedResult HttpReader::feed(std::string_view, const char* data, std::size_t n, R
       }
       case State::kEndOfHeaders: {
         if (data[i++] != '\n') return {i, FeedStatus::kMalformed};
+        head_bytes_ += static_cast<uint32_t>(i);  // this call began in the head
         FeedStatus s = finish_headers(out);
         if (s != FeedStatus::kNeedMore) return {i, s};
         break;

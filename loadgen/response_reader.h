@@ -8,7 +8,9 @@
 //               three headers that matter (Content-Length, Connection,
 //               Transfer-Encoding), then skips the body by counting. Bodies
 //               are never copied; uninteresting header lines are skipped
-//               with memchr.
+//               with memchr. It counts the bytes of each response's head
+//               (status line, headers and the empty line) and body, so a
+//               run can say how much header each server sends per request.
 //
 // Both keep a few bytes of state per connection and accept input split at
 // any byte offset. feed() consumes at most one response, so the caller can
@@ -37,6 +39,8 @@ struct Response {
   int status = 0;         // HTTP status code; 0 for echo
   bool mismatch = false;  // echo: at least one byte differed from the payload
   bool close = false;     // the server closes the connection after it
+  uint32_t head_bytes = 0;  // http: status line + headers + empty line
+  uint64_t body_bytes = 0;  // http: the body; echo: the message
   bool operator==(const Response&) const = default;
 };
 
@@ -75,6 +79,7 @@ class HttpReader {
   };
   enum Header : uint8_t { kContentLength = 0, kConnection = 1, kTransferEncoding = 2, kNone = 3 };
 
+  FeedResult feed_bytes(const char* data, std::size_t n, Response& out);
   bool whole_status_line(const char* p);
   bool status_line_char(char c);
   void start_value();
@@ -84,6 +89,8 @@ class HttpReader {
 
   uint64_t body_left_ = 0;
   uint64_t content_length_ = 0;
+  uint64_t body_read_ = 0;   // a body framed by EOF: bytes so far
+  uint32_t head_bytes_ = 0;  // of this response's head, so far
   uint16_t pos_ = 0;  // position within the status line or header name
   uint16_t status_ = 0;
   State state_ = State::kStatusLine;

@@ -188,6 +188,21 @@ def _versus_cell(v: unc.Versus, best: Optional[str]) -> str:
     return f"{prefix}{fmt_ratio(v.ratio)}{pm}"
 
 
+def _header_bytes_note(res: rs.Results, wl: rs.Workload, x) -> Optional[str]:
+    """'header bytes differ: reactor:epoll 128 B, peer:nginx 236 B' when the
+    servers of one cell sent response heads of different sizes (means more
+    than half a byte apart): they did different work per request."""
+    sizes = {}
+    for label in res.labels():
+        cell = res.cell(wl, label, x)
+        st = cell.stat("response_header_bytes_per_request") if cell else None
+        if st is not None:
+            sizes[label] = st.mean
+    if len(sizes) < 2 or max(sizes.values()) - min(sizes.values()) <= 0.5:
+        return None
+    return "header bytes differ: " + ", ".join(f"{l} {v:.0f} B" for l, v in sizes.items())
+
+
 def _summary_tables(res: rs.Results, rows: list[unc.Ranked]) -> list[doc.Block]:
     """Per closed-loop workload, two tables of numbers and short tokens
     only: the best model per connection count, then each model (a row)
@@ -201,16 +216,21 @@ def _summary_tables(res: rs.Results, rows: list[unc.Ranked]) -> list[doc.Block]:
         best = doc.Table(["connections", "ranked by", "best", "requests/s", "95% CI", "bound by",
                           "lowest p99", "p99"], [], numeric={0, 3, 4, 7}, compact=True,
                          caption=f"{wl.describe()}: the best model per connection count")
+        notes: dict[str, int] = {}        # warning kind -> footnote number
+        seen: dict[str, list[str]] = {}   # warning kind -> the warnings
         for r in wl_rows:
             ci = r.best_rps.rel if r.best_rps is not None else None
-            best.rows.append([fm.format_count(r.connections),
+            conns = fm.format_count(r.connections)
+            head_note = _header_bytes_note(res, wl, r.connections)
+            if head_note:  # its own note (its figures are the point, not masked)
+                seen[head_note] = [head_note]
+                conns += _marker(notes.setdefault(head_note, len(notes) + 1))
+            best.rows.append([conns,
                               "CPU/req" if r.basis == "CPU per request" else "req/s",
                               r.best or "—", fmt_rps(r.best_rps.mean if r.best_rps else None),
                               (f"±{ci * 100:.1f}%" if ci is not None and math.isfinite(ci)
                                else "none" if ci is not None else "—"),
                               r.bound or "—", r.best_p99 or "—", fm.fmt_us(r.best_p99_us)])
-        notes: dict[str, int] = {}        # warning kind -> footnote number
-        seen: dict[str, list[str]] = {}   # warning kind -> the warnings
         versus = doc.Table(["model:variant"] + [fm.format_count(r.connections) for r in wl_rows],
                            [], numeric=set(range(1, 1 + len(wl_rows))), compact=True,
                            caption=f"{wl.describe()}: each model against the best, "

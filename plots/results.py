@@ -83,6 +83,7 @@ def _ratio(numerator, denominator) -> Optional[float]:
 RUN_METRICS: dict[str, Callable[[dict], Optional[float]]] = {
     "requests_per_s": lambda r: number(r.get("requests_per_s")),
     "mb_per_s": lambda r: number(r.get("mb_per_s")),
+    "response_header_bytes_per_request": lambda r: number(r.get("response_header_bytes_per_request")),
     "p50_us": lambda r: number(lookup(r, "latency.p50_us")),
     "p99_us": lambda r: number(lookup(r, "latency.p99_us")),
     "p99_9_us": lambda r: number(lookup(r, "latency.p99_9_us")),

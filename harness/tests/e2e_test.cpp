@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -302,6 +303,20 @@ TEST_F(HarnessE2E, TinyMatrixMatchesTheDocumentedSchema) {
     EXPECT_GE(s["threads_peak"].get<int>(), r["model"] == "thread" ? 21 : 1);
     EXPECT_EQ(s["processes_peak"], 1);
     EXPECT_EQ(r["errors"]["mismatch"], 0);
+    // What each response carried: bench_server's head is the same for every
+    // response of a run (only the Date's value changes), so the mean is a
+    // whole number; echo has no head and its body is the message.
+    if (r["proto"] == "http") {
+      double head = r["response_header_bytes_per_request"].get<double>();
+      EXPECT_EQ(head, std::floor(head));
+      EXPECT_GT(head, 100.0);  // status line, Date, Content-Type, -Length, Connection
+      EXPECT_LT(head, 200.0);
+      EXPECT_GE(r["response_body_bytes_per_request"].get<double>(), 0.0);
+    } else {
+      EXPECT_TRUE(r["response_header_bytes_per_request"].is_null());
+      EXPECT_EQ(r["response_body_bytes_per_request"].get<double>(),
+                r["msg_size_bytes"].get<double>());
+    }
     EXPECT_TRUE(r["latency_uncorrected"].is_null());  // closed loop
     EXPECT_LE(r["latency"]["p50_us"].get<double>(), r["latency"]["p99_us"].get<double>());
     std::ifstream hgrm(dir + "/" + r["hgrm_file"].get<std::string>());

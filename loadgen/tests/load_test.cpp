@@ -85,9 +85,13 @@ TEST(Load, HttpKeepAliveCountsStatusClassesAndBytes) {
   LoadResult r = run_load(c);
   EXPECT_EQ(r.counters.requests, 500u);
   EXPECT_EQ(r.counters.status_classes[2], 500u);
-  std::size_t response =
-      std::string("HTTP/1.1 200 X\r\nContent-Length: 1024\r\n\r\n").size() + 1024;
+  std::size_t head = std::string("HTTP/1.1 200 X\r\nContent-Length: 1024\r\n\r\n").size();
+  std::size_t response = head + 1024;
   EXPECT_EQ(r.counters.bytes_read, 500 * response);
+  EXPECT_EQ(r.counters.response_head_bytes, 500 * head);
+  EXPECT_EQ(r.counters.response_body_bytes, 500u * 1024);
+  EXPECT_EQ(r.response_header_bytes_per_request(), static_cast<double>(head));
+  EXPECT_EQ(r.response_body_bytes_per_request(), 1024.0);
   EXPECT_EQ(server.requests(), 500u);
   EXPECT_EQ(r.counters.error_total(), 0u);
   EXPECT_EQ(r.counters.connections_opened, 5u);

@@ -55,6 +55,38 @@ TEST(HttpReader, TwoPipelinedResponsesAtEverySplit) {
   }
 }
 
+// Each response's head (status line, headers, empty line) and body bytes,
+// whatever the split: the figure a run reports per request.
+TEST(HttpReader, CountsHeadAndBodyBytesOfEachResponseAtEverySplit) {
+  const std::string head1 =
+      "HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 5\r\n"
+      "Content-Type: text/plain\r\n\r\n";
+  const std::string head2 =
+      "HTTP/1.1 404 Not Found\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+      "Content-Length: 0\r\n\r\n";
+  const std::string head3 = "HTTP/1.1 200 OK\nContent-Length: 3\n\n";  // bare LFs
+  const std::string stream = head1 + "hello" + head2 + head3 + "abc";
+  for (std::size_t split = 0; split <= stream.size(); ++split) {
+    HttpReader reader;
+    auto rs = feed_split(reader, "", stream, split);
+    ASSERT_EQ(rs.size(), 3u) << "split at " << split;
+    EXPECT_EQ(rs[0].head_bytes, head1.size()) << "split at " << split;
+    EXPECT_EQ(rs[0].body_bytes, 5u);
+    EXPECT_EQ(rs[1].head_bytes, head2.size()) << "split at " << split;
+    EXPECT_EQ(rs[1].body_bytes, 0u);
+    EXPECT_EQ(rs[2].head_bytes, head3.size()) << "split at " << split;
+    EXPECT_EQ(rs[2].body_bytes, 3u);
+  }
+  // A body framed by the end of the stream counts what arrived.
+  HttpReader reader;
+  auto rs = feed_split(reader, "", "HTTP/1.1 200 OK\r\n\r\nsome", 20);
+  EXPECT_TRUE(rs.empty());
+  Response last;
+  ASSERT_TRUE(reader.complete_on_eof(last));
+  EXPECT_EQ(last.head_bytes, 19u);
+  EXPECT_EQ(last.body_bytes, 4u);
+}
+
 TEST(HttpReader, ConsumesExactlyOneResponsePerCall) {
   HttpReader reader;
   Response r;

@@ -194,6 +194,27 @@ def test_summary_numbers_in_report(rendered):
     assert "<strong>1.00×</strong>" in page and "52,000" in page
 
 
+def test_summary_notes_when_header_bytes_differ(fixture_dir):
+    folder = fixture_dir("quick")
+    path = os.path.join(folder, "results.json")
+    doc = json.load(open(path))
+    # http at 10 connections: thread:per-conn sends 236 B heads, the others
+    # 128 B; at 100 connections every model sends 128 B (no note).
+    for run in doc["runs"]:
+        if run["proto"] == "http" and run["connections"] in (10, 100):
+            big = run["connections"] == 10 and run["model"] == "thread"
+            run["response_header_bytes_per_request"] = 236.0 if big else 128.0
+    json.dump(doc, open(path, "w"))
+    report.write_report(folder)
+    md = open(os.path.join(folder, "report.md"), encoding="utf-8").read()
+    note = re.search(r"([¹²³⁴⁵⁶⁷⁸⁹]) header bytes differ: ([^·\n]*)", md)
+    assert note, md
+    names = dict(re.findall(r"([a-z]+:[a-z-]+) (\d+) B", note.group(2)))
+    assert names == {"thread:per-conn": "236", "reactor:epoll": "128", "fiber:hub": "128"}
+    assert f"| 10{note.group(1)} | req/s | thread:per-conn |" in md
+    assert md.count("header bytes differ") == 1
+
+
 def test_summary_failed_fixture():
     rows = report.summary_rows(rs.load(os.path.join(INPUTS, "failed")))
     c10, c100, c1000 = (_row(rows, "echo", c) for c in (10, 100, 1000))

@@ -44,37 +44,89 @@ namespace {
 
 constexpr std::size_t npos = std::string_view::npos;
 
-// A 200 head is at most ~130 bytes: status line, the longest Content-Type,
-// a 20-digit length and "Connection: keep-alive".
+// A 200 head is at most ~170 bytes: status line, Date, the longest
+// Content-Type, a 20-digit length and "Connection: keep-alive".
 constexpr std::size_t kHeadRoom = 256;
 
-std::string_view error_response(int status) {
+// "Date: " + IMF-fixdate (29 bytes) + CRLF.
+constexpr std::size_t kDateLineBytes = 37;
+
+// The status line and any extra header of a body-less response.
+struct EmptyResponse {
+  std::string_view status_line;
+  std::string_view extra = {};
+};
+
+EmptyResponse empty_response(int status) {
   switch (status) {
     case 400:
-      return "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      return {"HTTP/1.1 400 Bad Request\r\n"};
     case 404:
-      return "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    case 408:  // the head timeout
-      return "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    case 405:  // RFC 9110 15.5.6: a 405 must say what is allowed
-      return "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\n"
-             "Content-Length: 0\r\nConnection: close\r\n\r\n";
+      return {"HTTP/1.1 404 Not Found\r\n"};
+    case 408:
+      return {"HTTP/1.1 408 Request Timeout\r\n"};  // the head timeout
+    // RFC 9110 15.5.6: a 405 must say what is allowed.
+    case 405:
+      return {"HTTP/1.1 405 Method Not Allowed\r\n", "Allow: GET, HEAD\r\n"};
     case 414:
-      return "HTTP/1.1 414 URI Too Long\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      return {"HTTP/1.1 414 URI Too Long\r\n"};
     case 431:
-      return "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-             "Content-Length: 0\r\nConnection: close\r\n\r\n";
-    case 502:  // an /app request's backend call failed
-      return "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    case 503:  // an /app request asked for calls, but there is no backend
-      return "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      return {"HTTP/1.1 431 Request Header Fields Too Large\r\n"};
+    // An /app request's backend call failed.
+    case 502:
+      return {"HTTP/1.1 502 Bad Gateway\r\n"};
+    // An /app request asked for calls, but there is no backend.
+    case 503:
+      return {"HTTP/1.1 503 Service Unavailable\r\n"};
     case 505:
-      return "HTTP/1.1 505 HTTP Version Not Supported\r\n"
-             "Content-Length: 0\r\nConnection: close\r\n\r\n";
+      return {"HTTP/1.1 505 HTTP Version Not Supported\r\n"};
     default:
-      return "HTTP/1.1 500 Internal Server Error\r\n"
-             "Content-Length: 0\r\nConnection: close\r\n\r\n";
+      return {"HTTP/1.1 500 Internal Server Error\r\n"};
   }
+}
+
+char* put2(char* p, int v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+  return p + 2;
+}
+
+// The last second this thread formatted, and its line.
+struct DateCache {
+  time_t second = -1;
+  uint64_t formatted = 0;
+  char line[kDateLineBytes] = {};
+};
+thread_local DateCache date_cache;
+
+void format_date_line(time_t now, char* out) {
+  static constexpr std::string_view kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  struct tm t {};
+  ::gmtime_r(&now, &t);
+  char* p = out;
+  auto put_sv = [&p](std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  };
+  put_sv("Date: ");
+  put_sv(kDays[t.tm_wday]);
+  put_sv(", ");
+  p = put2(p, t.tm_mday);
+  *p++ = ' ';
+  put_sv(kMonths[t.tm_mon]);
+  *p++ = ' ';
+  int year = t.tm_year + 1900;  // four digits until 9999
+  p = put2(p, year / 100);
+  p = put2(p, year % 100);
+  *p++ = ' ';
+  p = put2(p, t.tm_hour);
+  *p++ = ':';
+  p = put2(p, t.tm_min);
+  *p++ = ':';
+  p = put2(p, t.tm_sec);
+  put_sv(" GMT\r\n");
 }
 
 // RFC 9110 tchar: the characters of methods and header names.
@@ -295,7 +347,9 @@ char* put(char* p, std::string_view s) {
 
 // Writes a 200 head at p (kHeadRoom bytes are there); returns its end.
 char* write_ok_head(char* p, std::string_view type, uint64_t length, bool keep_alive) {
-  p = put(p, "HTTP/1.1 200 OK\r\nContent-Type: ");
+  p = put(p, "HTTP/1.1 200 OK\r\n");
+  p = put(p, date_line_now());
+  p = put(p, "Content-Type: ");
   p = put(p, type);
   p = put(p, "\r\nContent-Length: ");
   fmt::format_int digits(length);
@@ -304,6 +358,26 @@ char* write_ok_head(char* p, std::string_view type, uint64_t length, bool keep_a
 }
 
 }  // namespace
+
+std::string_view date_line(time_t now) {
+  DateCache& cache = date_cache;
+  if (now != cache.second) {
+    format_date_line(now, cache.line);
+    cache.second = now;
+    ++cache.formatted;
+  }
+  return {cache.line, kDateLineBytes};
+}
+
+std::string_view date_line_now() {
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return date_line(ts.tv_sec);
+}
+
+uint64_t date_lines_formatted() {
+  return date_cache.formatted;
+}
 
 bool percent_decode(std::string_view in, std::string* out) {
   out->clear();
@@ -412,12 +486,13 @@ void HttpProtocol::serve_one(std::string_view head, OutQueue& out) {
   ParsedHead req;
   int status = parse_head(head, &req);
   if (status != 0) return fail(status, out);
+  bool keep_alive = req.http11 ? !req.asks_close : req.asks_keep_alive && !req.asks_close;
   bool head_only = req.method == "HEAD";
-  if (!head_only && req.method != "GET") return fail(405, out);
+  // A body that was not read would be parsed as the next request: close.
+  if (!head_only && req.method != "GET") return fail(405, out, keep_alive && !req.has_body);
   if (req.has_body) return fail(400, out);  // a static server takes no bodies
   std::string_view path, query;
   if (!target_path(req.target, &path, &query)) return fail(400, out);
-  bool keep_alive = req.http11 ? !req.asks_close : req.asks_keep_alive && !req.asks_close;
   if (path == kAppPath) return start_app(query, head_only, keep_alive, out);
   std::string_view raw_path = path;
   thread_local std::string decoded;  // reused: no allocation per request
@@ -427,7 +502,8 @@ void HttpProtocol::serve_one(std::string_view head, OutQueue& out) {
   }
   FileRoot::Opened file = root_->open(path);
   if (file.status == 301) return redirect_to_directory(raw_path, query, keep_alive, out);
-  if (file.status != 200) return fail(file.status, out);
+  // A missing file is the client's error, not the protocol's: kept alive.
+  if (file.status != 200) return fail(file.status, out, keep_alive && file.status == 404);
   if (offload_files_ && !head_only) {
     file_ = PendingFile{std::move(file), keep_alive};
     return;
@@ -529,20 +605,29 @@ void HttpProtocol::redirect_to_directory(std::string_view raw_path, std::string_
   // The target's own bytes (visible ASCII, checked by the parser) plus '/':
   // nothing decoded goes back into a header.
   std::string head = fmt::format(
-      "HTTP/1.1 301 Moved Permanently\r\nLocation: {}/{}{}\r\nContent-Length: 0\r\n"
+      "HTTP/1.1 301 Moved Permanently\r\n{}Location: {}/{}{}\r\nContent-Length: 0\r\n"
       "Connection: {}\r\n\r\n",
-      raw_path, query.empty() ? "" : "?", query, keep_alive ? "keep-alive" : "close");
+      date_line_now(), raw_path, query.empty() ? "" : "?", query,
+      keep_alive ? "keep-alive" : "close");
   out.append(head);
   bump(counters_->requests);
   bump(counters_->http_3xx);
   if (!keep_alive) closing_ = true;
 }
 
-void HttpProtocol::fail(int status, OutQueue& out) {
-  out.append(error_response(status));
+void HttpProtocol::fail(int status, OutQueue& out, bool keep_alive) {
+  EmptyResponse r = empty_response(status);
+  out.append_with(kHeadRoom, [&](char* room, std::size_t) {
+    char* p = put(room, r.status_line);
+    p = put(p, date_line_now());
+    p = put(p, r.extra);
+    p = put(p, keep_alive ? "Content-Length: 0\r\nConnection: keep-alive\r\n\r\n"
+                          : "Content-Length: 0\r\nConnection: close\r\n\r\n");
+    return static_cast<std::size_t>(p - room);
+  });
   bump(counters_->requests);
   bump(status >= 500 ? counters_->http_5xx : counters_->http_4xx);
-  closing_ = true;
+  if (!keep_alive) closing_ = true;
 }
 
 void HttpProtocol::release_pending() {

@@ -4,16 +4,21 @@
 // an OutQueue, in request order. Supports GET and HEAD, keep-alive (default
 // for HTTP/1.1), "Connection: close", HTTP/1.0 (close unless keep-alive is
 // asked for), Content-Length bodies (small files copied inline, larger ones
-// queued as sendfile ranges). Errors get a body-less response and close:
+// queued as sendfile ranges). Errors get a body-less response. A well-formed
+// request that earns a client error (404, 405 without a body) keeps the
+// connection open, as nginx does; protocol errors (the request could not be
+// parsed or framed: 400, 408, 414, 431, 505) and server errors (500, 502,
+// 503) close it after the response:
 //   301 a directory named without its trailing slash ("/dir" -> "/dir/",
 //       so relative links in its index resolve); kept alive
 //   400 malformed request line / header, request body, Transfer-Encoding,
 //       bad percent-escape, NUL, a path that escapes the root, a '#' in the
 //       target, userinfo ("user@host") in an absolute-form target
-//   404 missing file (or a directory without index.html)
+//   404 missing file (or a directory without index.html); kept alive
 //   408 the request head did not end within the head timeout (the session
 //       measures it from the head's first byte: on_head_timeout)
-//   405 a method other than GET/HEAD
+//   405 a method other than GET/HEAD; kept alive unless the request has a
+//       body (its bytes would be read as the next request)
 //   414 the request line does not end within the head cap
 //   431 the request head does not end within the head cap (8 KiB)
 //   505 an HTTP version other than 1.0/1.1
@@ -33,9 +38,11 @@
 // resume(). Sessions do not read while input is held, so what is held is at
 // most one read. A client that pipelines without reading costs the server
 // one response beyond the limit, not one per request.
-// Headers are deterministic (no Date): status line, Content-Type (from a
-// small extension table), Content-Length, Connection.
+// Headers: status line, Date (IMF-fixdate, see date_line()), Content-Type
+// (from a small extension table; 200 only), Content-Length, Connection.
 #pragma once
+
+#include <time.h>
 
 #include <chrono>
 #include <cstddef>
@@ -86,6 +93,19 @@ class FileRoot {
 // Content-Type for a file name, from its extension; application/octet-stream
 // when unknown.
 std::string_view content_type_for(std::string_view path);
+
+// The Date header line of a response sent at `now` (seconds since the
+// epoch): "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" (RFC 9110 5.6.7).
+// Formatted at most once per second per thread: each thread keeps the line
+// of the last second it saw (no lock, no shared state between the threads
+// the models run the protocol on). The view stays valid until this thread
+// asks for another second.
+std::string_view date_line(time_t now);
+// date_line() for the current second (CLOCK_REALTIME_COARSE: a vDSO read,
+// no system call).
+std::string_view date_line_now();
+// How many times this thread has formatted a Date line (tests).
+uint64_t date_lines_formatted();
 
 // Percent-decodes once. Returns false on a bad escape or a decoded NUL.
 bool percent_decode(std::string_view in, std::string* out);
@@ -187,7 +207,8 @@ class HttpProtocol {
   };
   void start_app(std::string_view query, bool head_only, bool keep_alive, OutQueue& out);
   void answer_app(const PendingApp& app, OutQueue& out);
-  void fail(int status, OutQueue& out);
+  // A body-less response; `keep_alive` false closes the connection.
+  void fail(int status, OutQueue& out, bool keep_alive = false);
   void redirect_to_directory(std::string_view raw_path, std::string_view query, bool keep_alive,
                              OutQueue& out);
   void release_pending();

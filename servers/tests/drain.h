@@ -1,6 +1,7 @@
 // drain.h: the protocol tests' view of an OutQueue: everything it holds as
 // one string, byte ranges as they are and file ranges read with pread, so a
-// test compares exactly what a client would receive.
+// test compares exactly what a client would receive: drain_raw() byte for
+// byte, drain() with each Date value masked (tests/support/http_date.h).
 #pragma once
 
 #include <unistd.h>
@@ -10,10 +11,11 @@
 #include <string>
 
 #include "protocol/out_queue.h"
+#include "support/http_date.h"
 
 namespace cb::proto {
 
-inline std::string drain(OutQueue& out) {
+inline std::string drain_raw(OutQueue& out) {
   std::string s;
   while (!out.empty()) {
     OutQueue::Front f = out.front();
@@ -29,6 +31,10 @@ inline std::string drain(OutQueue& out) {
     }
   }
   return s;
+}
+
+inline std::string drain(OutQueue& out) {
+  return cb::testing::mask_date(drain_raw(out));
 }
 
 }  // namespace cb::proto

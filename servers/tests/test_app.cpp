@@ -84,13 +84,15 @@ std::string body(std::size_t n) {
 
 // The exact 200 an /app?bytes=n gets (HEAD: the same head, no body).
 std::string ok(std::size_t n, bool keep_alive = true, bool head_only = false) {
-  return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(n) +
+  return "HTTP/1.1 200 OK\r\n" CB_MASKED_DATE "Content-Type: text/plain\r\nContent-Length: " +
+         std::to_string(n) +
          (keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n") +
          (head_only ? std::string() : body(n));
 }
 
 std::string hello_file() {
-  return "HTTP/1.1 200 OK\r\nContent-Type: " + std::string(content_type_for("hello.txt")) +
+  return "HTTP/1.1 200 OK\r\n" CB_MASKED_DATE "Content-Type: " +
+         std::string(content_type_for("hello.txt")) +
          "\r\nContent-Length: 6\r\nConnection: keep-alive\r\n\r\nhello\n";
 }
 
@@ -162,22 +164,26 @@ TEST_F(AppProtocol, HeadAndCloseAreHonoured) {
 TEST_F(AppProtocol, FailedWorkIsA5xxAndCloses) {
   const std::string req = "GET /app?calls=1 HTTP/1.1\r\n\r\nGET /hello.txt HTTP/1.1\r\n\r\n";
   Outcome none = feed({req}, AppOutcome::kNoBackend);
-  EXPECT_EQ(none.bytes, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+  EXPECT_EQ(none.bytes, "HTTP/1.1 503 Service Unavailable\r\n" CB_MASKED_DATE
+                        "Content-Length: 0\r\n"
                         "Connection: close\r\n\r\n");
   EXPECT_TRUE(none.closing);
   Outcome failed = feed({req}, AppOutcome::kBackendFailed);
-  EXPECT_EQ(failed.bytes, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(failed.bytes, "HTTP/1.1 502 Bad Gateway\r\n" CB_MASKED_DATE
+                          "Content-Length: 0\r\nConnection: close\r\n\r\n");
   EXPECT_TRUE(failed.closing);
 }
 
 TEST_F(AppProtocol, BadQueryIs400AndAnEscapedPathIsAFile) {
   Outcome bad = feed({"GET /app?calls=x HTTP/1.1\r\n\r\n"});
   EXPECT_TRUE(bad.worked.empty());
-  EXPECT_EQ(bad.bytes, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(bad.bytes, "HTTP/1.1 400 Bad Request\r\n" CB_MASKED_DATE
+                       "Content-Length: 0\r\nConnection: close\r\n\r\n");
   // The handler is matched before decoding: /%61pp is a (missing) file.
   Outcome file = feed({"GET /%61pp HTTP/1.1\r\n\r\n"});
   EXPECT_TRUE(file.worked.empty());
-  EXPECT_EQ(file.bytes, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(file.bytes, "HTTP/1.1 404 Not Found\r\n" CB_MASKED_DATE
+                        "Content-Length: 0\r\nConnection: keep-alive\r\n\r\n");
   // Absolute form reaches it too.
   EXPECT_EQ(feed({"GET http://host/app?bytes=1 HTTP/1.1\r\n\r\n"}).bytes, ok(1));
 }

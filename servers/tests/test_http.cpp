@@ -7,11 +7,13 @@
 //   ctest --test-dir build -R 'Http'
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -97,7 +99,12 @@ class TempTree {
   fs::path base_;
 };
 
-std::string expected_error(int status) {
+// 404 and 405 (without a body) answer a well-formed request: kept alive.
+bool keeps_alive(int status) {
+  return status == 404 || status == 405;
+}
+
+std::string expected_error(int status, bool keep_alive) {
   std::string reason;
   std::string extra;
   switch (status) {
@@ -109,13 +116,16 @@ std::string expected_error(int status) {
     case 505: reason = "HTTP Version Not Supported"; break;
     default: reason = "Internal Server Error"; break;
   }
-  return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n" + extra +
-         "Content-Length: 0\r\nConnection: close\r\n\r\n";
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n" CB_MASKED_DATE + extra +
+         "Content-Length: 0\r\nConnection: " + (keep_alive ? "keep-alive" : "close") + "\r\n\r\n";
+}
+std::string expected_error(int status) {
+  return expected_error(status, keeps_alive(status));
 }
 
 std::string expected_ok(std::string_view type, std::string_view body, bool keep_alive = true,
                         bool head_only = false) {
-  std::string r = "HTTP/1.1 200 OK\r\nContent-Type: " + std::string(type) +
+  std::string r = "HTTP/1.1 200 OK\r\n" CB_MASKED_DATE "Content-Type: " + std::string(type) +
                   "\r\nContent-Length: " + std::to_string(body.size()) +
                   "\r\nConnection: " + (keep_alive ? "keep-alive" : "close") + "\r\n\r\n";
   if (!head_only) r += body;
@@ -203,11 +213,15 @@ class HttpTest : public ::testing::Test {
   }
 
   // The status a single request gets, checking the error response is exact
-  // and closes.
+  // and closes unless the request was well formed (keeps_alive()).
   static void expect_error(std::string_view request, int status) {
+    expect_error(request, status, keeps_alive(status));
+  }
+  static void expect_error(std::string_view request, int status, bool keep_alive) {
     Outcome o = whole(request);
-    EXPECT_EQ(o.bytes, expected_error(status)) << ::testing::PrintToString(std::string(request));
-    EXPECT_TRUE(o.closing);
+    EXPECT_EQ(o.bytes, expected_error(status, keep_alive))
+        << ::testing::PrintToString(std::string(request));
+    EXPECT_EQ(o.closing, !keep_alive);
     EXPECT_EQ(o.requests, 1u);
     EXPECT_EQ(status >= 500 ? o.http_5xx : o.http_4xx, 1u);
     EXPECT_EQ(o.http_2xx, 0u);
@@ -238,9 +252,9 @@ FileRoot* HttpTest::root_ = nullptr;
 
 TEST_F(HttpTest, GetServesFileByteExact) {
   Outcome o = whole("GET /hello.txt HTTP/1.1\r\nHost: example\r\n\r\n");
-  EXPECT_EQ(o.bytes,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n"
-            "Connection: keep-alive\r\n\r\nhello, world\n");
+  EXPECT_EQ(o.bytes, "HTTP/1.1 200 OK\r\n" CB_MASKED_DATE
+                     "Content-Type: text/plain\r\nContent-Length: 13\r\n"
+                     "Connection: keep-alive\r\n\r\nhello, world\n");
   EXPECT_FALSE(o.closing);
   EXPECT_EQ(o.requests, 1u);
   EXPECT_EQ(o.http_2xx, 1u);
@@ -252,7 +266,8 @@ TEST_F(HttpTest, HeadSendsTheSameHeadWithoutBody) {
   EXPECT_EQ(o.bytes, expected_ok("text/plain", kHello, true, /*head_only=*/true));
   EXPECT_FALSE(o.closing);
   Outcome big = whole("HEAD /big.bin HTTP/1.1\r\n\r\n");
-  EXPECT_EQ(big.bytes, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+  EXPECT_EQ(big.bytes, "HTTP/1.1 200 OK\r\n" CB_MASKED_DATE
+                       "Content-Type: application/octet-stream\r\n"
                        "Content-Length: 1048583\r\nConnection: keep-alive\r\n\r\n");
 }
 
@@ -293,9 +308,9 @@ TEST_F(HttpTest, ConnectionCloseDiscardsLaterPipelinedRequests) {
   EXPECT_EQ(o.requests, 1u);
 }
 
-TEST_F(HttpTest, ErrorDiscardsLaterPipelinedRequests) {
-  Outcome o = whole("GET /hello.txt HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\n\r\n" + get("/hello.txt"));
-  EXPECT_EQ(o.bytes, expected_ok("text/plain", kHello) + expected_error(405));
+TEST_F(HttpTest, ProtocolErrorDiscardsLaterPipelinedRequests) {
+  Outcome o = whole("GET /hello.txt HTTP/1.1\r\n\r\nG@T / HTTP/1.1\r\n\r\n" + get("/hello.txt"));
+  EXPECT_EQ(o.bytes, expected_ok("text/plain", kHello) + expected_error(400));
   EXPECT_TRUE(o.closing);
   EXPECT_EQ(o.requests, 2u);
   EXPECT_EQ(o.http_2xx, 1u);
@@ -413,8 +428,12 @@ TEST_F(HttpTest, OtherMethodsAre405) {
     SCOPED_TRACE(method);
     expect_error(std::string(method) + " /hello.txt HTTP/1.1\r\n\r\n", 405);
   }
-  // The method is judged before the body: POST with a body is a 405 too.
-  expect_error("POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", 405);
+  // The method is judged before the body: POST with a body is a 405 too,
+  // and closes (the body's bytes are not a request).
+  expect_error("POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", 405, false);
+  // HTTP/1.0 and "Connection: close" close after a 405 as after a 200.
+  expect_error("POST / HTTP/1.0\r\n\r\n", 405, false);
+  expect_error("PUT / HTTP/1.1\r\nConnection: close\r\n\r\n", 405, false);
 }
 
 TEST_F(HttpTest, RequestLineBeyondTheCapIs414) {
@@ -499,7 +518,7 @@ TEST_F(HttpTest, TraversalAttemptsAreRefused) {
     SCOPED_TRACE(c.target);
     Outcome o = whole(get(c.target));
     EXPECT_EQ(o.bytes, expected_error(c.status));
-    EXPECT_TRUE(o.closing);
+    EXPECT_EQ(o.closing, !keeps_alive(c.status));
     EXPECT_EQ(o.bytes.find("SECRET"), std::string::npos);
   }
 }
@@ -543,7 +562,8 @@ TEST_F(HttpTest, DirectoriesServeTheirIndex) {
 
 TEST_F(HttpTest, DirectoryWithoutItsSlashIsRedirected) {
   auto redirect = [](std::string_view location, bool keep_alive = true) {
-    return "HTTP/1.1 301 Moved Permanently\r\nLocation: " + std::string(location) +
+    return "HTTP/1.1 301 Moved Permanently\r\n" CB_MASKED_DATE "Location: " +
+           std::string(location) +
            "\r\nContent-Length: 0\r\nConnection: " + (keep_alive ? "keep-alive" : "close") +
            "\r\n\r\n";
   };
@@ -619,8 +639,8 @@ TEST_F(HttpTest, HeadTimeoutAnswers408AndCloses) {
   protocol.on_input("GET /hello.txt HTTP/1.1\r\nX:", out);
   ASSERT_TRUE(protocol.head_pending());
   protocol.on_head_timeout(out);
-  EXPECT_EQ(drain(out),
-            "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(drain(out), "HTTP/1.1 408 Request Timeout\r\n" CB_MASKED_DATE
+                        "Content-Length: 0\r\nConnection: close\r\n\r\n");
   EXPECT_TRUE(protocol.closing());
   EXPECT_FALSE(protocol.head_pending());
   EXPECT_EQ(c.errors_head_timeout.load(), 1u);
@@ -717,7 +737,8 @@ TEST_F(HttpTest, SmallBodiesAreInlineLargeOnesAFileRange) {
   ASSERT_EQ(out.segment_count(), 1u);  // head and body in one write
   std::string inline_head = expected_ok("application/octet-stream", std::string(16384, 'x'));
   inline_head.resize(inline_head.size() - 16384);
-  EXPECT_EQ(out.pending_bytes(), inline_head.size() + HttpProtocol::kInlineBodyBytes);
+  EXPECT_EQ(out.pending_bytes(),
+            cb::testing::unmasked_size(inline_head) + HttpProtocol::kInlineBodyBytes);
   EXPECT_EQ(drain(out), inline_head + pattern(HttpProtocol::kInlineBodyBytes, 1));
 
   protocol.on_input(get("/over_inline.bin"), out);
@@ -735,11 +756,12 @@ TEST_F(HttpTest, LargeFileIsQueuedAsAFileRange) {
   HttpProtocol protocol(*root_, c);
   OutQueue out;
   protocol.on_input(get("/big.bin"), out);
-  std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+  std::string head = "HTTP/1.1 200 OK\r\n" CB_MASKED_DATE
+                     "Content-Type: application/octet-stream\r\n"
                      "Content-Length: 1048583\r\nConnection: keep-alive\r\n\r\n";
   ASSERT_EQ(out.segment_count(), 2u);
-  EXPECT_EQ(out.front().bytes, head);
-  EXPECT_EQ(out.pending_bytes(), head.size() + kBigSize);
+  EXPECT_EQ(cb::testing::mask_date(out.front().bytes), head);
+  EXPECT_EQ(out.pending_bytes(), cb::testing::unmasked_size(head) + kBigSize);
   EXPECT_EQ(drain(out), head + pattern(kBigSize, 3));
   EXPECT_EQ(c.http_2xx.load(), 1u);
 }
@@ -794,8 +816,9 @@ TEST_F(HttpTest, PartialWritesOfALargeFileResumeExactly) {
   }
   EXPECT_TRUE(out.empty());
   EXPECT_GT(retries, 0);
-  EXPECT_EQ(written, expected.size());
-  EXPECT_TRUE(stream.received() == expected) << "the bytes that arrived differ";
+  EXPECT_EQ(written, cb::testing::unmasked_size(expected));
+  EXPECT_TRUE(cb::testing::mask_date(stream.received()) == expected)
+      << "the bytes that arrived differ";
 }
 
 // Every corpus entry split in two at every offset, and fed a byte at a time,
@@ -985,6 +1008,102 @@ TEST(ContentType, UnknownOrMissingExtensionIsOctetStream) {
   EXPECT_EQ(content_type_for("/a."), "application/octet-stream");
   EXPECT_EQ(content_type_for("/a.htmlx"), "application/octet-stream");
   EXPECT_EQ(content_type_for(""), "application/octet-stream");
+}
+
+// Comparable work with nginx (issue 14): a Date header on every response,
+// and a connection that stays open after a well-formed request's 404/405.
+TEST(HttpDate, ImfFixdateOfKnownSeconds) {
+  EXPECT_EQ(date_line(784111777), "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n");  // RFC 9110's
+  EXPECT_EQ(date_line(0), "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n");
+  EXPECT_EQ(date_line(1709164799), "Date: Wed, 28 Feb 2024 23:59:59 GMT\r\n");
+  EXPECT_EQ(date_line(1709164800), "Date: Thu, 29 Feb 2024 00:00:00 GMT\r\n");
+  EXPECT_EQ(date_line(4102444800), "Date: Fri, 01 Jan 2100 00:00:00 GMT\r\n");
+  std::string_view now = date_line_now();
+  ASSERT_EQ(now.size(), 37u);
+  EXPECT_TRUE(cb::testing::is_imf_fixdate(now.substr(6, 29))) << now;
+}
+
+TEST(HttpDate, FormattedOncePerSecondPerThread) {
+  uint64_t before = date_lines_formatted();
+  for (int i = 0; i < 1000; ++i) date_line(1'000'000'000);
+  EXPECT_EQ(date_lines_formatted(), before + 1);
+  date_line(1'000'000'001);
+  EXPECT_EQ(date_lines_formatted(), before + 2);
+  // Another thread keeps its own line: no shared state to race on (the
+  // TSan build would see one).
+  std::vector<std::thread> threads;
+  std::atomic<int> good{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&good, t] {
+      bool ok = true;
+      for (int i = 0; i < 2000; ++i) {
+        time_t second = 1'500'000'000 + t * 100 + i / 500;
+        ok = ok && date_line(second).substr(6, 29).size() == 29 &&
+             date_lines_formatted() == static_cast<uint64_t>(i / 500 + 1);
+      }
+      if (ok) good.fetch_add(1);
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), 4);
+  EXPECT_EQ(date_lines_formatted(), before + 2);
+}
+
+TEST_F(HttpTest, EveryResponseCarriesTheCurrentDate) {
+  auto raw = [](std::string_view request) {
+    CounterBlock c{};
+    HttpProtocol protocol(*root_, c);
+    OutQueue out;
+    protocol.on_input(request, out);
+    return drain_raw(out);
+  };
+  auto date_of = [](const std::string& response) {
+    std::size_t at = response.find("\r\nDate: ");
+    return at == std::string::npos ? std::string() : response.substr(at + 8, 29);
+  };
+  // 200, 301, 404, 405 and a protocol error alike.
+  for (std::string_view request :
+       {"GET /hello.txt HTTP/1.1\r\n\r\n", "GET /dir HTTP/1.1\r\n\r\n",
+        "GET /nope HTTP/1.1\r\n\r\n", "PUT / HTTP/1.1\r\n\r\n", "G@T / HTTP/1.1\r\n\r\n"}) {
+    SCOPED_TRACE(::testing::PrintToString(std::string(request)));
+    std::string response = raw(request);
+    EXPECT_TRUE(cb::testing::is_imf_fixdate(date_of(response))) << response;
+    // Right after the status line, as the masked expectations say.
+    EXPECT_EQ(response.find("\r\n"), response.find("\r\nDate: "));
+  }
+  // It follows the clock: a response after the next second has begun
+  // carries a different Date (the clock is CLOCK_REALTIME_COARSE).
+  std::string first = date_of(raw("GET /hello.txt HTTP/1.1\r\n\r\n"));
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  std::this_thread::sleep_for(std::chrono::nanoseconds(1'000'000'000 - ts.tv_nsec) +
+                              std::chrono::milliseconds(20));
+  std::string second = date_of(raw("GET /hello.txt HTTP/1.1\r\n\r\n"));
+  EXPECT_NE(first, second);
+  EXPECT_TRUE(cb::testing::is_imf_fixdate(second)) << second;
+  // And it is the time now: the same second as the system's clock (or the
+  // one before, read across a tick of the coarse clock).
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  std::string now(date_line(ts.tv_sec).substr(6, 29));
+  std::string before(date_line(ts.tv_sec - 1).substr(6, 29));
+  EXPECT_TRUE(second == now || second == before) << second << " vs " << now;
+}
+
+TEST_F(HttpTest, WellFormedClientErrorsKeepTheConnection) {
+  Outcome o = whole(get("/nope.txt") + "DELETE /hello.txt HTTP/1.1\r\n\r\n" + get("/hello.txt"));
+  EXPECT_EQ(o.bytes, expected_error(404, true) + expected_error(405, true) +
+                         expected_ok("text/plain", kHello));
+  EXPECT_FALSE(o.closing);
+  EXPECT_EQ(o.requests, 3u);
+  EXPECT_EQ(o.http_4xx, 2u);
+  EXPECT_EQ(o.http_2xx, 1u);
+  // A 404 to a request that asked to close still closes.
+  o = whole("GET /nope.txt HTTP/1.1\r\nConnection: close\r\n\r\n" + get("/hello.txt"));
+  EXPECT_EQ(o.bytes, expected_error(404, false));
+  EXPECT_TRUE(o.closing);
+  o = whole("GET /nope.txt HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(o.bytes, expected_error(404, false));
+  EXPECT_TRUE(o.closing);
 }
 
 }  // namespace

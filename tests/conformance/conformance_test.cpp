@@ -5,6 +5,7 @@
 // stops it with SIGTERM, checking the exit status, counters and leftovers.
 #include <signal.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,6 +20,7 @@
 
 #include "support/client.h"
 #include "support/doc_root.h"
+#include "support/http_date.h"
 #include "support/model_test_main.h"
 #include "support/server_process.h"
 
@@ -125,11 +127,23 @@ TEST_F(Conformance, ServesFilesByteExact) {
 TEST_F(Conformance, MissingFileIs404AndTraversalIsRefused) {
   auto server = start("http");
   {
+    // A 404 answers a well-formed request: the connection stays open (as
+    // nginx's does) until the client asks to close.
     Fd fd = connect_to(server->port());
     ASSERT_TRUE(send_all(fd.get(), "GET /nope.txt HTTP/1.1\r\n\r\n"));
     auto r = read_response(fd.get());
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 404);
+    EXPECT_EQ(r->headers["connection"], "keep-alive");
+    ASSERT_TRUE(send_all(fd.get(), "GET /index.html HTTP/1.1\r\n\r\n"));
+    auto next = read_response(fd.get());
+    ASSERT_TRUE(next) << "closed after a 404";
+    EXPECT_EQ(next->status, 200);
+    ASSERT_TRUE(send_all(fd.get(), "GET /nope.txt HTTP/1.1\r\nConnection: close\r\n\r\n"));
+    r = read_response(fd.get());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404);
+    EXPECT_EQ(r->headers["connection"], "close");
     EXPECT_TRUE(peer_closed(fd.get()));
   }
   for (const char* path : {"/../etc/passwd", "/%2e%2e/etc/passwd", "/%2e%2e%2fetc%2fpasswd"}) {
@@ -142,7 +156,34 @@ TEST_F(Conformance, MissingFileIs404AndTraversalIsRefused) {
     EXPECT_TRUE(peer_closed(fd.get())) << path;
   }
   expect_clean_stop(*server);
-  EXPECT_EQ(server->final_counters()["http_4xx"], 4);
+  EXPECT_EQ(server->final_counters()["http_4xx"], 5);
+}
+
+// The response head byte for byte, its Date masked; the Date itself is an
+// IMF-fixdate of the current second (or the one before: the server reads a
+// coarse clock).
+TEST_F(Conformance, ResponseHeadIsExactWithTheDateMasked) {
+  auto server = start("http");
+  Fd fd = connect_to(server->port());
+  ASSERT_TRUE(send_all(fd.get(), "GET /index.html HTTP/1.1\r\n\r\n"));
+  auto r = read_response(fd.get());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(mask_date(r->raw_head),
+            "HTTP/1.1 200 OK\r\n" CB_MASKED_DATE
+            "Content-Type: text/html\r\nContent-Length: 19\r\nConnection: keep-alive\r\n\r\n");
+  ASSERT_TRUE(is_imf_fixdate(r->headers["date"])) << r->headers["date"];
+  time_t now = ::time(nullptr);
+  auto formatted = [](time_t t) {
+    char buf[64];
+    struct tm tm {};
+    ::gmtime_r(&t, &tm);
+    std::size_t n = ::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    return std::string(buf, n);
+  };
+  std::string date = r->headers["date"];
+  EXPECT_TRUE(date == formatted(now) || date == formatted(now - 1)) << date;
+  fd.reset();
+  expect_clean_stop(*server);
 }
 
 TEST_F(Conformance, AnswersSixteenPipelinedRequestsInOrder) {
