@@ -30,6 +30,7 @@
 
 #include "support/client.h"
 #include "support/doc_root.h"
+#include "support/http_date.h"
 #include "support/server_process.h"
 
 namespace cb::testing {
@@ -278,7 +279,7 @@ void expect_file(const std::optional<HttpResponse>& r, const std::string& body, 
   EXPECT_TRUE(r->body == body) << what << ": body differs (" << r->body.size() << " bytes)";
   // RFC 9110 IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
   std::string date = r->headers.count("date") ? r->headers.at("date") : "";
-  EXPECT_TRUE(date.size() == 29 && date.substr(25) == " GMT") << what << ": Date '" << date << "'";
+  EXPECT_TRUE(is_imf_fixdate(date)) << what << ": Date '" << date << "'";
 }
 
 std::optional<HttpResponse> get_on(int fd, const std::string& path, const std::string& extra = "") {
