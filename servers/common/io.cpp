@@ -2,6 +2,7 @@
 #include "common/io.h"
 
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -51,6 +52,14 @@ IoResult write_some(int fd, std::string_view bytes) {
 IoResult writev_some(int fd, std::span<const iovec> parts) {
   ssize_t n;
   do n = ::writev(fd, parts.data(), static_cast<int>(parts.size()));
+  while (n < 0 && errno == EINTR);
+  if (n == 0) return {IoStatus::kRetry, 0, 0};
+  return from_syscall(n);
+}
+
+IoResult send_more(int sock_fd, std::string_view bytes) {
+  ssize_t n;
+  do n = ::send(sock_fd, bytes.data(), bytes.size(), MSG_MORE);
   while (n < 0 && errno == EINTR);
   if (n == 0) return {IoStatus::kRetry, 0, 0};
   return from_syscall(n);

@@ -19,6 +19,9 @@ IoResult write_some(int fd, std::string_view bytes);
 IoResult writev_some(int fd, std::span<const iovec> parts);
 // sendfile(2) from file_fd at *offset; advances *offset by what was sent.
 IoResult sendfile_some(int sock_fd, int file_fd, off_t* offset, std::size_t count);
+// send(2) with MSG_MORE: the kernel may hold the bytes back until the next
+// send or sendfile on the socket, so they leave in the same segments.
+IoResult send_more(int sock_fd, std::string_view bytes);
 
 // Reads exactly `size` bytes of a regular file from offset 0 (pread,
 // retried on EINTR and short reads). False on an error or a file shorter

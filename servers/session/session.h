@@ -164,6 +164,8 @@ class SocketStream {
   int fd() const { return fd_; }
   IoResult read(std::span<char> into) { return io::read_some(fd_, into); }
   IoResult write(std::string_view bytes) { return io::write_some(fd_, bytes); }
+  // A response head whose sendfile body follows (out_queue.h).
+  IoResult write_more(std::string_view bytes) { return io::send_more(fd_, bytes); }
   IoResult sendfile(int file_fd, off_t* offset, std::size_t count) {
     return io::sendfile_some(fd_, file_fd, offset, count);
   }

@@ -14,6 +14,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "common/fd.h"
 #include "common/status.h"
@@ -344,6 +345,82 @@ TEST(OutQueueFlush, EmptyQueueIsOkWithoutCallingTheStream) {
   uint64_t written = 0;
   EXPECT_TRUE(flush(q, stream, &written).ok());
   EXPECT_EQ(written, 0u);
+}
+
+// A drained queue owns no heap memory; its buffers wait in the thread's
+// stock for the next queue that fills, so serving does not allocate.
+TEST(OutQueue, DrainedStorageGoesToTheThreadsStockAndBack) {
+  OutQueue a;
+  a.append(std::string(1000, 'a'));
+  std::size_t owned = a.owned_bytes();
+  EXPECT_GE(owned, 1000u);
+  a.consume(1000);
+  EXPECT_TRUE(a.empty());
+  EXPECT_EQ(a.owned_bytes(), 0u);
+  // Another queue on this thread takes the buffer: a small append finds
+  // the 1000-byte capacity already there.
+  OutQueue b;
+  b.append("x");
+  EXPECT_GE(b.owned_bytes(), 1000u);
+  b.clear();
+  EXPECT_EQ(b.owned_bytes(), 0u);
+  // A buffer beyond what the stock keeps is freed, not stocked.
+  OutQueue big;
+  big.append(std::string(64 * 1024, 'b'));
+  big.consume(64 * 1024);
+  EXPECT_EQ(big.owned_bytes(), 0u);
+  // A fill that used nothing leaves nothing owned.
+  OutQueue none;
+  none.append_with(100, [](char*, std::size_t) { return std::size_t{0}; });
+  EXPECT_EQ(none.owned_bytes(), 0u);
+  // Another thread has its own stock: its first queue allocates afresh.
+  std::size_t other = 0;
+  std::thread([&other] {
+    OutQueue q;
+    q.append("y");
+    other = q.owned_bytes();
+  }).join();
+  EXPECT_LT(other, 1000u);
+}
+
+// Bytes a file range follows are marked, so a socket sends them with
+// MSG_MORE and the head leaves with the body; flush uses write_more for them
+// when the stream has it.
+class RecordingStream {
+ public:
+  IoResult write(std::string_view bytes) {
+    calls_ += "write(" + std::to_string(bytes.size()) + ") ";
+    return {IoStatus::kOk, bytes.size(), 0};
+  }
+  IoResult write_more(std::string_view bytes) {
+    calls_ += "more(" + std::to_string(bytes.size()) + ") ";
+    return {IoStatus::kOk, bytes.size(), 0};
+  }
+  IoResult sendfile(int, off_t* offset, std::size_t count) {
+    calls_ += "sendfile(" + std::to_string(count) + ") ";
+    *offset += static_cast<off_t>(count);
+    return {IoStatus::kOk, count, 0};
+  }
+  const std::string& calls() const { return calls_; }
+
+ private:
+  std::string calls_;
+};
+
+TEST(OutQueueFlush, BytesBeforeAFileGoOutWithMore) {
+  TempFile file("0123456789");
+  OutQueue q;
+  q.append("head1");
+  EXPECT_FALSE(q.front().more);
+  q.append_file(file.open_fd(), 0, 10);
+  EXPECT_TRUE(q.front().more);
+  q.append("head2");
+  q.append("tail");
+  RecordingStream s;
+  uint64_t written = 0;
+  ASSERT_TRUE(flush(q, s, &written).ok());
+  EXPECT_EQ(s.calls(), "more(5) sendfile(10) write(9) ");
+  EXPECT_EQ(written, 24u);
 }
 
 }  // namespace

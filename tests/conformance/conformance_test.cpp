@@ -160,8 +160,8 @@ TEST_F(Conformance, MissingFileIs404AndTraversalIsRefused) {
 }
 
 // The response head byte for byte, its Date masked; the Date itself is an
-// IMF-fixdate of the current second (or the one before: the server reads a
-// coarse clock).
+// IMF-fixdate of the current second or one of the two before (the server
+// reads a coarse clock, and a sanitizer build on a busy machine is slow).
 TEST_F(Conformance, ResponseHeadIsExactWithTheDateMasked) {
   auto server = start("http");
   Fd fd = connect_to(server->port());
@@ -181,7 +181,8 @@ TEST_F(Conformance, ResponseHeadIsExactWithTheDateMasked) {
     return std::string(buf, n);
   };
   std::string date = r->headers["date"];
-  EXPECT_TRUE(date == formatted(now) || date == formatted(now - 1)) << date;
+  EXPECT_TRUE(date == formatted(now) || date == formatted(now - 1) || date == formatted(now - 2))
+      << date << " at " << formatted(now);
   fd.reset();
   expect_clean_stop(*server);
 }
