@@ -30,6 +30,10 @@ PLOT_PACKAGES=(python3 python3-matplotlib python3-numpy)
 PEER_PACKAGES=(nginx-light apache2 golang-go nodejs python3-eventlet libboost-dev)
 # What `test` adds: a browser for the report's layout check (plots/layout_check.py).
 TEST_PACKAGES=(chromium fonts-dejavu-core)
+# What the network-namespace tests of --client-hosts need (a real sshd in
+# each client namespace, ssh, ip: harness/tests/multi_host_test.cpp).
+# Installed by `test` as root only: without root those tests skip anyway.
+LAB_PACKAGES=(openssh-server openssh-client iproute2)
 # Extra packages of `test --fuzz` (libFuzzer comes with clang's runtime).
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 JOBS="$(nproc 2>/dev/null || echo 2)"
@@ -65,7 +69,10 @@ Modes:
   test          Setup (the peers' packages and Chromium for the report's
                 layout check too), build, then every test
                 (ctest: unit, conformance per model variant and per peer,
-                load generator, harness, plot tests).
+                load generator, harness, plot tests). As root it also
+                installs openssh-server, openssh-client and iproute2 (no
+                service started) for the network-namespace tests of
+                --client-hosts.
                   --sanitize address   ASan+UBSan build in build-asan/
                   --sanitize thread    TSan build in build-tsan/
                   --fuzz               also run the libFuzzer targets (bounded)
@@ -119,7 +126,7 @@ setup() {
 # put back. A node already on PATH from elsewhere is kept (nodejs is not
 # installed over it).
 setup_peers() {
-  local wanted=() p missing policy=/usr/sbin/policy-rc.d saved=""
+  local wanted=() p missing
   for p in "${PEER_PACKAGES[@]}"; do
     if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1 && [ -n "$(missing_packages nodejs)" ]; then
       log "node is installed from elsewhere ($(command -v node)): nodejs is not installed over it"
@@ -132,14 +139,22 @@ setup_peers() {
   if [ "$(id -u)" -ne 0 ]; then
     setup "${wanted[@]}"  # prints the apt-get command, exits 2
   fi
+  without_service_starts setup "${wanted[@]}"
+}
+
+# Runs "$@" (in a subshell: setup may exit) while a policy-rc.d refuses every
+# service action (exit 101), so installing a daemon package (nginx, apache2,
+# openssh-server) neither starts nor enables its system service; whatever
+# policy-rc.d was there before is put back.
+without_service_starts() {
+  local policy=/usr/sbin/policy-rc.d saved="" status=0
   if [ -e "$policy" ]; then
     saved="$(mktemp "${TMPDIR:-/tmp}/policy-rc.d.XXXXXX")"
     cp -p "$policy" "$saved"
   fi
-  printf '#!/bin/sh\n# run_all.sh setup_peers: no service starts while the peers install\nexit 101\n' >"$policy"
+  printf '#!/bin/sh\n# run_all.sh: no service starts while packages install\nexit 101\n' >"$policy"
   chmod 755 "$policy"
-  local status=0
-  ( setup "${wanted[@]}" ) || status=$?
+  ( "$@" ) || status=$?
   if [ -n "$saved" ]; then
     cp -p "$saved" "$policy"
     rm -f "$saved"
@@ -147,6 +162,13 @@ setup_peers() {
     rm -f "$policy"
   fi
   return "$status"
+}
+
+# The lab packages, as root only (the tests that need them skip otherwise).
+setup_lab() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  [ -z "$(missing_packages "${LAB_PACKAGES[@]}")" ] && return 0
+  without_service_starts setup "${LAB_PACKAGES[@]}"
 }
 
 # Whether the main job's arguments name a profile with "peers": true or a
@@ -272,7 +294,7 @@ main() {
   fi
   setup "${PACKAGES[@]}"
   case "$mode" in
-    test) shift; setup_peers; setup "${TEST_PACKAGES[@]}"; mode_test "$@" ;;
+    test) shift; setup_peers; setup "${TEST_PACKAGES[@]}"; setup_lab; mode_test "$@" ;;
     build) build build ;;
     setup)
       case "${2:-}" in

@@ -12,6 +12,7 @@
 // stderr. Scripts should not scrape that: --run-info FILE gets the folder
 // and the profile's own say on the micro-benchmarks as key=value lines. Exit status: 0 when every run succeeded, 1 when some failed,
 // 130 when interrupted (the JSON of the finished runs is kept).
+#include <arpa/inet.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,6 +48,9 @@
 
 #ifndef CB_BENCH_SERVER
 #define CB_BENCH_SERVER "bench_server"
+#endif
+#ifndef CB_LOADGEN
+#define CB_LOADGEN "loadgen"
 #endif
 #ifndef CB_BENCH_BACKEND
 #define CB_BENCH_BACKEND "bench_backend"
@@ -88,6 +92,10 @@ struct Options {
   std::string server_memory;
   std::string cgroup_parent;
   std::string dataset_dir = "/var/tmp/conc-bench-datasets";
+  std::string client_hosts;
+  std::string client_transport = kDefaultTransport;
+  std::string agent_binary = CB_LOADGEN;
+  std::string listen = "127.0.0.1";
   bool no_calibrate = false;
   bool dry_run = false;
 };
@@ -150,6 +158,19 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--dataset-dir", o.dataset_dir,
                  "where disk workloads keep their data sets (on a disk, not tmpfs; reused across runs)")
       ->capture_default_str();
+  app.add_option("--client-hosts", o.client_hosts,
+                 "drive the load from these hosts' loadgen agents instead of this process: "
+                 "[user@]host[=SOURCE_IPS],... (SOURCE_IPS: A-B or a+b; the matrix's client_hosts by default)")
+      ->type_name("HOSTS");
+  app.add_option("--client-transport", o.client_transport,
+                 "how to run a command on a client host: a shell command prefix, {host} replaced by the host "
+                 "(appended when absent)")
+      ->capture_default_str();
+  app.add_option("--agent-binary", o.agent_binary, "the loadgen binary's path on the client hosts")
+      ->capture_default_str();
+  app.add_option("--listen", o.listen,
+                 "the IPv4 address the server listens on, and the load targets (a client host must reach it)")
+      ->capture_default_str();
   app.add_flag("--no-calibrate", o.no_calibrate, "skip the machine calibration (its figures are null)");
   app.add_flag("--dry-run", o.dry_run, "print the runs the matrix expands to, and exit");
 }
@@ -186,6 +207,9 @@ Overrides overrides_from(const Options& o) {
       }
       return bytes;
     });
+  }
+  if (!o.client_hosts.empty()) {
+    ov.client_hosts = usage_checked("--client-hosts", [&] { return parse_client_hosts(o.client_hosts); });
   }
   if (!o.connect_rate.empty()) {
     ov.connect_rate_per_s = usage_checked("--connect-rate", [&] { return parse_rate_list(o.connect_rate).at(0); });
@@ -244,6 +268,8 @@ nlohmann::ordered_json config_json(const Matrix& m, const Expanded& e, int loadg
   j["repeat"] = m.repeat;
   j["loadgen_threads"] = loadgen_threads;
   j["connect_rate_per_s"] = m.connect_rate_per_s;
+  j["client_hosts"] = nlohmann::ordered_json::array();
+  for (const ClientHost& h : m.client_hosts) j["client_hosts"].push_back(h.spec);
   j["mixes"] = mixes_to_json(m.mixes);
   j["cells"] = nlohmann::ordered_json::array();
   for (const Cell& c : e.cells) j["cells"].push_back(c.to_json());
@@ -392,6 +418,16 @@ Plan make_plan(const Options& o) {
   s.warmup = p.matrix.warmup;
   s.stop_grace = std::chrono::duration_cast<std::chrono::milliseconds>(
       usage_checked("--stop-grace", [&] { return units::parse_duration(o.stop_grace); }));
+  in_addr listen{};
+  if (::inet_pton(AF_INET, o.listen.c_str(), &listen) != 1) {
+    throw UsageError(fmt::format("--listen: '{}' is not a numeric IPv4 address", o.listen));
+  }
+  s.listen = o.listen;
+  if (!p.matrix.client_hosts.empty()) {
+    usage_checked("--client-transport", [&] { check_transport(o.client_transport, o.agent_binary); });
+    s.remote = RemoteSettings{.hosts = p.matrix.client_hosts, .transport = o.client_transport,
+                              .agent_binary = o.agent_binary};
+  }
   return p;
 }
 
@@ -435,6 +471,11 @@ int run_matrix(const Plan& plan, const Options& o, const std::string& command) {
   nlohmann::ordered_json config = config_json(plan.matrix, plan.expanded, settings.loadgen_threads, plan.registry);
   config["peers_dir"] = plan.peers.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(o.peers_dir);
   config["peers"] = peers_to_json(plan.peers);
+  config["listen"] = settings.listen;
+  config["client_transport"] = settings.remote ? nlohmann::ordered_json(settings.remote->transport)
+                                               : nlohmann::ordered_json(nullptr);
+  config["agent_binary"] = settings.remote ? nlohmann::ordered_json(settings.remote->agent_binary)
+                                           : nlohmann::ordered_json(nullptr);
   config["target_ci_pct"] = o.target_ci > 0 ? nlohmann::ordered_json(o.target_ci) : nlohmann::ordered_json(nullptr);
   config["max_repeat"] = o.target_ci > 0 ? nlohmann::ordered_json(std::max(o.max_repeat, plan.matrix.repeat))
                                          : nlohmann::ordered_json(nullptr);
@@ -484,6 +525,9 @@ int run_matrix(const Plan& plan, const Options& o, const std::string& command) {
       for (const auto& [name, text] : out.peer_configs) {
         out.record.peer_config_files->push_back(writer.write_peer_config(out.record.id(), name, text));
       }
+    }
+    if (!out.agents_json.empty()) {
+      out.record.agents_file = writer.write_run_file(out.record.id() + ".agents.json", out.agents_json);
     }
     failed += out.record.ok ? 0 : 1;
     progress.finish_run(out.record, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

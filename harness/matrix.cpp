@@ -28,7 +28,7 @@ const std::set<std::string> kGroupKeys = {"models",      "protos",          "con
                                           "backend_conns", "server_memory"};
 const std::set<std::string> kTopKeys = {"description", "repeat", "duration", "warmup",
                                         "loadgen_threads", "connect_rate_per_s", "extra",
-                                        "microbench", "mixes", "peers"};
+                                        "microbench", "mixes", "peers", "client_hosts"};
 
 [[noreturn]] void bad(const std::string& why) { throw std::invalid_argument(why); }
 
@@ -450,6 +450,17 @@ Matrix parse_matrix(const json& j, const std::string& profile) {
   // "peers": true tells ./run_all.sh to install the peers' packages first;
   // the harness itself finds the peers from the model tokens.
   if (j.contains("peers") && !j["peers"].is_boolean()) bad("matrix: 'peers' must be true or false");
+  if (j.contains("client_hosts")) {
+    if (!j["client_hosts"].is_array()) bad("matrix: 'client_hosts' must be an array of \"[user@]host[=SOURCE_IPS]\"");
+    for (const json& h : j["client_hosts"]) {
+      if (!h.is_string()) bad("matrix: 'client_hosts' must be an array of strings");
+      try {
+        m.client_hosts.push_back(parse_client_host(h.get<std::string>()));
+      } catch (const std::invalid_argument& e) {
+        bad(fmt::format("matrix: 'client_hosts': {}", e.what()));
+      }
+    }
+  }
   if (j.contains("extra")) {
     if (!j["extra"].is_array()) bad("matrix: 'extra' must be an array of groups");
     for (const json& g : j["extra"]) m.extra.push_back(parse_group(g, m.base, false, m.mixes));
@@ -485,6 +496,7 @@ void apply_overrides(Matrix& m, const Overrides& o) {
   if (o.warmup) m.warmup = *o.warmup;
   if (o.loadgen_threads) m.loadgen_threads = *o.loadgen_threads;
   if (o.connect_rate_per_s) m.connect_rate_per_s = *o.connect_rate_per_s;
+  if (o.client_hosts) m.client_hosts = *o.client_hosts;
 }
 
 Expanded expand(const Matrix& m, const std::vector<ModelVariant>& registry,

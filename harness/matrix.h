@@ -51,6 +51,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client_hosts.h"
 #include "workload.h"
 
 namespace cb::harness {
@@ -148,6 +149,8 @@ struct Matrix {
   // harness does not run them, it says so (results.json config.microbench,
   // --run-info) and ./run_all.sh runs them into the same folder.
   bool microbench = false;
+  // The hosts the load runs on (client_hosts.h); empty: in the harness.
+  std::vector<ClientHost> client_hosts;
 };
 
 // The command line's replacements; each one set replaces the matrix's
@@ -166,6 +169,7 @@ struct Overrides {
   std::optional<int> loadgen_threads;
   std::optional<double> connect_rate_per_s;
   std::optional<uint64_t> server_memory;
+  std::optional<std::vector<ClientHost>> client_hosts;
 };
 
 // The smallest --server-memory: below it a server cannot even start its

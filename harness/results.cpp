@@ -160,6 +160,25 @@ ojson RunRecord::to_json() const {
                   {"saturated", opt(loadgen.saturated)}};
   j["hgrm_file"] = opt(hgrm_file);
   j["peer_config_files"] = opt(peer_config_files);
+  j["agents_file"] = opt(agents_file);
+  j["agents"] = ojson::array();
+  for (const Agent& a : agents) {
+    j["agents"].push_back({{"host", a.host},
+                           {"connections", a.connections},
+                           {"rate_per_s", a.rate_per_s},
+                           {"version", opt(a.version)},
+                           {"clock_offset_ms", opt(a.clock_offset_ms)},
+                           {"rtt_ms", opt(a.rtt_ms)},
+                           {"start_late_ms", opt(a.start_late_ms)},
+                           {"requests", opt(a.requests)},
+                           {"requests_per_s", opt(a.requests_per_s)},
+                           {"errors_total", opt(a.errors_total)},
+                           {"cpu_user_s", opt(a.cpu_user_s)},
+                           {"cpu_sys_s", opt(a.cpu_sys_s)},
+                           {"cpu_utilization", opt(a.cpu_utilization)},
+                           {"saturated", opt(a.saturated)},
+                           {"failure_reason", opt(a.failure_reason)}});
+  }
   j["noise"] = {{"steal_server_cpus_pct", opt(noise.steal_server_cpus_pct)},
                 {"steal_client_cpus_pct", opt(noise.steal_client_cpus_pct)},
                 {"other_processes_cpu_s", opt(noise.other_processes_cpu_s)},
@@ -222,16 +241,18 @@ ResultsWriter::ResultsWriter(const std::string& root, const std::string& stamp) 
 }
 
 std::string ResultsWriter::write_hgrm(const std::string& id, const std::string& text) {
-  std::string rel = "runs/" + id + ".hgrm";
+  return write_run_file(id + ".hgrm", text);
+}
+
+std::string ResultsWriter::write_run_file(const std::string& name, const std::string& text) {
+  std::string rel = "runs/" + name;
   write_file_atomic(dir_ + "/" + rel, text);
   return rel;
 }
 
 std::string ResultsWriter::write_peer_config(const std::string& id, const std::string& name,
                                              const std::string& text) {
-  std::string rel = "runs/" + id + "." + name;
-  write_file_atomic(dir_ + "/" + rel, text);
-  return rel;
+  return write_run_file(id + "." + name, text);
 }
 
 void ResultsWriter::add_run(RunRecord run) {

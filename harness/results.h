@@ -114,6 +114,26 @@ struct RunRecord {
   // (paths relative to the results folder); null for bench_server models.
   std::optional<std::vector<std::string>> peer_config_files;
 
+  // runs/<id>.agents.json of a run with client hosts: each agent's whole
+  // result document and the merged histograms (exact buckets).
+  std::optional<std::string> agents_file;
+
+  // One load agent of a run driven from client hosts (remote_load.h); empty
+  // when the load ran in the harness.
+  struct Agent {
+    std::string host;  // as given to the transport
+    int connections = 0;
+    double rate_per_s = 0;  // its share of the rate (0: closed loop)
+    std::optional<std::string> version;  // its loadgen's build
+    std::optional<double> clock_offset_ms, rtt_ms, start_late_ms;
+    std::optional<uint64_t> requests, errors_total;
+    std::optional<double> requests_per_s;
+    std::optional<double> cpu_user_s, cpu_sys_s, cpu_utilization;
+    std::optional<bool> saturated;
+    std::optional<std::string> failure_reason;
+  };
+  std::vector<Agent> agents;
+
   // The load generator's results.timeseries with the CPU figures of each
   // interval (noise.h); null when the run has none.
   std::optional<nlohmann::ordered_json> timeseries;
@@ -151,6 +171,8 @@ class ResultsWriter {
   // Writes runs/<id>.<name> (a peer's configuration file); returns its path
   // relative to dir().
   std::string write_peer_config(const std::string& id, const std::string& name, const std::string& text);
+  // Writes runs/<name>; returns its path relative to dir().
+  std::string write_run_file(const std::string& name, const std::string& text);
   // Appends the run and rewrites results.json.
   void add_run(RunRecord run);
   // Rewrites results.json (tmp + rename). Throws cb::SysError.

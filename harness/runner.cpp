@@ -312,7 +312,9 @@ loadgen::LoadConfig load_config(const Cell& cell, const RunSettings& s, const Se
     c.paths.clear();
     for (const WeightedPath& p : cell.workload->paths) c.paths.push_back({p.path, p.weight});
   }
-  c.source_ips = source_ips_for(cell.connections);
+  // Extra loopback sources only for a loopback server: 127.0.0.2 cannot
+  // reach another address.
+  if (c.host.rfind("127.", 0) == 0) c.source_ips = source_ips_for(cell.connections);
   c.threads = s.loadgen_threads;
   c.connect_rate_per_s = s.connect_rate_per_s;
   c.connections = cell.connections;
@@ -500,6 +502,7 @@ void record_backend(RunRecord& r, const BackendControl& backend) {
 ServerSpec server_spec(const Cell& cell, const RunSettings& s, int repetition) {
   ServerSpec spec;
   spec.binary = s.server_binary;
+  spec.host = s.listen;
   spec.model = cell.model + ":" + cell.variant;
   spec.proto = cell.proto;
   spec.root = s.docroot;
@@ -612,7 +615,15 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
       for (const WeightedPath& p : paths) config.paths.push_back({p.path, p.weight});
       config.class_per_path = false;
     }
-    load = loadgen::run_load(config, &control);
+    if (s.remote) {
+      RemoteOutcome remote = run_remote_load(config, *s.remote, control);
+      r.agents = std::move(remote.agents);
+      out.agents_json = remote.documents.dump() + "\n";
+      if (remote.failure) r.fail(*remote.failure);
+      load = std::move(remote.merged);
+    } else {
+      load = loadgen::run_load(config, &control);
+    }
   } catch (const std::exception& e) {
     r.fail(std::string("loadgen: ") + e.what());
   }
@@ -629,6 +640,9 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
   if (monitor.overran()) r.fail("hang: the load did not end in time (stopped)");
   if (load) {
     record_load(r, *load);
+    for (const RunRecord::Agent& a : r.agents) {
+      if (a.saturated.value_or(false)) r.warnings.push_back(fmt::format("loadgen saturated on client host {}", a.host));
+    }
     record_loadgen_extras(r, *load);
     out.hgrm = load->corrected.count() > 0 ? load->corrected.to_hgrm() : "";
     record_series(r, *load, monitor.cpu_series());

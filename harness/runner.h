@@ -21,11 +21,13 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "matrix.h"
 #include "progress.h"
+#include "remote_load.h"
 #include "results.h"
 
 namespace cb::harness {
@@ -40,6 +42,11 @@ struct RunSettings {
   double connect_rate_per_s = 0;  // 0: every connection at once
   std::chrono::nanoseconds duration{std::chrono::seconds(5)};
   std::chrono::nanoseconds warmup{std::chrono::seconds(1)};
+  // The server's address (--listen); the load targets it.
+  std::string listen = "127.0.0.1";
+  // --client-hosts: the load runs on these hosts' agents (remote_load.h)
+  // instead of in the harness.
+  std::optional<RemoteSettings> remote;
   std::string docroot;      // http files (workspace.h); always holds the probe file
   std::string scratch_dir;  // where the counter files go
   std::string state_dir;    // where peers' --state-dir folders go (one per run)
@@ -59,6 +66,7 @@ struct RunOutput {
   std::string hgrm;  // empty when there is no histogram
   // A peer's configuration files from its state dir: name -> text.
   std::vector<std::pair<std::string, std::string>> peer_configs;
+  std::string agents_json;  // runs with client hosts: RunRecord::agents_file's text
 };
 
 // The file every HTTP server start is probed with (HEAD): /app workloads

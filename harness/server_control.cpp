@@ -48,7 +48,7 @@ constexpr milliseconds kUncountedSettle{200};
 std::vector<std::string> server_args(const ServerSpec& s) {
   if (!s.command.empty()) return s.command;
   std::vector<std::string> args = {s.binary, "--model", s.model, "--proto", s.proto, "--host",
-                                   "127.0.0.1", "--port", "0"};
+                                   s.host, "--port", "0"};
   if (!s.stats_file.empty()) args.insert(args.end(), {"--stats-file", s.stats_file});
   if (s.proto == "http") args.insert(args.end(), {"--root", s.root});
   args.insert(args.end(), s.extra_args.begin(), s.extra_args.end());

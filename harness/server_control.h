@@ -35,6 +35,7 @@ namespace cb::harness {
 
 struct ServerSpec {
   std::string binary;  // bench_server
+  std::string host = "127.0.0.1";  // the address it listens on (--listen)
   std::string model;   // "reactor:epoll"
   std::string proto;   // "echo" | "http"
   std::string root;    // docroot, http only

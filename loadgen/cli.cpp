@@ -181,6 +181,10 @@ CliOutcome parse_cli(int argc, const char* const* argv) {
       "loadgen: a C10K load generator for echo and HTTP/1.1 servers, closed or open loop "
       "(coordinated omission corrected)",
       "loadgen");
+  app.footer(
+      "Also: loadgen --version (the build's commit); loadgen --agent (a remote agent: its whole "
+      "configuration as JSON on stdin, its result JSON with the full histograms on stdout; "
+      "README.md, 'Agent mode')");
   RawOptions raw;
   add_options(app, raw, out.options);
   try {

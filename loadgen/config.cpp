@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -81,6 +83,101 @@ void LoadConfig::validate() const {
       fail(fmt::format("source address '{}' is not in the family of host '{}'", ip, host));
     }
   }
+}
+
+namespace {
+
+double seconds(std::chrono::nanoseconds d) {
+  return static_cast<double>(d.count()) / 1e9;
+}
+
+std::chrono::nanoseconds from_seconds(const char* key, double s) {
+  if (!std::isfinite(s) || s < 0 || s > 1e6) fail(fmt::format("config: '{}' must be 0..1e6 seconds", key));
+  return std::chrono::nanoseconds(static_cast<int64_t>(std::llround(s * 1e9)));
+}
+
+// One key of a config object, with its type checked.
+template <class T>
+T take(const nlohmann::json& j, const char* key) {
+  try {
+    return j.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    fail(fmt::format("config: '{}' has the wrong type", key));
+  }
+}
+
+}  // namespace
+
+nlohmann::json config_to_json(const LoadConfig& c) {
+  nlohmann::json paths = nlohmann::json::array();
+  for (const WeightedPath& p : c.paths) paths.push_back({{"path", p.path}, {"weight", p.weight}});
+  return {{"host", c.host},
+          {"port", c.port},
+          {"proto", c.proto == Proto::kEcho ? "echo" : "http"},
+          {"msg_size_bytes", c.msg_size},
+          {"paths", paths},
+          {"close", c.close_after_request},
+          {"one_class", !c.class_per_path},
+          {"source_ips", c.source_ips},
+          {"threads", c.threads},
+          {"connections", c.connections},
+          {"pipeline", c.pipeline},
+          {"load_model", c.open_loop() ? "open" : "closed"},
+          {"rate_per_s", c.rate_per_s},
+          {"duration_s", seconds(c.duration)},
+          {"warmup_s", seconds(c.warmup)},
+          {"interval_s", seconds(c.interval)},
+          {"requests_limit", c.max_requests},
+          {"connect_rate_per_s", c.connect_rate_per_s},
+          {"connect_timeout_s", seconds(c.connect_timeout)},
+          {"timeout_s", seconds(c.request_timeout)}};
+}
+
+LoadConfig config_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) fail("config: want a JSON object");
+  LoadConfig c;
+  for (const auto& [key, value] : j.items()) {
+    const char* k = key.c_str();
+    if (key == "host") c.host = take<std::string>(j, k);
+    else if (key == "port") {
+      auto port = take<int64_t>(j, k);
+      if (port < 1 || port > 65535) fail("config: 'port' must be 1..65535");
+      c.port = static_cast<uint16_t>(port);
+    } else if (key == "proto") {
+      auto proto = take<std::string>(j, k);
+      if (proto != "echo" && proto != "http") fail("config: 'proto' must be echo or http");
+      c.proto = proto == "echo" ? Proto::kEcho : Proto::kHttp;
+    } else if (key == "msg_size_bytes") c.msg_size = take<std::size_t>(j, k);
+    else if (key == "paths") {
+      if (!value.is_array()) fail("config: 'paths' must be an array");
+      c.paths.clear();
+      for (const nlohmann::json& p : value) {
+        if (!p.is_object() || !p.contains("path")) fail("config: each path wants {\"path\", \"weight\"}");
+        WeightedPath w{take<std::string>(p, "path"), p.contains("weight") ? take<uint32_t>(p, "weight") : 1u};
+        c.paths.push_back(std::move(w));
+      }
+    } else if (key == "close") c.close_after_request = take<bool>(j, k);
+    else if (key == "one_class") c.class_per_path = !take<bool>(j, k);
+    else if (key == "source_ips") c.source_ips = take<std::vector<std::string>>(j, k);
+    else if (key == "threads") c.threads = take<int>(j, k);
+    else if (key == "connections") c.connections = take<int>(j, k);
+    else if (key == "pipeline") c.pipeline = take<int>(j, k);
+    else if (key == "load_model") {
+      // Derived from rate_per_s; read only so a result's config reads back.
+      auto model = take<std::string>(j, k);
+      if (model != "open" && model != "closed") fail("config: 'load_model' must be open or closed");
+    } else if (key == "rate_per_s") c.rate_per_s = take<double>(j, k);
+    else if (key == "duration_s") c.duration = from_seconds(k, take<double>(j, k));
+    else if (key == "warmup_s") c.warmup = from_seconds(k, take<double>(j, k));
+    else if (key == "interval_s") c.interval = from_seconds(k, take<double>(j, k));
+    else if (key == "requests_limit") c.max_requests = take<uint64_t>(j, k);
+    else if (key == "connect_rate_per_s") c.connect_rate_per_s = take<double>(j, k);
+    else if (key == "connect_timeout_s") c.connect_timeout = from_seconds(k, take<double>(j, k));
+    else if (key == "timeout_s") c.request_timeout = from_seconds(k, take<double>(j, k));
+    else fail(fmt::format("config: unknown key '{}'", key));
+  }
+  c.validate();
+  return c;
 }
 
 std::vector<std::string> parse_source_ips(const std::string& text) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <nlohmann/json_fwd.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -54,6 +55,14 @@ struct LoadConfig {
   // Throws std::invalid_argument with a one-line reason.
   void validate() const;
 };
+
+// The configuration as JSON: the "config" object of the result (README.md),
+// and the same object read back, so `loadgen --agent` takes its whole
+// configuration in the schema it reports (one schema, one parser). Reading
+// starts from the defaults above, rejects unknown keys and wrong types, and
+// validates (std::invalid_argument with a one-line reason).
+nlohmann::json config_to_json(const LoadConfig& c);
+LoadConfig config_from_json(const nlohmann::json& j);
 
 // "127.0.0.2-127.0.0.9" (an IPv4 range, at most 65536 addresses) or a comma
 // list "127.0.0.2,127.0.0.3,::1". Throws std::invalid_argument.

@@ -1,6 +1,8 @@
 // main.cpp: the loadgen command: parse the options, run the load, print the
 // wrk-style summary, write --json/--hgrm (and one .hgrm per request class).
 // Exit 0 clean, 1 if the run saw errors (or failed), 2 on bad input.
+// `loadgen --agent` is the remote agent (agent.h: JSON on stdin and
+// stdout); `loadgen --version` prints the build's commit.
 //
 //   loadgen -c 100 -d 10s http://127.0.0.1:8080/index.html
 //   loadgen -c 1k -R 50k --warmup 2s --json out.json 127.0.0.1:7000
@@ -10,10 +12,13 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
+#include <string>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <thread>
 
+#include "agent.h"
 #include "cli.h"
 #include "common/shutdown.h"
 #include "load.h"
@@ -64,6 +69,11 @@ void write_hgrm(const std::string& path, const LoadResult& result) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--agent") return run_agent(std::cin, STDIN_FILENO);
+  if (argc == 2 && std::string(argv[1]) == "--version") {
+    std::printf("loadgen %s (result schema %d)\n", build_version(), kSchemaVersion);
+    return 0;
+  }
   CliOutcome cli = parse_cli(argc, argv);
   if (cli.kind == CliOutcome::Kind::kExit) {
     if (cli.exit_code == 0) {

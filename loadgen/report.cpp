@@ -27,9 +27,6 @@ constexpr PercentileSpec kPercentiles[] = {
     {99, "p99", "p99_us"}, {99.9, "p99.9", "p99_9_us"}, {99.99, "p99.99", "p99_99_us"},
 };
 
-double seconds(std::chrono::nanoseconds d) {
-  return static_cast<double>(d.count()) / 1e9;
-}
 double us(uint64_t ns) {
   return static_cast<double>(ns) / 1e3;
 }
@@ -43,31 +40,6 @@ json latency_json(const Histogram& h) {
   for (const PercentileSpec& p : kPercentiles)
     j[p.json_key] = us(h.value_at_percentile(p.percentile));
   return j;
-}
-
-json config_json(const LoadConfig& c) {
-  json paths = json::array();
-  for (const WeightedPath& p : c.paths) paths.push_back({{"path", p.path}, {"weight", p.weight}});
-  return {{"host", c.host},
-          {"port", c.port},
-          {"proto", c.proto == Proto::kEcho ? "echo" : "http"},
-          {"msg_size_bytes", c.msg_size},
-          {"paths", paths},
-          {"close", c.close_after_request},
-          {"one_class", !c.class_per_path},
-          {"source_ips", c.source_ips},
-          {"threads", c.threads},
-          {"connections", c.connections},
-          {"pipeline", c.pipeline},
-          {"load_model", c.open_loop() ? "open" : "closed"},
-          {"rate_per_s", c.rate_per_s},
-          {"duration_s", seconds(c.duration)},
-          {"warmup_s", seconds(c.warmup)},
-          {"interval_s", seconds(c.interval)},
-          {"requests_limit", c.max_requests},
-          {"connect_rate_per_s", c.connect_rate_per_s},
-          {"connect_timeout_s", seconds(c.connect_timeout)},
-          {"timeout_s", seconds(c.request_timeout)}};
 }
 
 json errors_json(const Counters& c) {
@@ -273,7 +245,7 @@ nlohmann::json LoadResult::to_json() const {
   return {
       {"schema_version", kSchemaVersion},
       {"tool", "loadgen"},
-      {"config", config_json(config)},
+      {"config", config_to_json(config)},
       {"results", std::move(results)},
       {"histograms",
        {{"corrected", corrected.to_json()},

@@ -380,6 +380,32 @@ def _service_tables(rows: list[sv.ServiceRow]) -> list[doc.Table]:
     return tables
 
 
+def _agents_blocks(res: rs.Results) -> list[doc.Block]:
+    """Runs driven from client hosts (--client-hosts): each agent's share, rate, CPU,
+    saturation, clock and failure, so a saturated or failing host is seen by name."""
+    rows = []
+    for r in res.runs:
+        for a in r.raw.get("agents") or []:
+            cpu = rs.number(a.get("cpu_utilization"))
+            offset, rtt = rs.number(a.get("clock_offset_ms")), rs.number(a.get("rtt_ms"))
+            rows.append([r.id, str(a.get("host", "?")), str(a.get("connections", "—")),
+                         fmt_rps(rs.number(a.get("requests_per_s"))),
+                         "—" if cpu is None else f"{cpu * 100:.0f}%",
+                         "yes" if a.get("saturated") is True else "no" if a.get("saturated") is False else "—",
+                         str(a.get("errors_total")) if a.get("errors_total") is not None else "—",
+                         "—" if offset is None else f"{offset:+.3f}",
+                         "—" if rtt is None else f"{rtt:.3f}",
+                         a.get("failure_reason") or "—"])
+    if not rows:
+        return []
+    return [doc.Heading("Client hosts"),
+            doc.Para("Load from client hosts (config.client_hosts): one row per agent and run. "
+                     "The runs' figures are all agents' together (histograms merged exactly); a "
+                     "saturated agent measured itself, not the server."),
+            doc.Table(["run", "host", "conns", "req/s", "CPU", "saturated", "errors",
+                       "clock offset ms", "RTT ms", "failure"], rows, numeric={2, 3, 4, 6, 7, 8})]
+
+
 def _failed_table(res: rs.Results) -> Optional[doc.Table]:
     failed = res.failed_runs()
     if not failed:
@@ -468,6 +494,7 @@ def build_blocks(res: rs.Results, chart_list: list[charts.Chart]) -> list[doc.Bl
     noise = _noise_para(res)
     if noise:
         b.append(noise)
+    b += _agents_blocks(res)
     b += _problems_blocks(res)
     b += _reproduce_blocks(res)
     return b

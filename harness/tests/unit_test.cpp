@@ -18,12 +18,14 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "client_hosts.h"
 #include "confidence.h"
 #include "listening_line.h"
 #include "matrix.h"
 #include "noise.h"
 #include "peers.h"
 #include "procfs.h"
+#include "remote_load.h"
 #include "results.h"
 #include "runner.h"
 #include "sampler.h"
@@ -817,6 +819,69 @@ TEST(Confidence, RepetitionsAndBatchMeans) {
   failed.ok = false;
   failed.requests_per_s = 1;
   EXPECT_EQ(throughput_ci({&r, &failed})->n, 6);  // failed runs do not count
+}
+
+
+TEST(ClientHosts, ParsesHostsAndTheirSourceAddresses) {
+  std::vector<ClientHost> h = parse_client_hosts("root@198.18.1.2,h2=198.18.2.10-198.18.2.12,u@h3=198.18.3.1+198.18.3.2");
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[0].host, "root@198.18.1.2");
+  EXPECT_TRUE(h[0].source_ips.empty());
+  EXPECT_EQ(h[1].host, "h2");
+  EXPECT_EQ(h[1].source_ips, (std::vector<std::string>{"198.18.2.10", "198.18.2.11", "198.18.2.12"}));
+  EXPECT_EQ(h[2].source_ips, (std::vector<std::string>{"198.18.3.1", "198.18.3.2"}));
+  EXPECT_EQ(h[2].spec, "u@h3=198.18.3.1+198.18.3.2");
+  for (const char* bad : {"", "a,,b", "@h", "u@", "h;rm -rf /", "h$(x)", "h=notanip", "h,h", "a b"}) {
+    EXPECT_THROW(parse_client_hosts(bad), std::invalid_argument) << bad;
+  }
+}
+
+TEST(ClientHosts, TheAgentCommandPutsTheHostWhereTheTransportSays) {
+  EXPECT_EQ(agent_command(kDefaultTransport, "u@h1", "/opt/cb/loadgen"),
+            "ssh -o BatchMode=yes u@h1 /opt/cb/loadgen --agent");
+  EXPECT_EQ(agent_command("ip netns exec {host} taskset -c 1", "ns1", "/x/loadgen"),
+            "ip netns exec ns1 taskset -c 1 /x/loadgen --agent");
+  EXPECT_EQ(agent_command("ssh -p 2222", "h", "loadgen"), "ssh -p 2222 h loadgen --agent");
+  EXPECT_THROW(check_transport(" ", "/x/loadgen"), std::invalid_argument);
+  EXPECT_THROW(check_transport("ssh", "/x/load gen"), std::invalid_argument);
+  EXPECT_THROW(check_transport("ssh", "/x/$(loadgen)"), std::invalid_argument);
+  EXPECT_NO_THROW(check_transport("ssh", "/x/build-1/loadgen"));
+}
+
+TEST(ClientHosts, LoadSplitsByConnectionsWithTheRateFollowing) {
+  loadgen::LoadConfig c;
+  c.connections = 101;
+  c.rate_per_s = 10100;
+  c.connect_rate_per_s = 1010;
+  c.source_ips = {"127.0.0.2"};
+  std::vector<ClientHost> hosts = parse_client_hosts("a=198.18.1.5,b");
+  std::vector<loadgen::LoadConfig> parts = split_load(c, hosts);
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0].connections, 51);
+  EXPECT_EQ(parts[1].connections, 50);
+  EXPECT_DOUBLE_EQ(parts[0].rate_per_s + parts[1].rate_per_s, 10100);
+  EXPECT_DOUBLE_EQ(parts[0].rate_per_s, 5100);
+  EXPECT_DOUBLE_EQ(parts[1].connect_rate_per_s, 500);
+  EXPECT_EQ(parts[0].source_ips, std::vector<std::string>{"198.18.1.5"});
+  EXPECT_TRUE(parts[1].source_ips.empty());  // the harness's loopback sources never travel
+  c.connections = 1;
+  EXPECT_THROW(split_load(c, hosts), std::invalid_argument);
+}
+
+TEST(ClientHosts, MatrixFilesNameThemAndTheCommandLineReplacesThem) {
+  nlohmann::json j = {{"models", {"reactor"}}, {"client_hosts", {"root@h1", "h2=198.18.2.2"}}};
+  Matrix m = parse_matrix(j, "test");
+  ASSERT_EQ(m.client_hosts.size(), 2u);
+  EXPECT_EQ(m.client_hosts[1].source_ips, std::vector<std::string>{"198.18.2.2"});
+  Overrides o;
+  o.client_hosts = parse_client_hosts("h9");
+  apply_overrides(m, o);
+  ASSERT_EQ(m.client_hosts.size(), 1u);
+  EXPECT_EQ(m.client_hosts[0].host, "h9");
+  j["client_hosts"] = {"bad host"};
+  EXPECT_THROW(parse_matrix(j, "test"), std::invalid_argument);
+  j["client_hosts"] = "h1";
+  EXPECT_THROW(parse_matrix(j, "test"), std::invalid_argument);
 }
 
 }  // namespace

@@ -114,6 +114,26 @@ def test_report_cli_from_another_directory(fixture_dir, tmp_path):
     assert "report.html" in proc.stdout
 
 
+def test_client_hosts_listed_per_agent(fixture_dir, tmp_path):
+    folder = fixture_dir("openloop")
+    path = os.path.join(folder, "results.json")
+    data = json.load(open(path, encoding="utf-8"))
+    agent = {"host": "root@h1", "connections": 50, "rate_per_s": 500.0, "version": "abc",
+             "clock_offset_ms": 0.25, "rtt_ms": 0.5, "start_late_ms": 0.1, "requests": 1000,
+             "requests_per_s": 12345.0, "errors_total": 0, "cpu_user_s": 0.1, "cpu_sys_s": 0.2,
+             "cpu_utilization": 0.93, "saturated": True, "failure_reason": None}
+    data["runs"][0]["agents"] = [agent, dict(agent, host="h2", saturated=False,
+                                             cpu_utilization=0.4, failure_reason="gone")]
+    json.dump(data, open(path, "w", encoding="utf-8"))
+    out = tmp_path / "out"
+    assert report.main([folder, "--out", str(out)]) == 0
+    md = open(out / "report.md", encoding="utf-8").read()
+    section = md.split("## Client hosts", 1)[1]
+    run_id = data["runs"][0]["id"]
+    assert f"| {run_id} | root@h1 | 50 | 12,345 | 93% | yes | 0 | +0.250 | 0.500 | — |" in section
+    assert "| h2 |" in section and "| 40% | no |" in section and "| gone |" in section
+
+
 def test_report_cli_missing_folder_exits_2(tmp_path):
     assert report.main([str(tmp_path / "nothing")]) == 2
 
