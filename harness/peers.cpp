@@ -161,8 +161,8 @@ ojson peers_to_json(const std::vector<Peer>& peers) {
 
 std::vector<std::string> peer_command(const std::string& launcher, const std::string& proto,
                                       const std::string& root, int workers, const std::string& state_dir,
-                                      const std::string& bin_dir) {
-  std::vector<std::string> args = {launcher, "--proto", proto, "--host", "127.0.0.1", "--port", "0"};
+                                      const std::string& bin_dir, const std::string& host) {
+  std::vector<std::string> args = {launcher, "--proto", proto, "--host", host, "--port", "0"};
   if (proto == "http") args.insert(args.end(), {"--root", root});
   args.insert(args.end(), {"--workers", std::to_string(workers), "--state-dir", state_dir});
   if (!bin_dir.empty()) args.insert(args.end(), {"--bin-dir", bin_dir});

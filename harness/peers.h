@@ -53,10 +53,11 @@ bool names_a_peer(const std::vector<std::string>& tokens);
 // results.json config.peers: one object per peer.
 nlohmann::ordered_json peers_to_json(const std::vector<Peer>& peers);
 
-// A peer's launcher command line for one run (the contract's CLI).
+// A peer's launcher command line for one run (the contract's CLI),
+// listening on `host` (the harness's --listen).
 std::vector<std::string> peer_command(const std::string& launcher, const std::string& proto,
                                       const std::string& root, int workers, const std::string& state_dir,
-                                      const std::string& bin_dir);
+                                      const std::string& bin_dir, const std::string& host);
 
 // The configuration files a launcher wrote into its state dir (names
 // ending in ".conf"), name -> text, each at most 64 KiB.

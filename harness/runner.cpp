@@ -580,7 +580,7 @@ RunOutput run_cell(const Cell& cell, int repetition, const RunSettings& s, Progr
       return out;
     }
     spec.command = peer_command(s.peers_dir + "/" + cell.variant + "/serve", cell.proto, spec.root,
-                                static_cast<int>(s.server_cpus.size()), state_dir, s.peers_bin_dir);
+                                static_cast<int>(s.server_cpus.size()), state_dir, s.peers_bin_dir, s.listen);
   }
   // Once the peer has stopped, however the run went: its generated
   // configuration is kept, its state dir removed.

@@ -371,7 +371,7 @@ TEST(Peers, PeersJsonIsChecked) {
   EXPECT_EQ(peers[0].unavailable["echo"], "peer:a serves http only");
   EXPECT_NE(peers[0].unavailable["http"].find("not an executable"), std::string::npos);
   EXPECT_FALSE(peers[0].version);
-  EXPECT_EQ(peer_command("/p/a/serve", "http", "/root", 2, "/state", "/bin"),
+  EXPECT_EQ(peer_command("/p/a/serve", "http", "/root", 2, "/state", "/bin", "127.0.0.1"),
             (std::vector<std::string>{"/p/a/serve", "--proto", "http", "--host", "127.0.0.1", "--port", "0", "--root",
                                       "/root", "--workers", "2", "--state-dir", "/state", "--bin-dir", "/bin"}));
   // Only *.conf files of the state dir are kept.
