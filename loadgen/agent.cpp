@@ -200,6 +200,8 @@ LoadResult result_from_json(const json& doc) {
   c.connections_opened = field<uint64_t>(res, "connections_opened");
   c.closed_by_server = field<uint64_t>(res, "closed_by_server");
   c.unanswered_through_window = field<uint64_t>(res, "requests_unanswered_through_window");
+  c.response_head_bytes = field<uint64_t>(res, "response_header_bytes");
+  c.response_body_bytes = field<uint64_t>(res, "response_body_bytes");
   const json& status = field<json>(res, "status");
   static constexpr const char* kStatus[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
   for (std::size_t i = 0; i < c.status_classes.size(); ++i) c.status_classes[i] = field<uint64_t>(status, kStatus[i]);

@@ -90,6 +90,9 @@ TEST(AgentResult, ReadsBackAndMergesExactly) {
   LoadResult b = short_run(server.port(), 3);
   LoadResult a2 = result_from_json(a.to_json());
   EXPECT_EQ(a2.counters.requests, a.counters.requests);
+  EXPECT_EQ(a2.counters.bytes_read, a.counters.bytes_read);
+  EXPECT_EQ(a2.counters.response_head_bytes, a.counters.response_head_bytes);
+  EXPECT_EQ(a2.counters.response_body_bytes, a.counters.response_body_bytes);
   EXPECT_EQ(a2.corrected.to_json(), a.corrected.to_json());
   EXPECT_EQ(a2.classes.size(), a.classes.size());
   EXPECT_EQ(a2.fairness.connections, a.fairness.connections);
