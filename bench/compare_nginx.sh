@@ -85,23 +85,6 @@ stop() {  # the launcher passes SIGTERM on to nginx's master
   stop_server "$1"
 }
 
-# CPU ticks (user + system) of a process and its children.
-tree_ticks() {
-  local total=0 pid
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$pid/stat")))
-  done
-  echo "$total"
-}
-
-tree_pss_kib() {
-  local total=0 pid
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup")))
-  done
-  echo "$total"
-}
-
 # measure PID CLIENT URL: a 1 s warm-up, then DURATION on the load CPU.
 # Prints "mib_per_s server_us client_us" per response.
 measure() {

@@ -47,16 +47,6 @@ TMP=$(mktemp -d /tmp/cb-compare-reactor-XXXXXX)
 # shellcheck source=bench/script_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/script_lib.sh"
 
-# CPU ticks (user + system) used so far by a process and its children
-# (nginx's worker is the master's child).
-tree_ticks() {
-  local total=0 pid
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$pid/stat")))
-  done
-  echo "$total"
-}
-
 # measure SERVER_PID LOAD_COMMAND...: a 2 s warm-up, then the measured run
 # on the load CPU. Sets RPS (requests/s) and CPU_US (server CPU-us/request).
 measure() {

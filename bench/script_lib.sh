@@ -1,5 +1,5 @@
 # script_lib.sh: process handling shared by the comparison scripts
-# (compare_reactor.sh, compare_fiber.sh). Sourced after the script has set
+# (compare_reactor.sh, compare_fiber.sh, compare_nginx.sh). Sourced after the script has set
 # TMP (its scratch folder), SERVER_CPU and die(); PRIO may hold a prefix
 # command such as (nice -n -15). Every process started through start_server
 # is stopped and reaped on exit; KEEP_TMP=1 keeps the scratch folder.
@@ -48,6 +48,23 @@ start_server() {
   "${PRIO[@]}" taskset -c "$SERVER_CPU" "$@" >>"$TMP/servers.log" 2>&1 &
   START_PID=$!
   PIDS+=("$START_PID")
+}
+
+# A process and its children (nginx's workers are its master's children).
+tree_pids() { echo "$1" $(pgrep -P "$1" || true); }
+
+# CPU ticks (user + system) used so far by a process and its children.
+tree_ticks() {
+  local pid
+  for pid in $(tree_pids "$1"); do awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$pid/stat"; done |
+    awk '{t += $1} END {print t + 0}'
+}
+
+# PSS (KiB, smaps_rollup) of a process and its children.
+tree_pss_kib() {
+  local pid
+  for pid in $(tree_pids "$1"); do awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup"; done |
+    awk '{t += $1} END {print t + 0}'
 }
 
 stop_server() {

@@ -478,7 +478,7 @@ void Worker<Reader>::on_readable(C& c, bool hangup) {
   // also carried the peer's FIN: nothing will signal it again, so read on
   // until EOF.
   for (;;) {
-    IoResult r = io::read_some(c.fd.get(), {buf_.get(), kReadBufferSize});
+    IoResult r = io::recv_some(c.fd.get(), {buf_.get(), kReadBufferSize});
     if (r.status == IoStatus::kOk) {
       rec_.bytes_read(now, r.bytes);
       if (!consume(c, buf_.get(), r.bytes, now)) return;

@@ -39,6 +39,13 @@ IoResult read_some(int fd, std::span<char> into) {
   return from_syscall(n);
 }
 
+IoResult recv_some(int sock_fd, std::span<char> into) {
+  ssize_t n;
+  do n = ::recv(sock_fd, into.data(), into.size(), 0);
+  while (n < 0 && errno == EINTR);
+  return from_syscall(n);
+}
+
 IoResult write_some(int fd, std::string_view bytes) {
   ssize_t n;
   do n = ::write(fd, bytes.data(), bytes.size());
