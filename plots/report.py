@@ -227,10 +227,12 @@ def _summary_tables(res: rs.Results, rows: list[unc.Ranked]) -> list[doc.Block]:
                 conns += _marker(notes.setdefault(head_note, len(notes) + 1))
             best.rows.append([conns,
                               "CPU/req" if r.basis == "CPU per request" else "req/s",
-                              r.best or "—", fmt_rps(r.best_rps.mean if r.best_rps else None),
+                              rs.display_label(r.best) if r.best else "—",
+                              fmt_rps(r.best_rps.mean if r.best_rps else None),
                               (f"±{ci * 100:.1f}%" if ci is not None and math.isfinite(ci)
                                else "none" if ci is not None else "—"),
-                              r.bound or "—", r.best_p99 or "—", fm.fmt_us(r.best_p99_us)])
+                              r.bound or "—", rs.display_label(r.best_p99) if r.best_p99 else "—",
+                              fm.fmt_us(r.best_p99_us)])
         versus = doc.Table(["model:variant"] + [fm.format_count(r.connections) for r in wl_rows],
                            [], numeric=set(range(1, 1 + len(wl_rows))), compact=True,
                            caption=f"{wl.describe()}: each model against the best, "
@@ -245,7 +247,7 @@ def _summary_tables(res: rs.Results, rows: list[unc.Ranked]) -> list[doc.Block]:
                 text = _versus_cell(v, r.best) + "".join(
                     _marker(notes.setdefault(k, len(notes) + 1)) for k in kinds)
                 cells.append(doc.Strong(text) if label == r.best else text)
-            versus.rows.append([label] + cells)
+            versus.rows.append([rs.display_label(label)] + cells)
         blocks += [best, versus]
         if notes:
             blocks.append(doc.Para("Notes: " + " · ".join(
@@ -455,7 +457,9 @@ SUMMARY_NOTE = (
 def build_blocks(res: rs.Results, chart_list: list[charts.Chart]) -> list[doc.Block]:
     b: list[doc.Block] = [doc.Para(_overview(res))]
     ranked = unc.ranked_rows(res)
-    found = unc.findings(ranked)
+    # Reference servers named as such wherever a sentence names one.
+    found = [re.sub(rf"\b{rs.PEER_MODEL}:[\w.-]+", lambda m: rs.display_label(m.group(0)), s)
+             for s in unc.findings(ranked)]
     b.append(doc.Heading("Findings"))
     b.append(doc.Bullets(found) if found else doc.Para("No closed-loop cells to compare."))
     b.append(doc.Heading("Summary: best model per workload"))

@@ -133,3 +133,16 @@ def test_no_peers_no_reference_section(tmp_path):
     folder = synthetic(str(tmp_path / "r"), {"reactor:epoll": (10000, 20.0, False)})
     report.write_report(folder)
     assert "Models against references" not in open(os.path.join(folder, "report.md")).read()
+
+
+def test_summary_and_findings_name_peers_as_references(tmp_path):
+    folder = folder_with_peers(tmp_path)
+    report.write_report(folder)
+    text = open(os.path.join(folder, "report.md")).read()
+    summary = text[:text.index("## Models against references")]
+    # nginx is the best at every count: named as a reference in the findings
+    # and the best-model table, and its row of the versus table too.
+    assert "peer:nginx (reference) serves" in summary
+    assert "| 100 | req/s | peer:nginx (reference) |" in summary
+    assert "| peer:go (reference) |" in summary
+    assert "peer:nginx |" not in summary.replace("peer:nginx (reference) |", "")
