@@ -511,6 +511,13 @@ ServerSpec server_spec(const Cell& cell, const RunSettings& s, int repetition) {
   spec.extra_args = cell.server_args;
   spec.probe_path = docroot_path_for(cell.file_size_bytes.value_or(kProbeFileBytes));
   spec.stop_grace = s.stop_grace;
+  if (cell.model == kPeerModel) {
+    // An interpreter's imports (eventlet) and Apache prefork's 1,024
+    // processes start and stop slower than bench_server, the more so on a
+    // loaded machine: at least 30 s to listen and 20 s to stop.
+    spec.startup_timeout = std::max(spec.startup_timeout, std::chrono::milliseconds(30'000));
+    spec.stop_grace = std::max(spec.stop_grace, std::chrono::milliseconds(20'000));
+  }
   return spec;
 }
 

@@ -78,8 +78,8 @@ ServerProcess::ServerProcess(const ServerOptions& o) {
   }
   ::close(pipe_fds[1]);
   out_fd_ = pipe_fds[0];
-  // Read until the "listening HOST:PORT" line (at most 10 s).
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  // Read until the "listening HOST:PORT" line.
+  auto deadline = std::chrono::steady_clock::now() + o.startup_timeout;
   while (!listening::find(output_)) {
     pollfd p{out_fd_, POLLIN, 0};
     if (std::chrono::steady_clock::now() > deadline || ::poll(&p, 1, 100) < 0) break;

@@ -30,6 +30,9 @@ struct ServerOptions {
   // peer's launcher, which prints the same listening line): no stats file,
   // and the child leads a new process group, killed whole when it stops.
   std::vector<std::string> command;
+  // How long to wait for the listening line (an interpreter's start on a
+  // loaded machine, e.g. eventlet's imports, can take longer than 10 s).
+  std::chrono::seconds startup_timeout{10};
 };
 
 class ServerProcess {
