@@ -3,8 +3,9 @@
 // registers it once per peers.json row (tests/peers/CMakeLists.txt):
 //   peer_test --peers-dir servers/peers --bin-dir build/servers/peers --peer go
 // and once with --registry (every row well formed). For each protocol the
-// peer lists: `serve --check` (a failure skips with its reason), a start on
-// --port 0 with a fresh state dir, the listening line, echo byte-exact or
+// peer lists: `serve --check` (a failure skips with its reason, unless the
+// peer's packages are installed), a start on --port 0 with a fresh state
+// dir, the listening line, echo byte-exact or
 // HTTP byte-exact with keep-alive, 404 keeping the connection, HEAD,
 // pipelining and Connection: close, then SIGTERM: exit 0 within 5 s and no
 // process of its group left.
@@ -205,7 +206,24 @@ class Peer : public ::testing::Test {
     EXPECT_TRUE(r.status == 1 && count_lines(r.output) == 1)
         << "serve --check must print nothing and exit 0, or one line and exit 1; got status "
         << r.status << ": " << r.output;
-    return r.output.empty() ? "serve --check failed" : r.output;
+    std::string why = r.output.empty() ? "serve --check failed" : r.output;
+    // A skip is for a machine without the peer's runtime: with every one
+    // of its Debian packages installed (as in CI), a failing check is the
+    // peer's fault (say, go installed but peer_go not built).
+    EXPECT_FALSE(packages_installed()) << "peer:" << g_opt.peer << " has its packages installed ("
+                                       << row_["package"].dump() << ") but " << why;
+    return why;
+  }
+
+  // True when dpkg says every package of the row is installed (false where
+  // there is no dpkg).
+  bool packages_installed() const {
+    if (!is_executable("/usr/bin/dpkg-query")) return false;
+    for (const auto& package : row_["package"]) {
+      Outcome r = run_command({"/usr/bin/dpkg-query", "-W", "-f=${Status}", package.get<std::string>()});
+      if (r.status != 0 || r.output != "install ok installed") return false;
+    }
+    return true;
   }
 
   std::unique_ptr<ServerProcess> start(const std::string& proto) {
