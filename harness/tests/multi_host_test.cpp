@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -175,6 +176,15 @@ TEST_F(LocalAgents, ALoadgenOfAnotherBuildIsRefusedNamingTheHost) {
   }
 }
 
+TEST_F(LocalAgents, BadHostsTransportOrListenAreOneLineUsageErrors) {
+  for (const char* args : {"--client-hosts 'a;reboot'", "--client-hosts a,a", "--client-hosts 'a=1.2.3'",
+                           "--client-hosts a --agent-binary '/x/$(y)'", "--listen ::1", "--listen nowhere"}) {
+    Outcome o = run_harness(work_, "", std::string("--models reactor:epoll --protos echo --connections 2 ") + args);
+    EXPECT_EQ(o.exit_code, 2) << args;
+    EXPECT_EQ(std::count(o.stderr_text.begin(), o.stderr_text.end(), '\n'), 1) << args << ": " << o.stderr_text;
+  }
+}
+
 // ---- the lab: namespaces, veth pairs and sshd ---------------------------------
 
 struct Lab {
@@ -271,7 +281,8 @@ TEST_F(NetnsLab, AMatrixFromTwoClientHostsOverSsh) {
                                  {"connections", {20}},
                                  {"duration", "1s"},
                                  {"warmup", "300ms"},
-                                 {"client_hosts", {client(1), client(2)}}})
+                                 // Client 1's agent binds both its addresses (--source-ips).
+                                 {"client_hosts", {client(1) + "=198.18.1.2+198.18.1.3", client(2)}}})
                               .dump();
   Outcome o = run_harness(work_, in_server(),
                           "--profile " + matrix + " --listen " + lab().env.at("SERVER_ADDR") +
@@ -284,6 +295,10 @@ TEST_F(NetnsLab, AMatrixFromTwoClientHostsOverSsh) {
     EXPECT_EQ(run["agents"][0]["host"], client(1));
     EXPECT_EQ(run["agents"][1]["host"], client(2));
     EXPECT_LT(std::abs(run["agents"][0]["clock_offset_ms"].get<double>()), 50.0);  // one machine, one clock
+    json doc = json::parse(slurp(o.dir + "/" + run["agents_file"].get<std::string>()));
+    EXPECT_EQ(doc["agents"][0]["result"]["config"]["source_ips"], json({"198.18.1.2", "198.18.1.3"}));
+    EXPECT_EQ(doc["agents"][1]["result"]["config"]["source_ips"], json::array());
+    EXPECT_EQ(doc["agents"][0]["result"]["config"]["host"], "198.18.0.1");
   }
 }
 
