@@ -6,7 +6,8 @@ cell: the t interval over its successful repetitions when it has two or
 more, else its one run's batch-means interval (infinite when that run has
 no time series: results from before runs recorded one).
 
-Ranking a (workload, connections) row of the summary:
+Ranking a (workload, connections) row of the summary (the best is one of
+the models; reference servers, peer:NAME, get their ratio to it):
 
 - Throughput ranks models, except where the load generator saturated: a
   saturated client measures itself, so models whose runs saturated it are
@@ -204,13 +205,16 @@ def rank_row(res: rs.Results, wl: rs.Workload, x) -> Ranked:
     cpu = {l: cell_interval(c, "server_cpu_us_per_request") for l, c in cells.items()}
     sat = {l: saturated(c) for l, c in cells.items()}
     present = [l for l in labels if rps[l] is not None]
+    # The best is a model: reference servers (peer:NAME) are measured
+    # against it like every model, but rank only where no model has a result.
+    rankable = [l for l in present if not rs.is_peer(l)] or present
     basis = "throughput"
-    best = max(present, key=lambda l: rps[l].mean) if present else None
+    best = max(rankable, key=lambda l: rps[l].mean) if rankable else None
     if best is not None and sat[best]:
         # The client limited the fastest model: among the models that
         # saturated it too (or whose throughput is within noise of the
         # best's), the least CPU per request serves best.
-        pool = [l for l in present if cpu[l] is not None and
+        pool = [l for l in rankable if cpu[l] is not None and
                 (sat[l] or _verdict(ratio_interval(rps[l], rps[best]), "", "") == "≈")]
         if len(pool) >= 1 and cpu[best] is not None:
             basis = "CPU per request"
@@ -284,6 +288,9 @@ def findings(rows: list[Ranked], limit: int = 10) -> list[str]:
         where = f"At {_conns(row.connections)} connections ({row.workload.describe()})"
         bound = f" (bound by {row.bound})" if row.bound else ""
         others = [v for l, v in row.versus.items() if l != row.best and v.ratio is not None]
+        # The runner-up is a model where there is one (peers have their own
+        # section, "Models against references").
+        others = [v for v in others if not rs.is_peer(v.label)] or others
         if not others:
             out.append(f"{where}, only {row.best} has a result.")
             continue

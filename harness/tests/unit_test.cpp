@@ -286,7 +286,9 @@ TEST(Matrix, PeersProfileHasEveryDefaultAndPeerClosedAndOpenLoop) {
   // 2 default models x 2 protocols + 2 http-only peers, x 2 counts x 2 loads.
   EXPECT_EQ(e.cells.size(), (2u * 2 + 2) * 2 * 2);
   for (const Cell& c : e.cells) {
-    if (c.rate_of_capacity) EXPECT_DOUBLE_EQ(*c.rate_of_capacity, 0.8);
+    if (c.rate_of_capacity) {
+      EXPECT_DOUBLE_EQ(*c.rate_of_capacity, 0.8);
+    }
   }
   EXPECT_THROW(parse_matrix(nlohmann::json::parse(R"({"models":["all"],"peers":"yes"})"), "f"), std::invalid_argument);
 }

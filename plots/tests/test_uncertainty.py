@@ -463,3 +463,17 @@ def test_bound_by_noise_when_only_steal_and_neighbours_fill_the_server_cpu(tmp_p
     assert bound_with(1.0, 4.0) == "connections"
     # 80% + 8% steal + 10% of a CPU over 2 = 93%: the neighbours were the limit.
     assert bound_with(8.0, 10.0) == "noise"
+
+
+def test_the_best_of_a_row_is_a_model_and_a_faster_peer_is_measured_against_it(tmp_path):
+    res = rs.load(synthetic(str(tmp_path / "p"), {"reactor:epoll": (10000, 12.0, False),
+                                                  "pool:ready": (8000, 15.0, False),
+                                                  "peer:nginx": (20000, 8.0, False)}))
+    [row] = unc.ranked_rows(res)
+    assert row.best == "reactor:epoll"
+    assert row.versus["peer:nginx"].verdict == "higher"
+    assert row.versus["peer:nginx"].ratio == pytest.approx(2.0, rel=0.05)
+    # Only peers measured: the fastest of them is the row's best.
+    res = rs.load(synthetic(str(tmp_path / "q"), {"peer:nginx": (20000, 8.0, False),
+                                                  "peer:go": (15000, 9.0, False)}))
+    assert unc.ranked_rows(res)[0].best == "peer:nginx"
