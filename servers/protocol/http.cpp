@@ -341,7 +341,9 @@ bool target_path(std::string_view target, std::string_view* path, std::string_vi
 }
 
 char* put(char* p, std::string_view s) {
-  std::memcpy(p, s.data(), s.size());
+  // An empty view may hold a null pointer, which memcpy must not get
+  // (UBSan: nonnull-attribute), even for zero bytes.
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
   return p + s.size();
 }
 
