@@ -83,15 +83,7 @@ class Conformance : public ::testing::Test {
 TEST_F(Conformance, EchoesExactBytesOverFiftyConnections) {
   auto server = start("echo");
   for (std::size_t size : {std::size_t{1}, std::size_t{1024}, std::size_t{1} << 20}) {
-    std::atomic<int> good{0};
-    std::vector<std::thread> clients;
-    for (int i = 0; i < 50; ++i) {
-      clients.emplace_back([&, i] {
-        if (echo_roundtrip(server->port(), make_payload(size, static_cast<uint32_t>(i)))) ++good;
-      });
-    }
-    for (auto& t : clients) t.join();
-    EXPECT_EQ(good.load(), 50) << "payload size " << size;
+    EXPECT_EQ(echo_roundtrips_in_parallel(server->port(), size, 50), 50) << "payload size " << size;
   }
   expect_clean_stop(*server);
   EXPECT_EQ(server->final_counters()["bytes_in"], server->final_counters()["bytes_out"]);

@@ -271,15 +271,7 @@ TEST_F(Peer, EchoesExactBytes) {
   Fd held = connect_to(server->port());
   ASSERT_TRUE(send_all(held.get(), "held") && recv_exact(held.get(), 4) == "held");
   for (std::size_t size : {std::size_t{1}, std::size_t{1024}, std::size_t{64} << 10, std::size_t{1} << 20}) {
-    std::atomic<int> good{0};
-    std::vector<std::thread> clients;
-    for (int i = 0; i < 8; ++i) {
-      clients.emplace_back([&, i] {
-        if (echo_roundtrip(server->port(), make_payload(size, static_cast<uint32_t>(i)))) ++good;
-      });
-    }
-    for (auto& t : clients) t.join();
-    EXPECT_EQ(good.load(), 8) << "payload size " << size;
+    EXPECT_EQ(echo_roundtrips_in_parallel(server->port(), size, 8), 8) << "payload size " << size;
   }
   // Many messages on one connection, each echoed before the next is sent.
   Fd fd = connect_to(server->port());

@@ -7,8 +7,10 @@
 
 #include <cctype>
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <thread>
+#include <vector>
 
 #include "common/socket.h"
 
@@ -143,6 +145,18 @@ bool echo_roundtrip(uint16_t port, const std::string& payload) {
   }
   reader.join();
   return sent && got == payload;
+}
+
+int echo_roundtrips_in_parallel(uint16_t port, std::size_t size, int clients) {
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&, i] {
+      if (echo_roundtrip(port, make_payload(size, static_cast<uint32_t>(i)))) ++good;
+    });
+  }
+  for (auto& t : threads) t.join();
+  return good.load();
 }
 
 std::string make_payload(std::size_t n, uint32_t seed) {

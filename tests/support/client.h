@@ -33,6 +33,9 @@ std::optional<HttpResponse> read_response(int fd, bool head_request = false);
 // Echo: sends `payload` on a new connection in odd-sized pieces while a
 // second thread reads the echo back; true if every byte came back in order.
 bool echo_roundtrip(uint16_t port, const std::string& payload);
+// `clients` echo_roundtrip()s at once, each on its own connection with
+// make_payload(size, i); returns how many came back whole.
+int echo_roundtrips_in_parallel(uint16_t port, std::size_t size, int clients);
 
 // A deterministic pseudo-random payload (so corruption cannot go unnoticed).
 std::string make_payload(std::size_t n, uint32_t seed);
