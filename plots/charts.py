@@ -1104,10 +1104,14 @@ class TimeSeriesData:
     warmup_s: float  # how far back the warm-up reaches (0: none recorded)
 
 
+def _warmup_s(lines: list) -> float:
+    """How far back the lines' warm-up reaches (their earliest start), s."""
+    return max([-min(ln.t) for ln in lines] + [0.0])
+
+
 def timeseries_data(res: rs.Results, wl: rs.Workload, x) -> Optional[TimeSeriesData]:
     """One line per model: the run of the cell with the median throughput."""
     lines = []
-    warm = 0.0
     for label in res.labels():
         cell = res.cell(wl, label, x)
         run = cell.representative_run("requests_per_s") if cell else None
@@ -1118,8 +1122,7 @@ def timeseries_data(res: rs.Results, wl: rs.Workload, x) -> Optional[TimeSeriesD
         lines.append(TimeSeriesLine(label, run.id, t,
                                     [rs.number(i.get("requests_per_s")) for i in ivs],
                                     [rs.number(i.get("p99_us")) for i in ivs]))
-        warm = max(warm, -min(t))
-    return TimeSeriesData(int(x), lines, warm) if lines else None
+    return TimeSeriesData(int(x), lines, _warmup_s(lines)) if lines else None
 
 
 def _draw_timeseries(a1, a2, sides, style: Style) -> float:
@@ -1184,8 +1187,7 @@ def compare_timeseries_data(res_a: rs.Results, res_b: rs.Results, wl: rs.Workloa
         return None
     a.lines = [ln for ln in a.lines if ln.label in both]
     b.lines = [ln for ln in b.lines if ln.label in both]
-    a.warmup_s = max([-min(ln.t) for ln in a.lines] + [0.0])
-    b.warmup_s = max([-min(ln.t) for ln in b.lines] + [0.0])
+    a.warmup_s, b.warmup_s = _warmup_s(a.lines), _warmup_s(b.lines)
     return a, b
 
 
